@@ -1,0 +1,89 @@
+// swift-tools-version: 6.1
+//
+// Perch: an XMPP device agent for Linux edge boards.
+//
+// Layering (an arrow means "may import"; nothing points back up):
+//   C modules (CLibXML2, CMbedCrypto, CMbedTLS) are each imported by exactly one Swift target, with
+//   `internal import`, so no C type appears in a public signature.
+//   XMPPAddress            <- nothing            (RFC 7622 JIDs)
+//   XMPPCore               <- XMPPAddress        (element tree, serializer, stanza vocabulary)
+//   XMPPXML                <- XMPPCore, CLibXML2 (libxml2 push parser, restricted XML, limits)
+//   PerchCrypto            <- CMbedCrypto        (digests, HMAC, PBKDF2, random, base64)
+//   XMPPSASL               <- PerchCrypto        (SCRAM, PLAIN; pure)
+//   PerchTLS               <- PerchCrypto, CMbedTLS (TLS over memory buffers, X.509 checks)
+//   PerchIO                <- nothing            (epoll loop, timers, sockets, signals, DNS)
+//   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
+//   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
+// No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
+// resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "perch",
+    products: [
+        .executable(name: "perch", targets: ["perch"])
+    ],
+    targets: [
+        // MARK: C libraries from Debian's -dev packages
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]),
+        // Debian 12's libmbedtls-dev ships no pkg-config file: the module maps carry the link lines.
+        .systemLibrary(name: "CMbedCrypto", path: "Sources/CMbedCrypto", providers: [.apt(["libmbedtls-dev"])]),
+        .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
+
+        // MARK: Protocol building blocks (no I/O)
+        .target(name: "XMPPAddress", swiftSettings: swiftSettings),
+        .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),
+        .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: swiftSettings),
+        .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: swiftSettings),
+        .target(name: "XMPPSASL", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
+        .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: swiftSettings),
+
+        // MARK: I/O and the client
+        .target(name: "PerchIO", swiftSettings: swiftSettings),
+        .target(
+            name: "XMPPClient",
+            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO"],
+            swiftSettings: swiftSettings),
+
+        // MARK: The daemon
+        .target(name: "TOML", swiftSettings: swiftSettings),
+        .target(name: "PerchLog", swiftSettings: swiftSettings),
+        .target(name: "PerchConfig", dependencies: ["TOML", "XMPPAddress"], swiftSettings: swiftSettings),
+        .target(
+            name: "PerchDaemon",
+            dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress"],
+            swiftSettings: swiftSettings),
+        .executableTarget(name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog"], swiftSettings: swiftSettings),
+
+        // MARK: Tests
+        .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),
+        .testTarget(name: "XMPPCoreTests", dependencies: ["XMPPCore", "XMPPAddress"], swiftSettings: swiftSettings),
+        .testTarget(name: "XMPPXMLTests", dependencies: ["XMPPXML", "XMPPCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchCryptoTests", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL", "PerchCrypto"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerchTLSTests", dependencies: ["PerchTLS"],
+            resources: [.copy("Certificates")], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL"],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerchDaemonTests", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPAddress", "PerchIO"],
+            swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

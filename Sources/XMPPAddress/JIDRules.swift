@@ -1,0 +1,101 @@
+/// The RFC 7622 preparation and enforcement rules for each part.
+///
+/// The full PRECIS profiles need Unicode normalization tables that the Swift standard library does not
+/// expose; these rules implement what matters for addresses a device agent meets: length limits, the
+/// forbidden ASCII characters, control and unassigned-style code points, case folding of the localpart
+/// and domain, and the width mapping of fullwidth ASCII forms. Comparison of non-ASCII parts uses Swift's
+/// canonical-equivalence string equality.
+enum JIDRules {
+    static let maxBytes = 1023
+
+    static func localpart(_ s: String) throws(JIDError) -> String {
+        guard !s.isEmpty else { throw JIDError(.localpart, .empty) }
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for scalar in s.unicodeScalars {
+            let mapped = widthMapped(scalar)
+            if isControlOrDisallowed(mapped) { throw JIDError(.localpart, .disallowedCodePoint) }
+            // RFC 7622 §3.3.1: these characters are forbidden in a localpart; space is disallowed by
+            // the IdentifierClass.
+            switch mapped {
+            case "\"", "&", "'", "/", ":", "<", ">", "@", " ": throw JIDError(.localpart, .forbiddenCharacter)
+            default: break
+            }
+            if isSpace(mapped) { throw JIDError(.localpart, .forbiddenCharacter) }
+            out.unicodeScalars.append(mapped)
+        }
+        out = out.lowercased()
+        guard out.utf8.count <= maxBytes else { throw JIDError(.localpart, .tooLong) }
+        return out
+    }
+
+    static func domainpart(_ input: String) throws(JIDError) -> String {
+        var s = input
+        // RFC 7622 §3.2: a trailing dot is removed before any other processing.
+        if s.hasSuffix(".") { s.removeLast() }
+        guard !s.isEmpty else { throw JIDError(.domainpart, .empty) }
+        guard s.utf8.count <= maxBytes else { throw JIDError(.domainpart, .tooLong) }
+        if s.hasPrefix("[") {
+            // An IPv6 literal: hex digits, ':' and '.', between brackets.
+            guard s.hasSuffix("]"), s.count > 2,
+                s.dropFirst().dropLast().allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }),
+                s.contains(":")
+            else { throw JIDError(.domainpart, .invalidDomain) }
+            return s.lowercased()
+        }
+        var mapped = ""
+        for scalar in s.unicodeScalars {
+            let m = widthMapped(scalar)
+            if isControlOrDisallowed(m) || isSpace(m) { throw JIDError(.domainpart, .disallowedCodePoint) }
+            // Characters that can never appear in a host name (RFC 7622 §3.2 via IDNA2008 / RFC 5892).
+            switch m {
+            case "@", "/", "\"", "&", "'", ":", "<", ">", "\\", "[", "]", "%", "?", "#", ",", ";", "=", "+",
+                "*", "!", "$", "(", ")", "{", "}", "|", "^", "`", "~":
+                throw JIDError(.domainpart, .invalidDomain)
+            default: mapped.unicodeScalars.append(m)
+            }
+        }
+        mapped = mapped.lowercased()
+        // Each label is 1...63 octets; labels may not start or end with a hyphen.
+        for label in mapped.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-") else {
+                throw JIDError(.domainpart, .invalidDomain)
+            }
+        }
+        return mapped
+    }
+
+    static func resourcepart(_ s: String) throws(JIDError) -> String {
+        guard !s.isEmpty else { throw JIDError(.resourcepart, .empty) }
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if isControlOrDisallowed(scalar) { throw JIDError(.resourcepart, .disallowedCodePoint) }
+            // OpaqueString maps non-ASCII spaces to U+0020.
+            out.unicodeScalars.append(isSpace(scalar) ? " " : scalar)
+        }
+        guard out.utf8.count <= maxBytes else { throw JIDError(.resourcepart, .tooLong) }
+        return out
+    }
+
+    /// PRECIS width mapping (RFC 8264 §9.1 step 1 for UsernameCaseMapped): fullwidth ASCII forms
+    /// U+FF01...U+FF5E map to U+0021...U+007E.
+    static func widthMapped(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        if (0xFF01...0xFF5E).contains(s.value) { return Unicode.Scalar(s.value - 0xFF01 + 0x21)! }
+        return s
+    }
+
+    static func isSpace(_ s: Unicode.Scalar) -> Bool {
+        s.properties.generalCategory == .spaceSeparator
+    }
+
+    /// Control characters, surrogates, private use, noncharacters, unassigned code points and
+    /// default-ignorable code points are disallowed in every PRECIS class.
+    static func isControlOrDisallowed(_ s: Unicode.Scalar) -> Bool {
+        switch s.properties.generalCategory {
+        case .control, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .format:
+            return true
+        default:
+            return s.properties.isNoncharacterCodePoint || s.properties.isDefaultIgnorableCodePoint
+        }
+    }
+}
