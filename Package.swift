@@ -69,9 +69,7 @@ let package = Package(
         .testTarget(name: "XMPPXMLTests", dependencies: ["XMPPXML", "XMPPCore"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchCryptoTests", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL", "PerchCrypto"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "PerchTLSTests", dependencies: ["PerchTLS"],
-            resources: [.copy("Certificates")], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL"],
