@@ -11,7 +11,7 @@
 //   PerchCrypto            <- CMbedCrypto        (digests, HMAC, PBKDF2, random, base64)
 //   XMPPSASL               <- PerchCrypto        (SCRAM, PLAIN; pure)
 //   PerchTLS               <- PerchCrypto, CMbedTLS (TLS over memory buffers, X.509 checks)
-//   PerchIO                <- nothing            (epoll loop, timers, sockets, signals, DNS)
+//   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
 //   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
@@ -37,6 +37,8 @@ let package = Package(
         // Debian 12's libmbedtls-dev ships no pkg-config file: the module maps carry the link lines.
         .systemLibrary(name: "CMbedCrypto", path: "Sources/CMbedCrypto", providers: [.apt(["libmbedtls-dev"])]),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
+        // Linux headers the Glibc module leaves out (epoll, signalfd, eventfd); nothing to link.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // MARK: Protocol building blocks (no I/O)
         .target(name: "XMPPAddress", swiftSettings: swiftSettings),
@@ -47,7 +49,7 @@ let package = Package(
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: swiftSettings),
 
         // MARK: I/O and the client
-        .target(name: "PerchIO", swiftSettings: swiftSettings),
+        .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         .target(
             name: "XMPPClient",
             dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO"],
