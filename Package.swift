@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         .target(
             name: "XMPPClient",
-            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO"],
+            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
 
         // MARK: The daemon

@@ -1,0 +1,54 @@
+public import XMPPAddress
+public import XMPPXML
+
+/// Everything the client needs to connect and behave.
+public struct ClientConfiguration: Sendable {
+    /// How to reach the server.
+    public enum Transport: String, Sendable {
+        /// Plain TCP, then STARTTLS (mandatory).
+        case starttls
+        /// TLS from the first byte (XEP-0368).
+        case directTLS = "directtls"
+        /// No TLS; refused unless the server address is on the loopback interface.
+        case plain
+    }
+
+    public var jid: JID
+    public var password: String
+    /// An explicit server host; nil to use DNS SRV for the JID's domain.
+    public var host: String?
+    /// The port with ``host``; nil for the transport's default (5222, or 5223 for direct TLS).
+    public var port: Int?
+    /// The transport. With DNS SRV and nil, both record kinds are used (each with its own transport).
+    public var transport: Transport?
+    public var caFile: String?
+    public var systemTrustStore: String? = "/etc/ssl/certs/ca-certificates.crt"
+    public var spkiPins: [[UInt8]] = []
+    public var limits: XMLStreamLimits = .default
+
+    /// Ping the server after this long without receiving anything (ms).
+    public var pingInterval: Int64 = 60_000
+    /// Declare the connection dead when a ping is unanswered this long (ms). With the interval, a dead
+    /// TCP connection is noticed within interval + timeout (90 s by default).
+    public var pingTimeout: Int64 = 30_000
+    /// Time allowed for TCP connect plus the whole negotiation (ms).
+    public var connectTimeout: Int64 = 30_000
+    public var reconnect = ReconnectPolicy()
+    /// Bytes that may wait unsent before the connection is considered stuck.
+    public var maxOutboundBytes = 1 << 20
+
+    /// XEP-0092 software version, and the XEP-0115 caps node.
+    public var softwareName = "Perch"
+    public var softwareVersion = "0.1.0"
+    public var operatingSystem: String?
+    public var capsNode = "https://perch.invalid/caps"
+    /// The presence priority (RFC 6121 §4.7.2.3).
+    public var presencePriority = 0
+    /// Log every element sent and received (SASL payloads redacted).
+    public var traceXML = false
+
+    public init(jid: JID, password: String) {
+        self.jid = jid
+        self.password = password
+    }
+}

@@ -1,0 +1,296 @@
+import PerchIO
+import PerchLog
+import PerchTLS
+import XMPPAddress
+public import XMPPCore
+import XMPPXML
+
+/// An iq we sent and wait for.
+struct PendingIQ {
+    let to: JID?
+    let completion: (Result<XMLElement, StanzaError>) -> Void
+    let timer: EventLoop.Timer
+}
+
+extension XMPPClient {
+    // MARK: - Session start and end
+
+    func established(_ session: NegotiatedSession) {
+        attemptTimer?.cancel()
+        onlineSince = .now()
+        redirects = 0
+        lastProblem = nil
+        lastActivity = .now()
+        logger.notice("online as \(session.jid) via \(connection.map { "\($0.address)" } ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS"))")
+        status = .online(session)
+        // RFC 6121 §2.2: fetch the roster, then §4.2: initial presence, with our capabilities.
+        sendIQ(Roster.request(id: makeID("roster"))) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let iq):
+                if let q = iq.child("query", namespace: XMPPNamespace.roster) { self.roster.load(q) }
+                self.logger.debug("roster: \(self.roster.items.count) contacts")
+            case .failure(let error):
+                self.logger.warning("the server would not give the roster: \(error)")
+            }
+        }
+        var presence = XMLElement("presence", namespace: XMPPNamespace.client)
+        if config.presencePriority != 0 { presence.append(.text("priority", namespace: XMPPNamespace.client, String(config.presencePriority))) }
+        presence.append(discoInfo.capsElement(node: config.capsNode))
+        send(presence)
+        scheduleLiveness()
+    }
+
+    func ended(_ conn: XMPPConnection, _ candidate: ServerCandidate, _ reason: XMPPConnection.EndReason) {
+        guard connection === conn else { return }
+        connection = nil
+        attemptTimer?.cancel()
+        livenessTimer?.cancel()
+        pingSentAt = nil
+        failPendingIQs()
+        let duration = onlineSince.map { Instant.now() - $0 }
+        let wasOnline = onlineSince != nil
+        onlineSince = nil
+        if stopping { return finishStop() }
+        status = .offline
+
+        var cause = ReconnectPolicy.Cause.transient
+        var tryNextAddress = !wasOnline
+        let why: String
+        switch reason {
+        case .closedByUs:
+            why = "closed"
+        case .connectFailed(let e):
+            why = "cannot connect to \(conn.address): \(e.message)"
+        case .tls(let e):
+            why = "TLS with \(candidate.host) failed: \(e.detail)"
+            if e.code == .configuration { cause = .authentication; tryNextAddress = false }
+        case .negotiation(let e):
+            why = e.detail
+            switch e.kind {
+            case .authentication:
+                cause = .authentication
+                tryNextAddress = false
+            case .security:
+                cause = .authentication
+            case .resourceConflict:
+                cause = .conflict
+                tryNextAddress = false
+            case .stream(let se):
+                (cause, tryNextAddress) = streamErrorPolicy(se, candidate)
+            case .protocolViolation:
+                break
+            }
+        case .streamError(let se):
+            why = "the server ended the stream: \(se)"
+            (cause, tryNextAddress) = streamErrorPolicy(se, candidate)
+        case .localStreamError(let e):
+            why = "closed the stream: the server sent \(e)"
+        case .closedByPeer(let e):
+            why = e.map { "connection lost: \($0.message)" } ?? "the server closed the connection"
+        case .timeout(let what):
+            why = what
+        }
+        lastProblem = why
+        switch cause {
+        case .authentication: logger.error(why)
+        case .conflict: logger.warning("\(why): another client is using \(config.jid); not taking the resource back for a while")
+        default: logger.warning(why)
+        }
+        if tryNextAddress && cause == .transient {
+            return nextAddress(candidate)
+        }
+        scheduleReconnect(cause, sessionDuration: duration)
+    }
+
+    private func streamErrorPolicy(_ se: StreamError, _ candidate: ServerCandidate) -> (ReconnectPolicy.Cause, Bool) {
+        switch se.condition {
+        case .conflict:
+            return (.conflict, false)
+        case .systemShutdown:
+            return (.serverShutdown, false)
+        case .seeOtherHost:
+            if let other = se.otherHost, redirects < 5, let target = Self.parseHostPort(other, defaultPort: candidate.port) {
+                redirects += 1
+                redirectTarget = ServerCandidate(host: target.host, port: target.port, directTLS: candidate.directTLS)
+                logger.notice("the server redirects us to \(other)")
+                return (.redirect, false)
+            }
+            return (.transient, false)
+        case .notAuthorized:
+            return (.authentication, false)
+        case .hostUnknown, .hostGone:
+            return (.authentication, false)
+        default:
+            return (.transient, false)
+        }
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`.
+    static func parseHostPort(_ s: String, defaultPort: Int) -> (host: String, port: Int)? {
+        let t = s.trimmingWhitespace()
+        guard !t.isEmpty else { return nil }
+        if t.hasPrefix("[") {
+            guard let close = t.firstIndex(of: "]") else { return nil }
+            let host = String(t[t.index(after: t.startIndex)..<close])
+            let rest = t[t.index(after: close)...]
+            if rest.isEmpty { return (host, defaultPort) }
+            guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()), (1...65535).contains(p) else { return nil }
+            return (host, p)
+        }
+        let parts = t.split(separator: ":")
+        if parts.count == 1 { return (t, defaultPort) }
+        guard parts.count == 2, let p = Int(parts[1]), (1...65535).contains(p) else { return nil }
+        return (String(parts[0]), p)
+    }
+
+    // MARK: - Liveness (XEP-0199 client-to-server pings)
+
+    func scheduleLiveness() {
+        livenessTimer?.cancel()
+        let now = Instant.now()
+        let due: Int64
+        if let sent = pingSentAt {
+            due = config.pingTimeout - (now - sent)
+        } else {
+            due = config.pingInterval - (now - lastActivity)
+        }
+        livenessTimer = loop.schedule(after: max(due, 0)) { [weak self] in self?.checkLiveness() }
+    }
+
+    private func checkLiveness() {
+        guard case .online = status, let connection else { return }
+        let now = Instant.now()
+        if let sent = pingSentAt {
+            if lastActivity > sent {
+                pingSentAt = nil
+            } else if now - sent >= config.pingTimeout {
+                logger.warning("no answer from the server for \(config.pingTimeout / 1000) s after a ping; the connection is dead")
+                pingSentAt = nil
+                connection.abort()
+                ended(connection, connection.candidate, .timeout("the server stopped answering pings"))
+                return
+            }
+        } else if now - lastActivity >= config.pingInterval {
+            pingSentAt = now
+            let id = makeID("ping")
+            // The reply (or any other traffic) updates lastActivity; the iq itself needs no tracking.
+            connection.send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart))
+        }
+        scheduleLiveness()
+    }
+
+    // MARK: - Stanzas in
+
+    func received(_ stanza: XMLElement) {
+        switch stanza.stanzaKind {
+        case .iq: receivedIQ(stanza)
+        case .message, .presence: onStanza?(stanza)
+        case nil: logger.debug("ignoring a top-level <\(stanza.name) xmlns='\(stanza.namespace)'>")
+        }
+    }
+
+    private func receivedIQ(_ iq: XMLElement) {
+        let type = iq.stanzaType
+        if type == "result" || type == "error" {
+            guard let id = iq.stanzaID, let pending = pendingIQs[id], responseMatches(iq, pending.to) else { return }
+            pendingIQs[id] = nil
+            pending.timer.cancel()
+            if type == "result" {
+                pending.completion(.success(iq))
+            } else {
+                pending.completion(.failure(StanzaError(stanza: iq) ?? StanzaError(.undefinedCondition)))
+            }
+            return
+        }
+        guard type == "get" || type == "set" else {
+            // RFC 6120 §8.2.3: an iq of any other type is a bad request.
+            if iq.stanzaID != nil { send(Stanza.error(for: iq, StanzaError(.badRequest))) }
+            return
+        }
+        let payloads = iq.elements
+        guard payloads.count == 1, let payload = payloads.first else {
+            send(Stanza.error(for: iq, StanzaError(.badRequest, text: "an iq request carries exactly one payload")))
+            return
+        }
+        if let reply = builtInReply(iq, payload) ?? iqHandlers[payload.namespace]?(iq) {
+            send(reply)
+        } else {
+            // RFC 6120 §8.4: an iq nobody understands gets service-unavailable.
+            send(Stanza.error(for: iq, StanzaError(.serviceUnavailable)))
+        }
+    }
+
+    private func builtInReply(_ iq: XMLElement, _ payload: XMLElement) -> XMLElement? {
+        let get = iq.stanzaType == "get"
+        switch (payload.namespace, payload.name, get) {
+        case (XMPPNamespace.ping, "ping", true):
+            return BasicIQHandlers.ping(iq)
+        case (XMPPNamespace.discoInfo, "query", true):
+            let node = payload[attribute: "node"]
+            let capsNode = "\(config.capsNode)#\(discoInfo.capsVerification)"
+            guard node == nil || node == capsNode else { return Stanza.error(for: iq, StanzaError(.itemNotFound)) }
+            return Stanza.result(for: iq, payload: discoInfo.element(node: node))
+        case (XMPPNamespace.version, "query", true):
+            return BasicIQHandlers.version(iq, name: config.softwareName, version: config.softwareVersion, os: config.operatingSystem)
+        case (XMPPNamespace.time, "time", true):
+            let (s, ms) = WallClock.now()
+            return BasicIQHandlers.time(iq, seconds: s, millis: ms)
+        case (XMPPNamespace.roster, "query", false):
+            // RFC 6121 §2.1.6: a push is only valid from our own account (no from, or our bare JID).
+            guard iq.fromAttribute == nil || iq.from?.bare == config.jid.bare else {
+                return Stanza.error(for: iq, StanzaError(.serviceUnavailable))
+            }
+            let changed = roster.apply(push: payload)
+            logger.debug("roster push: \(changed.map { "\($0.jid) \($0.subscription)" }.joined(separator: ", "))")
+            return Stanza.result(for: iq)
+        default:
+            return nil
+        }
+    }
+
+    /// RFC 6120 §8.1.2.1 / §10.1: a response must come from where the request went; a request without
+    /// `to` is answered by our server, which may write our bare JID, our domain or nothing.
+    private func responseMatches(_ iq: XMLElement, _ to: JID?) -> Bool {
+        let from = iq.from
+        if let to { return from == to || (to.isBare && from?.bare == to) }
+        guard let from else { return iq.fromAttribute == nil }
+        return from == config.jid.bare || from == config.jid.domain || from.bare == config.jid.bare
+    }
+
+    // MARK: - IQs out
+
+    /// Sends an iq request and calls `completion` with the result, the error, or `remote-server-timeout`.
+    public func sendIQ(_ iq: XMLElement, timeout: Int64 = 30_000, completion: @escaping (Result<XMLElement, StanzaError>) -> Void) {
+        var iq = iq
+        let id = iq.stanzaID ?? makeID("iq")
+        iq[attribute: "id"] = id
+        guard send(iq) else {
+            completion(.failure(StanzaError(.recipientUnavailable, text: "not connected")))
+            return
+        }
+        let timer = loop.schedule(after: timeout) { [weak self] in
+            guard let self, let pending = self.pendingIQs.removeValue(forKey: id) else { return }
+            pending.completion(.failure(StanzaError(.remoteServerTimeout, text: "no answer within \(timeout / 1000) s")))
+        }
+        pendingIQs[id] = PendingIQ(to: iq.to, completion: completion, timer: timer)
+    }
+
+    func failPendingIQs() {
+        let pending = pendingIQs
+        pendingIQs = [:]
+        for (_, p) in pending {
+            p.timer.cancel()
+            p.completion(.failure(StanzaError(.recipientUnavailable, text: "the connection was lost")))
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

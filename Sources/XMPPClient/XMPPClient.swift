@@ -1,0 +1,250 @@
+public import PerchIO
+public import PerchLog
+import PerchTLS
+import XMPPAddress
+public import XMPPCore
+import XMPPSASL
+
+/// A persistent XMPP client session: it resolves the server, connects, negotiates, keeps the connection
+/// alive with pings, answers the basic IQs every client must, and reconnects with back-off when the
+/// connection ends. Everything runs on one ``EventLoop``.
+public final class XMPPClient {
+    public enum Status: Sendable, Equatable {
+        case offline
+        case connecting
+        case online(NegotiatedSession)
+        case stopped
+    }
+
+    public let loop: EventLoop
+    public let config: ClientConfiguration
+    let logger: Logger
+    public internal(set) var status: Status = .offline { didSet { if status != oldValue { onStatus?(status) } } }
+    /// Called when the status changes.
+    public var onStatus: ((Status) -> Void)?
+    /// Messages and presences, and iq requests no handler claimed are answered automatically; this sees
+    /// every message and presence stanza.
+    public var onStanza: ((XMLElement) -> Void)?
+    /// What disco#info reports; extend `features` before ``start()``.
+    public var discoInfo: DiscoInfo
+    public internal(set) var roster = Roster()
+    /// The last reason a connection attempt failed or a session ended, for status reports.
+    public internal(set) var lastProblem: String?
+
+    var connection: XMPPConnection?
+    var candidates: [ServerCandidate] = []
+    var addresses: [SocketAddress] = []
+    var reconnectState = ReconnectPolicy.State()
+    var retryTimer: EventLoop.Timer?
+    var attemptTimer: EventLoop.Timer?
+    var livenessTimer: EventLoop.Timer?
+    var onlineSince: Instant?
+    var lastActivity = Instant.now()
+    var pingSentAt: Instant?
+    var redirects = 0
+    var redirectTarget: ServerCandidate?
+    var stopping = false
+    var stopCompletion: (() -> Void)?
+    let scramCache = SCRAMCache()
+    var iqHandlers: [String: (XMLElement) -> XMLElement?] = [:]
+    var pendingIQs: [String: PendingIQ] = [:]
+    var nextStanzaID = 0
+    var rng = SystemRandomNumberGenerator()
+
+    public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
+        self.loop = loop
+        self.config = config
+        self.logger = logger
+        discoInfo = DiscoInfo(
+            identities: [.init(category: "client", type: "bot", name: config.softwareName)],
+            features: [XMPPNamespace.discoInfo, XMPPNamespace.ping, XMPPNamespace.version, XMPPNamespace.time, XMPPNamespace.caps])
+    }
+
+    // MARK: - Public API
+
+    /// Starts connecting; the client keeps a session up until ``stop(_:)``.
+    public func start() {
+        guard status == .offline, retryTimer == nil, connection == nil else { return }
+        attempt()
+    }
+
+    /// Ends the session politely (unavailable presence, `</stream:stream>`) and stops reconnecting.
+    /// `completion` runs once the stream is closed or after a short timeout.
+    public func stop(_ completion: @escaping () -> Void) {
+        stopping = true
+        retryTimer?.cancel()
+        attemptTimer?.cancel()
+        livenessTimer?.cancel()
+        guard let connection else {
+            status = .stopped
+            completion()
+            return
+        }
+        stopCompletion = completion
+        if case .online = status {
+            connection.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unavailable"]))
+            connection.close()
+        } else {
+            connection.abort()
+            finishStop()
+        }
+    }
+
+    /// Sends a stanza if a session is up. Returns false when offline (nothing is queued here).
+    @discardableResult
+    public func send(_ stanza: XMLElement) -> Bool {
+        guard case .online = status, let connection else { return false }
+        connection.send(stanza)
+        return true
+    }
+
+    /// Registers a handler for iq get/set requests whose payload is in `namespace`. It returns the reply
+    /// (a result or an error), or nil to fall through to `service-unavailable`.
+    public func handleIQ(namespace: String, _ handler: @escaping (XMLElement) -> XMLElement?) {
+        iqHandlers[namespace] = handler
+    }
+
+    /// A fresh stanza id.
+    public func makeID(_ prefix: String = "p") -> String {
+        nextStanzaID += 1
+        return "\(prefix)\(nextStanzaID)-\(SecureRandomID.short())"
+    }
+
+    // MARK: - Attempts
+
+    func attempt() {
+        retryTimer = nil
+        status = .connecting
+        if let target = redirectTarget {
+            redirectTarget = nil
+            candidates = [target]
+            return nextCandidate()
+        }
+        if let host = config.host {
+            let direct = config.transport == .directTLS
+            candidates = [ServerCandidate(host: host, port: config.port ?? (direct ? 5223 : 5222), directTLS: direct)]
+            return nextCandidate()
+        }
+        let domain = config.jid.domainpart
+        let wantStartTLS = config.transport != .directTLS
+        let wantDirect = config.transport == nil || config.transport == .directTLS
+        logger.debug("looking up SRV records for \(domain)")
+        loop.background({ () -> (DNSAnswer?, DNSAnswer?) in
+            let a = wantStartTLS ? SRVResolver.lookup("_xmpp-client._tcp.\(domain)") : nil
+            let b = wantDirect ? SRVResolver.lookup("_xmpps-client._tcp.\(domain)") : nil
+            return (a, b)
+        }) { [weak self] answers in
+            guard let self, !self.stopping else { return }
+            for case .failure(let why)? in [answers.0, answers.1] { self.logger.debug("SRV look-up for \(domain): \(why)") }
+            // A failed look-up counts as "no records": fall back to the domain itself.
+            func orEmpty(_ a: DNSAnswer?) -> DNSAnswer? { a.map { if case .failure = $0 { return .records([]) } else { return $0 } } }
+            self.candidates = ServerCandidate.fromSRV(domain: domain, starttls: orEmpty(answers.0), directTLS: orEmpty(answers.1), using: &self.rng)
+            if self.candidates.isEmpty {
+                self.attemptFailed(.transient, "\(domain) publishes no XMPP client service (SRV target \".\")")
+            } else {
+                self.logger.debug("candidates: \(self.candidates.map(\.description).joined(separator: ", "))")
+                self.nextCandidate()
+            }
+        }
+    }
+
+    func nextCandidate() {
+        guard !stopping else { return }
+        guard !candidates.isEmpty else { return attemptFailed(.transient, lastProblem ?? "no server could be reached") }
+        let candidate = candidates.removeFirst()
+        loop.background({ HostResolver.resolve(host: candidate.host, port: candidate.port) }) { [weak self] result in
+            guard let self, !self.stopping else { return }
+            switch result {
+            case .failure(let error):
+                self.lastProblem = "cannot resolve \(candidate.host): \(error.message)"
+                self.logger.warning(self.lastProblem!)
+                self.nextCandidate()
+            case .success(let addrs):
+                self.addresses = addrs
+                self.nextAddress(candidate)
+            }
+        }
+    }
+
+    func nextAddress(_ candidate: ServerCandidate) {
+        guard !stopping else { return }
+        guard !addresses.isEmpty else { return nextCandidate() }
+        let address = addresses.removeFirst()
+        let security: StreamNegotiator.Security
+        if config.transport == .plain {
+            guard address.isLoopback else {
+                lastProblem = "transport = \"plain\" is only allowed to a server on the loopback interface, and \(address) is not; use starttls or directtls"
+                logger.error(lastProblem!)
+                return attemptFailed(.authentication, lastProblem!)
+            }
+            security = .plainLoopback
+        } else {
+            security = candidate.directTLS ? .directTLS : .requireTLS
+        }
+        var references = [config.jid.domainpart]
+        if let host = config.host, !host.contains(":"), !host.allSatisfy({ $0.isNumber || $0 == "." }) { references.append(host) }
+        let tlsConfig = TLSConfiguration(
+            serverName: config.jid.domainpart, referenceNames: references, systemTrustStore: config.systemTrustStore,
+            extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
+        let negotiator = StreamNegotiator(jid: config.jid, password: config.password, security: security, scramCache: scramCache)
+        let conn = XMPPConnection(
+            loop: loop, candidate: candidate, address: address, negotiator: negotiator, tlsConfiguration: tlsConfig,
+            limits: config.limits, maxOutboundBytes: config.maxOutboundBytes, traceXML: config.traceXML,
+            logger: logger)
+        connection = conn
+        conn.onEstablished = { [unowned self] session in self.established(session) }
+        conn.onStanza = { [unowned self] stanza in self.received(stanza) }
+        conn.onActivity = { [unowned self] in self.lastActivity = .now() }
+        conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
+        logger.info("connecting to \(candidate.host) at \(address)\(candidate.directTLS ? " with direct TLS" : "")")
+        attemptTimer = loop.schedule(after: config.connectTimeout) { [weak self, weak conn] in
+            guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
+            conn.abort()
+            self.connection = nil
+            self.lastProblem = "\(address) did not complete the login within \(self.config.connectTimeout / 1000) s"
+            self.logger.warning(self.lastProblem!)
+            self.nextAddress(candidate)
+        }
+        conn.start()
+    }
+
+    func attemptFailed(_ cause: ReconnectPolicy.Cause, _ why: String) {
+        connection = nil
+        attemptTimer?.cancel()
+        guard !stopping else { return finishStop() }
+        status = .offline
+        lastProblem = why
+        scheduleReconnect(cause, sessionDuration: nil)
+    }
+
+    func scheduleReconnect(_ cause: ReconnectPolicy.Cause, sessionDuration: Int64?) {
+        let delay = config.reconnect.nextDelay(after: cause, sessionDuration: sessionDuration, state: &reconnectState, random: Double.random(in: 0...1, using: &rng))
+        logger.info("reconnecting in \(Self.describe(milliseconds: delay))")
+        retryTimer = loop.schedule(after: delay) { [weak self] in self?.attempt() }
+    }
+
+    static func describe(milliseconds ms: Int64) -> String {
+        if ms < 1000 { return "\(ms) ms" }
+        if ms < 120_000 { return "\(ms / 1000) s" }
+        return "\(ms / 60_000) min"
+    }
+
+    func finishStop() {
+        connection = nil
+        status = .stopped
+        let cb = stopCompletion
+        stopCompletion = nil
+        cb?()
+    }
+}
+
+@available(*, unavailable)
+extension XMPPClient: Sendable {}
+
+/// Short random suffixes for stanza ids, so ids are not guessable across restarts.
+enum SecureRandomID {
+    static func short() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String(UInt32.random(in: 0...UInt32.max, using: &g), radix: 36)
+    }
+}
