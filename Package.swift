@@ -63,7 +63,7 @@ let package = Package(
             name: "PerchDaemon",
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress"],
             swiftSettings: swiftSettings),
-        .executableTarget(name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog"], swiftSettings: swiftSettings),
+        .executableTarget(name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress"], swiftSettings: swiftSettings),
 
         // MARK: Tests
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),

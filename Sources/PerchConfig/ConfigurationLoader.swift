@@ -1,0 +1,181 @@
+import Glibc
+import TOML
+import XMPPAddress
+
+/// Reads and validates a TOML configuration. Every error names the file, the line and the key.
+public struct ConfigurationLoader {
+    public let file: String
+    private let environment: [String: String]
+
+    /// - Parameter environment: the variables consulted (`CREDENTIALS_DIRECTORY`, `PERCH_PASSWORD`);
+    ///   the process environment by default.
+    public init(file: String, environment: [String: String]? = nil) {
+        self.file = file
+        self.environment = environment ?? Self.processEnvironment()
+    }
+
+    /// Reads the file and validates it.
+    public func load() throws(ConfigurationError) -> Configuration {
+        guard let bytes = Self.readFile(file) else {
+            throw ConfigurationError(file: file, line: nil, key: nil, "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(file: file, line: nil, key: nil, "the file is not UTF-8")
+        }
+        return try parse(text)
+    }
+
+    /// Validates configuration text (the file name is used in messages only).
+    public func parse(_ text: String) throws(ConfigurationError) -> Configuration {
+        let root: TOMLTable
+        do { root = try TOMLParser.parse(text) } catch {
+            throw ConfigurationError(file: file, line: error.line, key: nil, error.message)
+        }
+        let r = Reader(file: file)
+        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device"], prefix: "")
+
+        let account = try r.table(root, "account", required: true)!
+        try r.allowOnly(account, ["jid", "password_file", "password_credential"], prefix: "account.")
+        let jidText = try r.string(account, "jid", prefix: "account.", required: true)!
+        let jid: JID
+        do { jid = try JID(jidText) } catch {
+            throw r.error(account["jid"], "account.jid", "'\(jidText)' is not a valid JID: \(error)")
+        }
+        guard jid.localpart != nil else { throw r.error(account["jid"], "account.jid", "needs a user part: user@domain") }
+        let passwordSource: PasswordSource
+        if let pf = try r.string(account, "password_file", prefix: "account.") {
+            passwordSource = .file(pf)
+        } else if let dir = environment["CREDENTIALS_DIRECTORY"] {
+            let id = try r.string(account, "password_credential", prefix: "account.") ?? "xmpp-password"
+            passwordSource = .credential("\(dir)/\(id)")
+        } else if environment["PERCH_PASSWORD"] != nil {
+            passwordSource = .environment
+        } else {
+            throw ConfigurationError(file: file, line: account.line, key: "account.password_file",
+                "no password: set account.password_file, run under systemd with LoadCredential=xmpp-password:FILE, or set PERCH_PASSWORD")
+        }
+
+        var server = Configuration.Server(host: nil, port: nil, transport: nil, caFile: nil, pins: [])
+        if let t = try r.table(root, "server") {
+            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins"], prefix: "server.")
+            server.host = try r.string(t, "host", prefix: "server.")
+            if let p = try r.integer(t, "port", prefix: "server.") {
+                guard (1...65535).contains(p) else { throw r.error(t["port"], "server.port", "must be between 1 and 65535") }
+                server.port = Int(p)
+            }
+            if let tr = try r.string(t, "transport", prefix: "server.") {
+                guard let v = Configuration.Transport(rawValue: tr) else {
+                    throw r.error(t["transport"], "server.transport", "must be \"starttls\", \"directtls\" or \"plain\", not \"\(tr)\"")
+                }
+                server.transport = v
+            }
+            if server.transport == .plain {
+                guard let host = server.host else {
+                    throw r.error(t["transport"], "server.transport", "\"plain\" needs server.host set to a loopback address (127.0.0.1 or ::1)")
+                }
+                guard Self.isLoopbackLiteral(host) || host == "localhost" else {
+                    throw r.error(t["transport"], "server.transport", "\"plain\" sends the password unencrypted and is only allowed to a server on the loopback interface, not \(host)")
+                }
+            }
+            if let ca = try r.string(t, "ca_file", prefix: "server.") {
+                guard access(ca, R_OK) == 0 else { throw r.error(t["ca_file"], "server.ca_file", "cannot read \(ca)") }
+                server.caFile = ca
+            }
+            for (index, pin) in try r.strings(t, "pins", prefix: "server.").enumerated() {
+                var b64 = Substring(pin)
+                if b64.hasPrefix("sha256//") { b64 = b64.dropFirst(8) } else if b64.hasPrefix("sha256/") { b64 = b64.dropFirst(7) }
+                guard let digest = Base64Decoder.decode(String(b64)), digest.count == 32 else {
+                    throw r.error(t["pins"], "server.pins[\(index)]", "must be sha256/ followed by the base64 SHA-256 of the server key's SubjectPublicKeyInfo")
+                }
+                server.pins.append(digest)
+            }
+        }
+
+        var accessLists = Configuration.Access(owners: [], operators: [], viewers: [])
+        if let t = try r.table(root, "access") {
+            try r.allowOnly(t, ["owners", "operators", "viewers"], prefix: "access.")
+            accessLists.owners = try r.accessList(t, "owners")
+            accessLists.operators = try r.accessList(t, "operators")
+            accessLists.viewers = try r.accessList(t, "viewers")
+        }
+
+        var connection = Configuration.Connection()
+        if let t = try r.table(root, "connection") {
+            try r.allowOnly(t, ["ping_interval", "ping_timeout", "connect_timeout", "reconnect_max", "max_stanza_size"], prefix: "connection.")
+            connection.pingInterval = try r.duration(t, "ping_interval", prefix: "connection.", range: 10_000...3_600_000) ?? connection.pingInterval
+            connection.pingTimeout = try r.duration(t, "ping_timeout", prefix: "connection.", range: 5_000...600_000) ?? connection.pingTimeout
+            connection.connectTimeout = try r.duration(t, "connect_timeout", prefix: "connection.", range: 5_000...600_000) ?? connection.connectTimeout
+            connection.reconnectMax = try r.duration(t, "reconnect_max", prefix: "connection.", range: 10_000...86_400_000) ?? connection.reconnectMax
+            if let n = try r.integer(t, "max_stanza_size", prefix: "connection.") {
+                guard (16_384...16_777_216).contains(n) else { throw r.error(t["max_stanza_size"], "connection.max_stanza_size", "must be between 16384 and 16777216 bytes") }
+                connection.maxStanzaBytes = Int(n)
+            }
+        }
+
+        var log = Configuration.Log()
+        if let t = try r.table(root, "log") {
+            try r.allowOnly(t, ["level", "trace_xml"], prefix: "log.")
+            if let level = try r.string(t, "level", prefix: "log.") {
+                guard ["trace", "debug", "info", "notice", "warning", "error"].contains(level) else {
+                    throw r.error(t["level"], "log.level", "must be one of trace, debug, info, notice, warning, error")
+                }
+                log.level = level
+            }
+            log.traceXML = try r.bool(t, "trace_xml", prefix: "log.") ?? false
+        }
+
+        return Configuration(file: file, account: .init(jid: jid, passwordSource: passwordSource), server: server, access: accessLists, connection: connection, log: log)
+    }
+
+    /// Reads the password from its source. The error says where it looked, never what it found.
+    public func password(for config: Configuration) throws(ConfigurationError) -> String {
+        let raw: String
+        switch config.account.passwordSource {
+        case .environment:
+            raw = environment["PERCH_PASSWORD"] ?? ""
+        case .file(let path), .credential(let path):
+            guard let bytes = Self.readFile(path) else {
+                throw ConfigurationError(file: file, line: nil, key: "account.password_file", "cannot read the password from \(config.account.passwordSource): \(String(cString: strerror(errno)))")
+            }
+            raw = String(decoding: bytes, as: UTF8.self)
+        }
+        var p = Substring(raw)
+        while p.last == "\n" || p.last == "\r" { p.removeLast() }
+        guard !p.isEmpty else {
+            throw ConfigurationError(file: file, line: nil, key: "account.password_file", "the password from \(config.account.passwordSource) is empty")
+        }
+        return String(p)
+    }
+
+    static func isLoopbackLiteral(_ host: String) -> Bool {
+        if host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".")
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { return out }
+            out += buf[0..<n]
+            if out.count > 4 << 20 { errno = EFBIG; return nil }
+        }
+    }
+
+    static func processEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return env
+    }
+}

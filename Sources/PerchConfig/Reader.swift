@@ -1,0 +1,143 @@
+import TOML
+import XMPPAddress
+
+/// Typed access to TOML values with located errors.
+struct Reader {
+    let file: String
+
+    func error(_ value: TOMLValue?, _ key: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: value?.line, key: key, message)
+    }
+
+    func allowOnly(_ t: TOMLTable, _ allowed: [String], prefix: String) throws(ConfigurationError) {
+        for key in t.keys where !allowed.contains(key) {
+            throw error(t[key], prefix + key, "unknown key (known here: \(allowed.joined(separator: ", ")))")
+        }
+    }
+
+    func table(_ t: TOMLTable, _ key: String, required: Bool = false) throws(ConfigurationError) -> TOMLTable? {
+        switch t[key] {
+        case nil:
+            if required { throw ConfigurationError(file: file, line: nil, key: key, "the [\(key)] table is required") }
+            return nil
+        case .table(let v, _)?: return v
+        case let other?: throw error(other, key, "must be a table, not \(other.typeName)")
+        }
+    }
+
+    func string(_ t: TOMLTable, _ key: String, prefix: String, required: Bool = false) throws(ConfigurationError) -> String? {
+        switch t[key] {
+        case nil:
+            if required { throw ConfigurationError(file: file, line: t.line, key: prefix + key, "is required") }
+            return nil
+        case .string(let s, _)?:
+            guard !s.isEmpty else { throw error(t[key], prefix + key, "must not be empty") }
+            return s
+        case let other?: throw error(other, prefix + key, "must be a string, not \(other.typeName)")
+        }
+    }
+
+    func integer(_ t: TOMLTable, _ key: String, prefix: String) throws(ConfigurationError) -> Int64? {
+        switch t[key] {
+        case nil: return nil
+        case .integer(let v, _)?: return v
+        case let other?: throw error(other, prefix + key, "must be an integer, not \(other.typeName)")
+        }
+    }
+
+    func bool(_ t: TOMLTable, _ key: String, prefix: String) throws(ConfigurationError) -> Bool? {
+        switch t[key] {
+        case nil: return nil
+        case .boolean(let v, _)?: return v
+        case let other?: throw error(other, prefix + key, "must be true or false, not \(other.typeName)")
+        }
+    }
+
+    func strings(_ t: TOMLTable, _ key: String, prefix: String) throws(ConfigurationError) -> [String] {
+        switch t[key] {
+        case nil: return []
+        case .array(let items, _)?:
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s, _) = item else { throw error(item, "\(prefix)\(key)[\(i)]", "must be a string, not \(item.typeName)") }
+                out.append(s)
+            }
+            return out
+        case let other?: throw error(other, prefix + key, "must be an array of strings, not \(other.typeName)")
+        }
+    }
+
+    func accessList(_ t: TOMLTable, _ key: String) throws(ConfigurationError) -> [AccessEntry] {
+        var out: [AccessEntry] = []
+        for (i, s) in try strings(t, key, prefix: "access.").enumerated() {
+            let k = "access.\(key)[\(i)]"
+            if s.hasPrefix("@") {
+                guard let d = try? JID(String(s.dropFirst())), d.localpart == nil, d.resourcepart == nil else {
+                    throw error(t[key], k, "'\(s)' is not a valid domain")
+                }
+                out.append(.domain(d.domainpart))
+            } else {
+                guard let j = try? JID(s) else { throw error(t[key], k, "'\(s)' is not a valid JID") }
+                guard j.resourcepart == nil else { throw error(t[key], k, "'\(s)' must be a bare JID (no /resource)") }
+                out.append(.jid(j))
+            }
+        }
+        return out
+    }
+
+    /// A duration: a string such as "90s", "5m", "1h", "500ms", or an integer number of seconds.
+    func duration(_ t: TOMLTable, _ key: String, prefix: String, range: ClosedRange<Int64>) throws(ConfigurationError) -> Int64? {
+        guard let v = t[key] else { return nil }
+        let ms: Int64
+        switch v {
+        case .integer(let s, _): ms = s * 1000
+        case .string(let s, _):
+            guard let parsed = Self.parseDuration(s) else { throw error(v, prefix + key, "'\(s)' is not a duration (examples: \"500ms\", \"90s\", \"5m\", \"1h\")") }
+            ms = parsed
+        default: throw error(v, prefix + key, "must be a duration such as \"90s\", not \(v.typeName)")
+        }
+        guard range.contains(ms) else {
+            throw error(v, prefix + key, "must be between \(range.lowerBound / 1000) s and \(range.upperBound / 1000) s")
+        }
+        return ms
+    }
+
+    static func parseDuration(_ s: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, factor) in units where s.hasSuffix(suffix) {
+            let number = s.dropLast(suffix.count)
+            if let n = Int64(number), n >= 0 { return n * factor }
+        }
+        return nil
+    }
+}
+
+/// Base64 decoding for pins (kept here so the config module needs no crypto library).
+enum Base64Decoder {
+    static func decode(_ s: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in s.utf8 {
+            let v: UInt32
+            switch c {
+            case 65...90: v = UInt32(c - 65)
+            case 97...122: v = UInt32(c - 71)
+            case 48...57: v = UInt32(c + 4)
+            case 43: v = 62
+            case 47: v = 63
+            case 61: padding += 1; continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+            buffer = buffer << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return (s.utf8.count % 4 == 0) ? out : nil
+    }
+}

@@ -1,0 +1,92 @@
+import Glibc
+public import PerchConfig
+public import PerchLog
+import PerchIO
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+import XMPPXML
+
+/// The running daemon: one event loop, one XMPP session, signal handling and graceful shutdown.
+public final class Daemon {
+    public static let version = "0.1.0"
+
+    let config: Configuration
+    let logger: Logger
+    let loop: EventLoop
+    let client: XMPPClient
+    private var exitCode: Int32 = 0
+
+    public init(config: Configuration, password: String, traceXML: Bool, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        loop = try EventLoop()
+        var c = ClientConfiguration(jid: config.account.jid, password: password)
+        c.host = config.server.host
+        c.port = config.server.port
+        c.transport = config.server.transport.map {
+            switch $0 {
+            case .starttls: .starttls
+            case .directtls: .directTLS
+            case .plain: .plain
+            }
+        }
+        c.caFile = config.server.caFile
+        c.spkiPins = config.server.pins
+        c.limits = XMLStreamLimits(maxStanzaBytes: config.connection.maxStanzaBytes)
+        c.pingInterval = config.connection.pingInterval
+        c.pingTimeout = config.connection.pingTimeout
+        c.connectTimeout = config.connection.connectTimeout
+        c.reconnect.maximumDelay = config.connection.reconnectMax
+        c.softwareVersion = Self.version
+        c.traceXML = traceXML || config.log.traceXML
+        client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
+    }
+
+    /// Runs until SIGTERM or SIGINT, then closes the session cleanly. Returns the exit status.
+    public func run() throws -> Int32 {
+        try loop.handleSignals([SIGTERM, SIGINT, SIGHUP]) { [unowned self] sig in
+            if sig == SIGHUP {
+                self.logger.notice("SIGHUP: configuration reload is not supported yet; restart the service to apply changes")
+                return
+            }
+            self.shutdown(signal: sig)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        client.onStatus = { [unowned self] status in
+            switch status {
+            case .online: SystemdNotifier.notify("READY=1\nSTATUS=online")
+            case .offline: SystemdNotifier.notify("STATUS=offline: \(self.client.lastProblem ?? "connecting")")
+            case .connecting, .stopped: break
+            }
+        }
+        client.onStanza = { [unowned self] stanza in
+            if stanza.stanzaKind == .message, let body = stanza.child("body")?.text, !body.isEmpty {
+                self.logger.debug("message from \(stanza.fromAttribute ?? "?") (\(body.utf8.count) bytes); chat commands arrive in a later release")
+            }
+        }
+        logger.info("perch \(Self.version) starting for \(config.account.jid) (config \(config.file), password from \(config.account.passwordSource))")
+        client.start()
+        loop.run()
+        return exitCode
+    }
+
+    private var shuttingDown = false
+
+    private func shutdown(signal sig: Int32) {
+        guard !shuttingDown else {
+            logger.warning("second signal: exiting without waiting")
+            exit(0)
+        }
+        shuttingDown = true
+        logger.notice("\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): going offline")
+        SystemdNotifier.notify("STOPPING=1")
+        client.stop { [unowned self] in
+            self.logger.info("stream closed; exiting")
+            self.loop.stop()
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Daemon: Sendable {}

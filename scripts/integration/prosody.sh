@@ -1,0 +1,40 @@
+#!/bin/sh
+# Starts a Prosody for tests in DIR, on loopback ports of its own, as a foreground child.
+# usage: prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
+# Domain perch.test, users perch/perch-secret and peer/peer-secret; c2s on 15222 (STARTTLS) and 15223
+# (direct TLS), with the test certificate from Tests/Fixtures/certs.
+set -eu
+dir=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$dir/data" "$dir/certs"
+cp "$root/Tests/Fixtures/certs/server.pem" "$dir/certs/perch.test.crt"
+cp "$root/Tests/Fixtures/certs/server.key" "$dir/certs/perch.test.key"
+chmod 600 "$dir/certs/perch.test.key"
+cat > "$dir/prosody.cfg.lua" <<CFG
+daemonize = false
+pidfile = "$dir/prosody.pid"
+data_path = "$dir/data"
+log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" } }
+interfaces = { "127.0.0.1" }
+c2s_ports = { 15222 }
+c2s_direct_tls_ports = { 15223 }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+admin_socket = "$dir/admin.sock"
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "blocklist"; "carbons"; "pep"; "smacks" }
+modules_disabled = { "s2s"; "offline"; "c2s_direct_tls" }
+authentication = "internal_hashed"
+c2s_require_encryption = true
+allow_registration = false
+certificates = "$dir/certs"
+ssl = { certificate = "$dir/certs/perch.test.crt"; key = "$dir/certs/perch.test.key" }
+c2s_direct_tls_ssl = { certificate = "$dir/certs/perch.test.crt"; key = "$dir/certs/perch.test.key" }
+network_settings = { tcp_backlog = 32 }
+VirtualHost "perch.test"
+CFG
+# Run as root, prosody and prosodyctl switch to the 'prosody' user: give it the directory.
+if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
+prosodyctl --config "$dir/prosody.cfg.lua" register perch perch.test perch-secret >/dev/null
+prosodyctl --config "$dir/prosody.cfg.lua" register peer perch.test peer-secret >/dev/null
+exec prosody --config "$dir/prosody.cfg.lua"
