@@ -82,7 +82,7 @@ let package = Package(
             name: "PerchDaemonTests", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPAddress", "PerchIO"],
+            name: "IntegrationTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPAddress", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
