@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import XMPPAddress
+@testable import PerchConfig
+
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) throws(ConfigurationError) -> Configuration {
+    try ConfigurationLoader(file: "perch.toml", environment: env).parse(text)
+}
+
+@Suite struct ConfigurationTests {
+    @Test func minimalConfig() throws {
+        let c = try load("[account]\njid = \"dev@example.org/perch\"\n[access]\nowners = [\"alice@example.org\", \"@example.net\"]\n")
+        #expect(c.account.jid.description == "dev@example.org/perch")
+        #expect(c.account.passwordSource == .environment)
+        #expect(c.access.owners.count == 2)
+        #expect(c.access.owners[1].matches(try JID("bob@example.net/phone")))
+        #expect(!c.access.owners[0].matches(try JID("bob@example.org")))
+        #expect(c.connection.pingInterval == 60_000)
+        #expect(c.connection.maxStanzaBytes == 256 * 1024)
+    }
+
+    @Test func everyExampleConfigLoads() throws {
+        // The examples must never drift from the code.
+        let text = try String(contentsOfFile: "\(repoRoot)/config/perch.toml", encoding: .utf8)
+        let c = try load(text)
+        #expect(c.account.jid.description == "greenhouse@example.org/perch")
+        let demo = try String(contentsOfFile: "\(repoRoot)/config/demo.toml", encoding: .utf8)
+            .replacingOccurrences(of: "@ROOT@", with: repoRoot).replacingOccurrences(of: "@DIR@", with: "/tmp")
+        let d = try load(demo)
+        #expect(d.server.transport == .starttls)
+    }
+
+    @Test(arguments: [
+        ("[account]\njid = \"nolocal.example.org\"", "perch.toml:2: account.jid: needs a user part"),
+        ("[account]\njid = \"a@b\"\n[server]\nport = 70000", "perch.toml:4: server.port: must be between 1 and 65535"),
+        ("[account]\njid = \"a@b\"\n[server]\ntransport = \"tls\"", "perch.toml:4: server.transport: must be"),
+        ("[account]\njid = \"a@b\"\n[server]\nhost = \"xmpp.example.org\"\ntransport = \"plain\"", "perch.toml:5: server.transport: \"plain\" sends the password unencrypted"),
+        ("[account]\njid = \"a@b\"\n[access]\nowners = [\"x@y/res\"]", "perch.toml:4: access.owners[0]: 'x@y/res' must be a bare JID"),
+        ("[account]\njid = \"a@b\"\njdi = 1", "perch.toml:3: account.jdi: unknown key"),
+        ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"soon\"", "perch.toml:4: connection.ping_interval: 'soon' is not a duration"),
+        ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"1s\"", "perch.toml:4: connection.ping_interval: must be between"),
+        ("[account]\njid = \"a@b\"\n[server]\npins = [\"sha256/abc\"]", "perch.toml:4: server.pins[0]: must be sha256/"),
+        ("[account]\njid = \"a@b\"\n[log]\nlevel = \"loud\"", "perch.toml:4: log.level: must be one of"),
+        ("[server]\nhost = \"x\"", "perch.toml: account: the [account] table is required"),
+        ("[account]\njid = @", "perch.toml:2: "),
+    ])
+    func errorsNameFileLineAndKey(_ text: String, _ expected: String) {
+        do {
+            _ = try load(text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+        }
+    }
+
+    @Test func plainIsAllowedToLoopback() throws {
+        let c = try load("[account]\njid = \"a@b\"\n[server]\nhost = \"127.0.0.1\"\ntransport = \"plain\"")
+        #expect(c.server.transport == .plain)
+    }
+
+    @Test func passwordSources() throws {
+        let dir = NSTemporaryDirectory() + "perch-cfg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "from-file\n".write(toFile: "\(dir)/pw", atomically: true, encoding: .utf8)
+        try "from-credential\n".write(toFile: "\(dir)/xmpp-password", atomically: true, encoding: .utf8)
+
+        let fileLoader = ConfigurationLoader(file: "f", environment: ["PERCH_PASSWORD": "env"])
+        let fromFile = try fileLoader.parse("[account]\njid = \"a@b\"\npassword_file = \"\(dir)/pw\"")
+        #expect(try fileLoader.password(for: fromFile) == "from-file")
+
+        let credLoader = ConfigurationLoader(file: "f", environment: ["CREDENTIALS_DIRECTORY": dir, "PERCH_PASSWORD": "env"])
+        let fromCred = try credLoader.parse("[account]\njid = \"a@b\"")
+        #expect(try credLoader.password(for: fromCred) == "from-credential")
+
+        let envLoader = ConfigurationLoader(file: "f", environment: ["PERCH_PASSWORD": "env"])
+        #expect(try envLoader.password(for: envLoader.parse("[account]\njid = \"a@b\"")) == "env")
+
+        let none = ConfigurationLoader(file: "f", environment: [:])
+        #expect(throws: ConfigurationError.self) { try none.parse("[account]\njid = \"a@b\"") }
+
+        let missing = try fileLoader.parse("[account]\njid = \"a@b\"\npassword_file = \"\(dir)/absent\"")
+        #expect { try fileLoader.password(for: missing) } throws: { ($0 as! ConfigurationError).description.contains("\(dir)/absent") }
+    }
+}

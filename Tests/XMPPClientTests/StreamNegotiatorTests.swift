@@ -1,0 +1,211 @@
+import Foundation
+import Testing
+import PerchIO
+import PerchCrypto
+import XMPPAddress
+import XMPPCore
+import XMPPSASL
+import XMPPXML
+@testable import XMPPClient
+
+/// A scripted server: parses what the negotiator sends and answers like Prosody would, computing SCRAM
+/// for real so the client's proof and our signature check are exercised.
+struct ScriptedServer {
+    let password: String
+    let salt: [UInt8] = Array("perch-test-salt".utf8)
+    let iterations = 4096
+    var clientFirstBare = ""
+    var serverFirst = ""
+
+    mutating func answer(auth: XMLElement) -> XMLElement {
+        let msg = String(decoding: Base64.decode(auth.text)!, as: UTF8.self)
+        let parts = msg.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
+        clientFirstBare = String(parts[2])
+        let nonce = clientFirstBare.split(separator: ",").first { $0.hasPrefix("r=") }!.dropFirst(2)
+        serverFirst = "r=\(nonce)SERVER,s=\(Base64.encode(salt)),i=\(iterations)"
+        return .text("challenge", namespace: XMPPNamespace.sasl, Base64.encode(Array(serverFirst.utf8)))
+    }
+
+    func answer(response: XMLElement) -> XMLElement {
+        let msg = String(decoding: Base64.decode(response.text)!, as: UTF8.self)
+        let withoutProof = msg.components(separatedBy: ",p=")[0]
+        let proof = Base64.decode(msg.components(separatedBy: ",p=")[1])!
+        let auth = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
+        let salted = DigestAlgorithm.sha1.pbkdf2(password: Array(password.utf8), salt: salt, iterations: iterations)
+        let clientKey = DigestAlgorithm.sha1.hmac(key: salted, Array("Client Key".utf8))
+        let storedKey = DigestAlgorithm.sha1.hash(clientKey)
+        let signature = DigestAlgorithm.sha1.hmac(key: storedKey, auth)
+        let recovered = zip(proof, signature).map { $0 ^ $1 }
+        guard DigestAlgorithm.sha1.hash(recovered) == storedKey else {
+            return XMLElement("failure", namespace: XMPPNamespace.sasl, children: [.element(XMLElement("not-authorized", namespace: XMPPNamespace.sasl))])
+        }
+        let serverKey = DigestAlgorithm.sha1.hmac(key: salted, Array("Server Key".utf8))
+        let v = DigestAlgorithm.sha1.hmac(key: serverKey, auth)
+        return .text("success", namespace: XMPPNamespace.sasl, Base64.encode(Array("v=\(Base64.encode(v))".utf8)))
+    }
+}
+
+func features(_ children: String) throws -> XMLElement {
+    let p = XMLStreamParser()
+    let events = try p.feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features>\(children)</stream:features>")
+    guard case .element(let e) = events.last else { fatalError() }
+    return e
+}
+
+let streamOpen = XMLStreamEvent.streamOpened(StreamOpen(id: "s", from: "perch.test", version: "1.0", contentNamespace: "jabber:client"))
+let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms>"
+
+@Suite struct StreamNegotiatorTests {
+    func sent(_ actions: [StreamNegotiator.Action]) -> XMLElement? {
+        for case .send(let e) in actions { return e }
+        return nil
+    }
+
+    @Test func fullNegotiationWithSTARTTLSAndSCRAM() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .requireTLS)
+        var server = ScriptedServer(password: "pencil")
+        guard case .sendRaw(let header) = n.start().first else { Issue.record("no header"); return }
+        #expect(!header.contains("from="), "the account name must not be sent before TLS")
+        #expect(n.handle(streamOpen).isEmpty)
+        let starttls = n.handle(.element(try features("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>" + scram)))
+        #expect(sent(starttls)?.name == "starttls")
+        #expect(n.handle(.element(XMLElement("proceed", namespace: XMPPNamespace.tls))) == [.startTLS])
+        #expect(n.tlsEstablished(channelBindings: [ChannelBinding(type: "tls-unique", data: [1, 2, 3])]) == [.restartStream])
+        #expect(n.header().contains("from='perch@perch.test'"))
+        _ = n.handle(streamOpen)
+        let auth = try #require(sent(n.handle(.element(try features(scram)))))
+        #expect(auth[attribute: "mechanism"] == "SCRAM-SHA-1")
+        // The server did not offer -PLUS though we could bind: the gs2 header says 'y'.
+        #expect(String(decoding: Base64.decode(auth.text)!, as: UTF8.self).hasPrefix("y,,n=perch,"))
+        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
+        #expect(n.handle(.element(server.answer(response: response))) == [.restartStream])
+        _ = n.handle(streamOpen)
+        let bindFeatures = try features("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>")
+        let bind = try #require(sent(n.handle(.element(bindFeatures))))
+        #expect(bind.child("bind", namespace: XMPPNamespace.bind)?.child("resource")?.text == "board")
+        var result = Stanza.iq(type: "result", id: bind.stanzaID!)
+        result.append(XMLElement("bind", namespace: XMPPNamespace.bind, children: [.element(.text("jid", namespace: XMPPNamespace.bind, "perch@perch.test/board"))]))
+        // The session element without <optional/>: the legacy session is sent.
+        let session = try #require(sent(n.handle(.element(result))))
+        #expect(session.child("session", namespace: XMPPNamespace.session) != nil)
+        let done = n.handle(.element(Stanza.iq(type: "result", id: session.stanzaID!)))
+        guard case .established(let s)? = done.first else { Issue.record("not established: \(done)"); return }
+        #expect(s.jid.description == "perch@perch.test/board")
+        #expect(s.mechanism == "SCRAM-SHA-1")
+        #expect(n.isEstablished)
+    }
+
+    @Test func wrongPasswordIsAnAuthenticationFailure() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "wrong", security: .directTLS)
+        var server = ScriptedServer(password: "pencil")
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let auth = try #require(sent(n.handle(.element(try features(scram)))))
+        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
+        let actions = n.handle(.element(server.answer(response: response)))
+        guard case .fail(let e)? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .authentication)
+        #expect(e.detail.contains("check the account's JID and password"))
+    }
+
+    @Test func noSTARTTLSMeansNoLogin() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .requireTLS)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let actions = n.handle(.element(try features(scram)))
+        guard case .fail(let e)? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .security)
+        #expect(sent(actions) == nil, "nothing may be sent in the clear")
+    }
+
+    @Test func plainOnlyOfferedWithoutTLSIsRefused() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .plainLoopback)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let actions = n.handle(.element(try features("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>")))
+        guard case .fail(let e)? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .security)
+    }
+
+    @Test func bindConflictLetsTheServerChoose() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .directTLS)
+        var server = ScriptedServer(password: "pencil")
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let auth = try #require(sent(n.handle(.element(try features(scram)))))
+        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
+        _ = n.handle(.element(server.answer(response: response)))
+        _ = n.handle(streamOpen)
+        let bind = try #require(sent(n.handle(.element(try features("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")))))
+        var conflict = Stanza.iq(type: "error", id: bind.stanzaID!)
+        conflict.append(StanzaError(.conflict).element())
+        let retry = try #require(sent(n.handle(.element(conflict))))
+        #expect(retry.child("bind", namespace: XMPPNamespace.bind)?.child("resource") == nil)
+    }
+
+    @Test func streamErrorDuringNegotiation() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .requireTLS)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let actions = n.handle(.element(StreamError(.hostUnknown).element))
+        guard case .fail(let e)? = actions.first, case .stream(let se) = e.kind else { Issue.record("\(actions)"); return }
+        #expect(se.condition == .hostUnknown)
+    }
+
+    @Test func oldServersAreRefused() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .requireTLS)
+        _ = n.start()
+        let actions = n.handle(.streamOpened(StreamOpen(id: "x", version: nil, contentNamespace: "jabber:client")))
+        guard case .fail? = actions.first else { Issue.record("\(actions)"); return }
+    }
+}
+
+@Suite struct ClientPolicyTests {
+    @Test func backOffGrowsWithFullJitterAndResetsAfterAStableSession() {
+        let p = ReconnectPolicy()
+        var s = ReconnectPolicy.State()
+        #expect(p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 1) == 1_000)
+        #expect(p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 1) == 2_000)
+        #expect(p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 0.5) == 2_000)
+        for _ in 0..<20 { _ = p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 1) }
+        #expect(p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 1) == 300_000)
+        #expect(p.nextDelay(after: .transient, sessionDuration: 120_000, state: &s, random: 1) == 1_000)
+        #expect(p.nextDelay(after: .authentication, sessionDuration: nil, state: &s, random: 0) == 900_000)
+        #expect(p.nextDelay(after: .conflict, sessionDuration: nil, state: &s, random: 0) == 300_000)
+        #expect(p.nextDelay(after: .redirect, sessionDuration: nil, state: &s, random: 1) == 0)
+        #expect(p.nextDelay(after: .serverShutdown, sessionDuration: nil, state: &s, random: 0) == 15_000)
+    }
+
+    @Test func srvCandidates() {
+        var rng = SystemRandomNumberGenerator()
+        let c = ServerCandidate.fromSRV(domain: "example.org", starttls: .records([.init(priority: 10, weight: 0, port: 5222, target: "a.example.org")]),
+                                        directTLS: .records([.init(priority: 5, weight: 0, port: 443, target: "b.example.org")]), using: &rng)
+        #expect(c == [ServerCandidate(host: "b.example.org", port: 443, directTLS: true), ServerCandidate(host: "a.example.org", port: 5222, directTLS: false)])
+        #expect(ServerCandidate.fromSRV(domain: "example.org", starttls: .noSuchName, directTLS: .records([]), using: &rng) == [ServerCandidate(host: "example.org", port: 5222, directTLS: false)])
+        #expect(ServerCandidate.fromSRV(domain: "example.org", starttls: .records([.init(priority: 0, weight: 0, port: 0, target: "")]), directTLS: nil, using: &rng).isEmpty)
+    }
+
+    @Test func seeOtherHostTargets() {
+        #expect(XMPPClient.parseHostPort("other.example:5223", defaultPort: 5222)! == ("other.example", 5223))
+        #expect(XMPPClient.parseHostPort("[2001:db8::1]:5222", defaultPort: 1)! == ("2001:db8::1", 5222))
+        #expect(XMPPClient.parseHostPort(" other.example ", defaultPort: 5222)! == ("other.example", 5222))
+        #expect(XMPPClient.parseHostPort("a:b:c", defaultPort: 5222) == nil)
+        #expect(XMPPClient.parseHostPort("host:99999", defaultPort: 5222) == nil)
+    }
+
+    @Test func traceRedactsSASL() {
+        let auth = XMLElement.text("auth", namespace: XMPPNamespace.sasl, Base64.encode(Array("\0user\0secret".utf8)))
+        let line = XMLTrace.redacted(auth)
+        #expect(!line.contains(Base64.encode(Array("\0user\0secret".utf8))))
+        #expect(line.contains("redacted"))
+        let message = Stanza.message(to: try! JID("a@b"), body: "hello")
+        #expect(XMLTrace.redacted(message).contains("hello"))
+    }
+
+    @Test func capsHashMatchesXEP0115Example() {
+        // XEP-0115 §5.2 simple generation example.
+        let info = DiscoInfo(identities: [.init(category: "client", type: "pc", name: "Exodus 0.9.1")],
+                             features: ["http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"])
+        #expect(info.capsVerification == "QgayPKawpkPSDYmwT/WM94uAlu0=")
+    }
+}
