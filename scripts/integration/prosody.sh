@@ -37,4 +37,8 @@ CFG
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
 prosodyctl --config "$dir/prosody.cfg.lua" register perch perch.test perch-secret >/dev/null
 prosodyctl --config "$dir/prosody.cfg.lua" register peer perch.test peer-secret >/dev/null
+# Prosody refuses to run as root: drop to its own user when we are root.
+if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then
+    exec runuser -u prosody -- prosody --config "$dir/prosody.cfg.lua"
+fi
 exec prosody --config "$dir/prosody.cfg.lua"
