@@ -58,7 +58,7 @@ let package = Package(
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
         .target(name: "PerchLog", swiftSettings: swiftSettings),
-        .target(name: "PerchConfig", dependencies: ["TOML", "XMPPAddress"], swiftSettings: swiftSettings),
+        .target(name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto"], swiftSettings: swiftSettings),
         .target(
             name: "PerchDaemon",
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress"],

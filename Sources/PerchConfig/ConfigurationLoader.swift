@@ -1,4 +1,6 @@
 import Glibc
+import PerchCrypto
+import PerchIO
 import TOML
 import XMPPAddress
 
@@ -16,7 +18,7 @@ public struct ConfigurationLoader {
 
     /// Reads the file and validates it.
     public func load() throws(ConfigurationError) -> Configuration {
-        guard let bytes = Self.readFile(file) else {
+        guard let bytes = readFile(file, limit: 4 << 20) else {
             throw ConfigurationError(file: file, line: nil, key: nil, "cannot read the file: \(String(cString: strerror(errno)))")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -84,7 +86,7 @@ public struct ConfigurationLoader {
             for (index, pin) in try r.strings(t, "pins", prefix: "server.").enumerated() {
                 var b64 = Substring(pin)
                 if b64.hasPrefix("sha256//") { b64 = b64.dropFirst(8) } else if b64.hasPrefix("sha256/") { b64 = b64.dropFirst(7) }
-                guard let digest = Base64Decoder.decode(String(b64)), digest.count == 32 else {
+                guard let digest = Base64.decode(String(b64)), digest.count == 32 else {
                     throw r.error(t["pins"], "server.pins[\(index)]", "must be sha256/ followed by the base64 SHA-256 of the server key's SubjectPublicKeyInfo")
                 }
                 server.pins.append(digest)
@@ -134,7 +136,7 @@ public struct ConfigurationLoader {
         case .environment:
             raw = environment["PERCH_PASSWORD"] ?? ""
         case .file(let path), .credential(let path):
-            guard let bytes = Self.readFile(path) else {
+            guard let bytes = readFile(path, limit: 4 << 20) else {
                 throw ConfigurationError(file: file, line: nil, key: "account.password_file", "cannot read the password from \(config.account.passwordSource): \(String(cString: strerror(errno)))")
             }
             raw = String(decoding: bytes, as: UTF8.self)
@@ -151,21 +153,6 @@ public struct ConfigurationLoader {
         if host == "::1" || host == "[::1]" { return true }
         let parts = host.split(separator: ".")
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
-    }
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { return out }
-            out += buf[0..<n]
-            if out.count > 4 << 20 { errno = EFBIG; return nil }
-        }
     }
 
     static func processEnvironment() -> [String: String] {

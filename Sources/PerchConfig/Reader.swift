@@ -111,33 +111,3 @@ struct Reader {
         return nil
     }
 }
-
-/// Base64 decoding for pins (kept here so the config module needs no crypto library).
-enum Base64Decoder {
-    static func decode(_ s: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var buffer: UInt32 = 0
-        var bits = 0
-        var padding = 0
-        for c in s.utf8 {
-            let v: UInt32
-            switch c {
-            case 65...90: v = UInt32(c - 65)
-            case 97...122: v = UInt32(c - 71)
-            case 48...57: v = UInt32(c + 4)
-            case 43: v = 62
-            case 47: v = 63
-            case 61: padding += 1; continue
-            default: return nil
-            }
-            if padding > 0 { return nil }
-            buffer = buffer << 6 | v
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
-            }
-        }
-        return (s.utf8.count % 4 == 0) ? out : nil
-    }
-}
