@@ -32,7 +32,6 @@ public final class XMLStreamParser {
     fileprivate var frames: [Frame] = []
     fileprivate var stanzaBytes = 0
     fileprivate var failure: XMLStreamError?
-    fileprivate var pending: [XMLStreamEvent] = []
     fileprivate var stopRequested = false
     fileprivate var stopOffset: Int = 0
     fileprivate var sink: ((XMLStreamEvent) -> Disposition)?
@@ -66,7 +65,6 @@ public final class XMLStreamParser {
         frames.removeAll(keepingCapacity: true)
         stanzaBytes = 0
         failure = nil
-        pending.removeAll()
         stopRequested = false
         fed = 0
         closed = false
@@ -205,11 +203,6 @@ public final class XMLStreamParser {
             }
         }
         if case .streamClosed = event { closed = true }
-    }
-
-    fileprivate var bytesConsumed: Int {
-        guard let context else { return 0 }
-        return Int(xmlByteConsumed(context))
     }
 
     static func isXMLWhitespace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
