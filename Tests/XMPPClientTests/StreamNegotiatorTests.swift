@@ -61,6 +61,17 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         return nil
     }
 
+    /// Starts a direct-TLS negotiation and runs SCRAM against a scripted server; returns the actions
+    /// that answer the server's final message (a restart on success, a failure otherwise).
+    func authenticate(_ n: inout StreamNegotiator, serverPassword: String) throws -> [StreamNegotiator.Action] {
+        var server = ScriptedServer(password: serverPassword)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let auth = try #require(sent(n.handle(.element(try features(scram)))))
+        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
+        return n.handle(.element(server.answer(response: response)))
+    }
+
     @Test func fullNegotiationWithSTARTTLSAndSCRAM() throws {
         var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .requireTLS)
         var server = ScriptedServer(password: "pencil")
@@ -97,12 +108,7 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
 
     @Test func wrongPasswordIsAnAuthenticationFailure() throws {
         var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "wrong", security: .directTLS)
-        var server = ScriptedServer(password: "pencil")
-        _ = n.start()
-        _ = n.handle(streamOpen)
-        let auth = try #require(sent(n.handle(.element(try features(scram)))))
-        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
-        let actions = n.handle(.element(server.answer(response: response)))
+        let actions = try authenticate(&n, serverPassword: "pencil")
         guard case .fail(let e)? = actions.first else { Issue.record("\(actions)"); return }
         #expect(e.kind == .authentication)
         #expect(e.detail.contains("check the account's JID and password"))
@@ -129,12 +135,7 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
 
     @Test func bindConflictLetsTheServerChoose() throws {
         var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .directTLS)
-        var server = ScriptedServer(password: "pencil")
-        _ = n.start()
-        _ = n.handle(streamOpen)
-        let auth = try #require(sent(n.handle(.element(try features(scram)))))
-        let response = try #require(sent(n.handle(.element(server.answer(auth: auth)))))
-        _ = n.handle(.element(server.answer(response: response)))
+        #expect(try authenticate(&n, serverPassword: "pencil") == [.restartStream])
         _ = n.handle(streamOpen)
         let bind = try #require(sent(n.handle(.element(try features("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")))))
         var conflict = Stanza.iq(type: "error", id: bind.stanzaID!)
