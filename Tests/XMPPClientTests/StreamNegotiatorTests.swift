@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 import PerchIO
 import PerchCrypto
@@ -28,8 +27,9 @@ struct ScriptedServer {
 
     func answer(response: XMLElement) -> XMLElement {
         let msg = String(decoding: Base64.decode(response.text)!, as: UTF8.self)
-        let withoutProof = msg.components(separatedBy: ",p=")[0]
-        let proof = Base64.decode(msg.components(separatedBy: ",p=")[1])!
+        let proofStart = msg.firstRange(of: ",p=")!
+        let withoutProof = String(msg[..<proofStart.lowerBound])
+        let proof = Base64.decode(String(msg[proofStart.upperBound...]))!
         let auth = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
         let salted = DigestAlgorithm.sha1.pbkdf2(password: Array(password.utf8), salt: salt, iterations: iterations)
         let clientKey = DigestAlgorithm.sha1.hmac(key: salted, Array("Client Key".utf8))
