@@ -201,7 +201,7 @@ public final class XMPPClient {
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()
             self.connection = nil
-            self.lastProblem = "\(address) did not complete the login within \(self.config.connectTimeout / 1000) s"
+            self.lastProblem = "\(address) did not complete the login within \(Self.describe(milliseconds: self.config.connectTimeout))"
             self.logger.warning(self.lastProblem!)
             self.nextAddress(candidate)
         }

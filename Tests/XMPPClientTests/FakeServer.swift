@@ -1,0 +1,172 @@
+import Glibc
+import PerchIO
+import XMPPCore
+import XMPPXML
+
+/// A scripted XMPP server on 127.0.0.1 over plain TCP, running on the test's event loop, so the client's
+/// session logic (timeouts, stream errors, reconnects, liveness) runs against real sockets. It speaks
+/// just enough of RFC 6120: SCRAM-SHA-1 (checked for real by ``ScriptedServer``), bind, roster and ping.
+/// ``Behaviour`` makes it misbehave in the ways a test needs.
+final class FakeServer {
+    struct Behaviour {
+        /// Send `<stream:features/>` after the stream header (false: a server that stalls there).
+        var sendFeatures = true
+        /// Answer the client's XEP-0199 pings (false: a server that went quiet).
+        var answerPings = true
+        var password = "secret"
+    }
+
+    final class Session {
+        let fd: Int32
+        let number: Int
+        let parser = XMLStreamParser()
+        var scram: ScriptedServer
+        var authenticated = false
+        var boundJID: String?
+        var isOpen = true
+        /// Every stanza received after binding, in order.
+        var stanzas: [XMLElement] = []
+
+        init(fd: Int32, number: Int, password: String) {
+            self.fd = fd
+            self.number = number
+            scram = ScriptedServer(password: password)
+        }
+
+        func send(_ text: String) {
+            guard isOpen else { return }
+            var bytes = Array(text.utf8)[...]
+            while !bytes.isEmpty {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                bytes = bytes.dropFirst(n)
+            }
+        }
+
+        func send(_ element: XMLElement) { send(element.serialized()) }
+    }
+
+    let loop: EventLoop
+    let port: Int
+    var behaviour: Behaviour
+    private(set) var sessions: [Session] = []
+    /// Stanzas received after binding, for a test to answer.
+    var onStanza: ((Session, XMLElement) -> Void)?
+    private let listenFD: Int32
+
+    init(loop: EventLoop, behaviour: Behaviour = Behaviour()) {
+        self.loop = loop
+        self.behaviour = behaviour
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        listen(fd, 8)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        listenFD = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        loop.watch(fd, .readable) { [unowned self] _ in self.accept() }
+    }
+
+    deinit {
+        for s in sessions where s.isOpen { loop.unwatch(s.fd); close(s.fd) }
+        loop.unwatch(listenFD)
+        close(listenFD)
+    }
+
+    /// The session that was accepted last.
+    var current: Session? { sessions.last }
+
+    /// Drops the TCP connection without a stream close, as a crashed server or a cut cable would.
+    func drop(_ session: Session) {
+        guard session.isOpen else { return }
+        session.isOpen = false
+        loop.unwatch(session.fd)
+        close(session.fd)
+    }
+
+    /// Ends the stream with a stream error, as a server does before closing.
+    func fail(_ session: Session, _ condition: String, text: String? = nil, extra: String = "") {
+        var body = "<\(condition) xmlns='urn:ietf:params:xml:ns:xmpp-streams'>\(extra)</\(condition)>"
+        if let text { body += "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>\(text)</text>" }
+        session.send("<stream:error>\(body)</stream:error></stream:stream>")
+        drop(session)
+    }
+
+    private func accept() {
+        let fd = Glibc.accept(listenFD, nil, nil)
+        guard fd >= 0 else { return }
+        let session = Session(fd: fd, number: sessions.count + 1, password: behaviour.password)
+        sessions.append(session)
+        loop.watch(fd, .readable) { [unowned self, unowned session] _ in self.readable(session) }
+    }
+
+    private func readable(_ session: Session) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = read(session.fd, &buffer, buffer.count)
+        guard n > 0 else { return drop(session) }
+        let events: [XMLStreamEvent]
+        do {
+            events = try session.parser.feed(Array(buffer[0..<n]))
+        } catch {
+            return fail(session, "not-well-formed")
+        }
+        for event in events {
+            guard session.isOpen else { return }
+            handle(event, session)
+        }
+    }
+
+    private func handle(_ event: XMLStreamEvent, _ session: Session) {
+        switch event {
+        case .streamOpened:
+            session.send(
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+                    + "id='s\(session.number)' from='perch.test' version='1.0' xml:lang='en'>")
+            guard behaviour.sendFeatures else { return }
+            if session.authenticated {
+                session.send("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
+            } else {
+                session.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>")
+            }
+        case .streamClosed:
+            session.send("</stream:stream>")
+            drop(session)
+        case .element(let e):
+            element(e, session)
+        }
+    }
+
+    private func element(_ e: XMLElement, _ session: Session) {
+        switch (e.name, e.namespace) {
+        case ("auth", XMPPNamespace.sasl):
+            session.send(session.scram.answer(auth: e))
+        case ("response", XMPPNamespace.sasl):
+            let answer = session.scram.answer(response: e)
+            session.send(answer)
+            if answer.name == "success" {
+                session.authenticated = true
+                // The client restarts the stream only after reading <success/>, so nothing of the new
+                // stream can be in the parser yet.
+                session.parser.reset()
+            }
+        case ("iq", XMPPNamespace.client) where e.child("bind", namespace: XMPPNamespace.bind) != nil:
+            let resource = e.child("bind", namespace: XMPPNamespace.bind)?.child("resource")?.text ?? "generated"
+            let jid = "perch@perch.test/\(resource)"
+            session.boundJID = jid
+            session.send(Stanza.result(for: e, payload: XMLElement("bind", namespace: XMPPNamespace.bind, children: [.element(.text("jid", namespace: XMPPNamespace.bind, jid))])))
+        case ("iq", XMPPNamespace.client) where e.child("query", namespace: XMPPNamespace.roster) != nil && e.stanzaType == "get":
+            session.send(Stanza.result(for: e, payload: XMLElement("query", namespace: XMPPNamespace.roster)))
+        case ("iq", XMPPNamespace.client) where e.child("ping", namespace: XMPPNamespace.ping) != nil && e[attribute: "to"] == "perch.test":
+            session.stanzas.append(e)
+            if behaviour.answerPings { session.send(Stanza.result(for: e)) }
+        default:
+            session.stanzas.append(e)
+            onStanza?(session, e)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Synchronization
+import Testing
+import PerchIO
+import PerchLog
+import XMPPAddress
+import XMPPCore
+@testable import XMPPClient
+
+/// Log lines, collected from the client's logger.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ s: String) { lines.withLock { $0.append(s) } }
+    var all: [String] { lines.withLock { $0 } }
+    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
+}
+
+/// The client's session logic against ``FakeServer`` over real loopback sockets: what happens when a
+/// server stalls, goes quiet, shuts down, redirects or takes our resource.
+@Suite(.serialized) struct XMPPClientSessionTests {
+    let loop: EventLoop
+    let log = LogLines()
+
+    init() throws {
+        loop = try EventLoop()
+    }
+
+    func client(_ server: FakeServer, _ adjust: (inout ClientConfiguration) -> Void = { _ in }) throws -> XMPPClient {
+        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "secret")
+        config.host = "127.0.0.1"
+        config.port = server.port
+        config.transport = .plain
+        config.systemTrustStore = nil
+        config.reconnect.initialDelay = 10
+        adjust(&config)
+        let log = self.log
+        return XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
+    }
+
+    func isOnline(_ c: XMPPClient) -> Bool {
+        if case .online = c.status { return true }
+        return false
+    }
+
+    @discardableResult
+    func run(_ timeout: Int64 = 10_000, until condition: @escaping () -> Bool) -> Bool {
+        loop.run(until: condition, timeout: timeout)
+    }
+
+    @Test func logsInFetchesTheRosterAndAnnouncesCaps() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) && (server.current?.stanzas.contains { $0.name == "presence" } ?? false) })
+        guard case .online(let session) = c.status else { Issue.record("not online: \(log.all)"); return }
+        #expect(session.jid.description == "perch@perch.test/board")
+        #expect(session.mechanism == "SCRAM-SHA-1")
+        let presence = try #require(server.current?.stanzas.first { $0.name == "presence" })
+        #expect(presence.child("c", namespace: XMPPNamespace.caps)?[attribute: "hash"] == "sha-1")
+        // The roster is asked for before the initial presence (RFC 6121 §2.2).
+        #expect(log.contains("roster: 0 contacts"))
+        c.stop {}
+    }
+
+    @Test func aServerThatNeverSendsFeaturesEndsTheAttemptAtTheConnectTimeout() throws {
+        let server = FakeServer(loop: loop, behaviour: .init(sendFeatures: false))
+        let c = try client(server) { $0.connectTimeout = 300 }
+        c.start()
+        // The first attempt times out, and the client tries again on a fresh connection.
+        #expect(run { server.sessions.count >= 2 })
+        #expect(!isOnline(c))
+        #expect(log.contains("did not complete the login within 300 ms"), "\(log.all)")
+        // The stalled connection was closed by the client, not left open.
+        #expect(run(2_000) { !server.sessions[0].isOpen })
+        c.stop {}
+    }
+
+    @Test func aDeadConnectionIsNoticedByUnansweredPings() throws {
+        let server = FakeServer(loop: loop, behaviour: .init(answerPings: false))
+        let c = try client(server) {
+            $0.pingInterval = 100
+            $0.pingTimeout = 200
+        }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        // Silence after the login: a ping, no answer, then the connection is declared dead and replaced.
+        #expect(run { server.sessions.count >= 2 })
+        #expect(server.sessions[0].stanzas.contains { $0.child("ping", namespace: XMPPNamespace.ping) != nil })
+        #expect(log.contains("the connection is dead"), "\(log.all)")
+        #expect(run { self.isOnline(c) })
+        c.stop {}
+    }
+
+    @Test func answeredPingsKeepTheSessionUp() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server) {
+            $0.pingInterval = 50
+            $0.pingTimeout = 100
+        }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        #expect(run { (server.current?.stanzas.filter { $0.child("ping", namespace: XMPPNamespace.ping) != nil }.count ?? 0) >= 3 })
+        #expect(server.sessions.count == 1)
+        #expect(isOnline(c))
+        c.stop {}
+    }
+
+    @Test func systemShutdownWaitsThenReconnects() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server) {
+            $0.reconnect.shutdownDelay = 300
+            $0.reconnect.initialDelay = 1
+        }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        server.fail(server.current!, "system-shutdown")
+        #expect(run { !self.isOnline(c) })
+        #expect(log.contains("system-shutdown"))
+        // Not at once: the server is restarting.
+        run(100) { false }
+        #expect(server.sessions.count == 1)
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        c.stop {}
+    }
+
+    @Test func aDroppedConnectionIsReplaced() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        server.drop(server.current!)
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        #expect(log.contains("the server closed the connection") || log.contains("connection lost"), "\(log.all)")
+        c.stop {}
+    }
+
+    @Test func seeOtherHostIsFollowed() throws {
+        let first = FakeServer(loop: loop)
+        let second = FakeServer(loop: loop)
+        let c = try client(first)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        first.fail(first.current!, "see-other-host", extra: "127.0.0.1:\(second.port)")
+        #expect(run { second.sessions.count == 1 && self.isOnline(c) })
+        #expect(log.contains("redirects us to 127.0.0.1:\(second.port)"))
+        c.stop {}
+    }
+
+    @Test func conflictDoesNotFightForTheResource() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        server.fail(server.current!, "conflict", text: "Replaced by new connection")
+        #expect(run { !self.isOnline(c) })
+        run(300) { false }
+        // No immediate reconnect that would kick the other client off in turn.
+        #expect(server.sessions.count == 1)
+        #expect(log.contains("not taking the resource back"))
+        #expect(log.contains("reconnecting in 5 min") || log.contains("reconnecting in 6 min"), "\(log.all)")
+        c.stop {}
+    }
+
+    @Test func unknownRequestsGetServiceUnavailableAndPingsAreAnswered() throws {
+        let server = FakeServer(loop: loop)
+        var replies: [XMLElement] = []
+        server.onStanza = { _, e in if e.name == "iq" { replies.append(e) } }
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let session = server.current!
+        session.send("<iq type='get' id='u1' from='peer@perch.test/x' to='perch@perch.test/board'><query xmlns='urn:example:unknown'/></iq>")
+        session.send("<iq type='get' id='p1' from='peer@perch.test/x' to='perch@perch.test/board'><ping xmlns='urn:xmpp:ping'/></iq>")
+        #expect(run { replies.count >= 2 })
+        let unknown = try #require(replies.first { $0.stanzaID == "u1" })
+        #expect(unknown.stanzaType == "error")
+        #expect(unknown.child("error")?.child("service-unavailable", namespace: XMPPNamespace.stanzaErrors) != nil)
+        #expect(unknown[attribute: "to"] == "peer@perch.test/x")
+        #expect(replies.first { $0.stanzaID == "p1" }?.stanzaType == "result")
+        c.stop {}
+    }
+
+    @Test func stopSendsUnavailablePresenceAndClosesTheStream() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        var stopped = false
+        c.stop { stopped = true }
+        #expect(run { stopped })
+        #expect(c.status == .stopped)
+        #expect(server.sessions[0].stanzas.contains { $0.name == "presence" && $0.stanzaType == "unavailable" })
+        #expect(run(2_000) { !server.sessions[0].isOpen })
+        #expect(server.sessions.count == 1)
+    }
+}
