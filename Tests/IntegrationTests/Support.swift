@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import PerchIO
 import PerchLog
 import XMPPAddress
@@ -9,10 +10,149 @@ import XMPPCore
 enum IT {
     static let env = ProcessInfo.processInfo.environment
     static var prosody: Bool { env["PERCH_IT_PROSODY"] == "1" }
+    static var ejabberd: Bool { env["PERCH_IT_EJABBERD"] == "1" }
+    static var anyServer: Bool { prosody || ejabberd }
     static var binary: String { env["PERCH_BIN"] ?? ".build/debug/perch" }
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let caFile = "\(root)/Tests/Fixtures/certs/ca.pem"
     static let otherCAFile = "\(root)/Tests/Fixtures/certs/other-ca.pem"
+}
+
+/// One server account set-up the shared tests run against (see scripts/integration/run).
+struct ITServer: Sendable, CustomTestStringConvertible {
+    let name: String
+    let domain: String
+    let port: Int
+    let directTLSPort: Int
+    /// The SASL mechanism family the daemon must end up using.
+    let mechanism: String
+
+    var testDescription: String { name }
+    var jid: String { "perch@\(domain)/board" }
+
+    /// Prosody 0.12 offers SCRAM-SHA-1 (and -PLUS) only.
+    static let prosody = ITServer(name: "Prosody", domain: "perch.test", port: 15222, directTLSPort: 15223, mechanism: "SCRAM-SHA-1")
+    /// ejabberd with its default password storage: SCRAM-SHA-1.
+    static let ejabberd = ITServer(name: "ejabberd", domain: "perch.test", port: 15232, directTLSPort: 15233, mechanism: "SCRAM-SHA-1")
+    /// ejabberd's virtual host with `auth_scram_hash: sha256`: SCRAM-SHA-256 only.
+    static let ejabberdSHA256 = ITServer(name: "ejabberd sha256", domain: "sha256.perch.test", port: 15232, directTLSPort: 15233, mechanism: "SCRAM-SHA-256")
+
+    /// The servers scripts/integration/run started.
+    static var running: [ITServer] { (IT.prosody ? [prosody] : []) + (IT.ejabberd ? [ejabberd, ejabberdSHA256] : []) }
+}
+
+/// A server of our own, started from the same scripts on other ports, for tests that stop and start it.
+final class ServerProcess: @unchecked Sendable {
+    enum Kind: String { case prosody, ejabberd }
+    let kind: Kind
+    let port: Int
+    let dir: String
+    private var process: Process?
+    private var registered = false
+
+    init(_ kind: Kind, port: Int) throws {
+        self.kind = kind
+        self.port = port
+        dir = NSTemporaryDirectory() + "perch-it-\(kind)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    }
+
+    private var script: String { "\(IT.root)/scripts/integration/\(kind).sh" }
+
+    /// Starts the server and waits until it accepts connections (and, the first time, has its users).
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: script)
+        p.arguments = [dir]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PERCH_IT_PORT"] = String(port)
+        p.environment = environment
+        let out = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        process = p
+        guard waitForPort(port, timeout: 60) else { throw ITError("\(kind) did not start on port \(port)") }
+        if kind == .ejabberd && !registered {
+            try runScript(["users"])
+            registered = true
+        }
+    }
+
+    /// The server's main process, from its pid file.
+    var serverPID: pid_t? {
+        let file = kind == .prosody ? "\(dir)/prosody.pid" : "\(dir)/ejabberd.pid"
+        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// A clean shutdown, as `systemctl stop` does: the server ends every stream with system-shutdown.
+    func stop() throws {
+        switch kind {
+        case .prosody:
+            guard let pid = serverPID else { throw ITError("no prosody pid file in \(dir)") }
+            kill(pid, SIGTERM)
+        case .ejabberd:
+            try runScript(["stop"])
+        }
+        waitForExit()
+    }
+
+    /// The server dies at once (kill -9): its clients see their TCP connections reset, nothing more.
+    func crash() throws {
+        guard let pid = serverPID else { throw ITError("no \(kind) pid file in \(dir)") }
+        kill(pid, SIGKILL)
+        waitForExit()
+    }
+
+    private func waitForExit() {
+        let deadline = Date().addingTimeInterval(30)
+        while process?.isRunning == true && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        process = nil
+    }
+
+    private func runScript(_ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: script)
+        p.arguments = [dir] + arguments
+        let out = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ITError("\(kind).sh \(arguments.joined(separator: " ")) failed with \(p.terminationStatus)") }
+    }
+
+    deinit {
+        if process?.isRunning == true {
+            if kind == .ejabberd { try? runScript(["stop"]) }
+            if let pid = serverPID { kill(pid, SIGKILL) }
+            waitForExit()
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+struct ITError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`, trying for up to `timeout` seconds.
+func waitForPort(_ port: Int, timeout: TimeInterval) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        close(fd)
+        if ok { return true }
+        Thread.sleep(forTimeInterval: 0.1)
+    } while Date() < deadline
+    return false
 }
 
 /// A perch daemon run as its own process, with its log captured.
@@ -41,13 +181,14 @@ final class DaemonProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// Waits until the log contains `text`.
+    /// Waits until the log contains `text` (at least `count` times).
     @discardableResult
-    func waitFor(_ text: String, timeout: TimeInterval = 15) -> Bool {
+    func waitFor(_ text: String, count: Int = 1, timeout: TimeInterval = 15) -> Bool {
+        func found() -> Bool { log.components(separatedBy: text).count > count }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if log.contains(text) { return true }
-            if !process.isRunning { return log.contains(text) }
+            if found() { return true }
+            if !process.isRunning { return found() }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
@@ -72,7 +213,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 }
 
-func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, transport: String = "starttls", ca: String = IT.caFile) -> String {
+func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, transport: String = "starttls", ca: String = IT.caFile, owner: String = "peer@perch.test") -> String {
     """
     [account]
     jid = "\(jid)"
@@ -83,18 +224,18 @@ func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, tra
     transport = "\(transport)"
     ca_file = "\(ca)"
     [access]
-    owners = ["peer@perch.test"]
+    owners = ["\(owner)"]
     """
 }
 
-/// A second client, in this process, that logs in as peer@perch.test and asks the daemon questions.
+/// A second client, in this process, that logs in as peer@DOMAIN and asks the daemon questions.
 final class Peer {
     let loop: EventLoop
     let client: XMPPClient
 
-    init(port: Int = 15222) throws {
+    init(domain: String = "perch.test", port: Int = 15222) throws {
         loop = try EventLoop()
-        var config = ClientConfiguration(jid: try JID("peer@perch.test/tester"), password: "peer-secret")
+        var config = ClientConfiguration(jid: try JID("peer@\(domain)/tester"), password: "peer-secret")
         config.host = "127.0.0.1"
         config.port = port
         config.transport = .starttls

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Starts a Prosody for tests in DIR, on loopback ports of its own, as a foreground child.
-# usage: prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
-# Domain perch.test, users perch/perch-secret and peer/peer-secret; c2s on 15222 (STARTTLS) and 15223
-# (direct TLS), with the test certificate from Tests/Fixtures/certs.
+# usage: [PERCH_IT_PORT=N] prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
+# Domain perch.test, users perch/perch-secret and peer/peer-secret; c2s on PERCH_IT_PORT (STARTTLS,
+# default 15222) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs.
+# Started again on the same DIR, it keeps its data: that is how the tests restart a server.
 set -eu
 dir=$1
+port=${PERCH_IT_PORT:-15222}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$dir/data" "$dir/certs"
 cp "$root/Tests/Fixtures/certs/server.pem" "$dir/certs/perch.test.crt"
@@ -16,8 +18,8 @@ pidfile = "$dir/prosody.pid"
 data_path = "$dir/data"
 log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" } }
 interfaces = { "127.0.0.1" }
-c2s_ports = { 15222 }
-c2s_direct_tls_ports = { 15223 }
+c2s_ports = { $port }
+c2s_direct_tls_ports = { $((port + 1)) }
 s2s_ports = { }
 http_ports = { }
 https_ports = { }

@@ -3,33 +3,38 @@ import Testing
 import XMPPClient
 import XMPPCore
 
-/// Against the Prosody 0.12 that scripts/integration/run starts on 127.0.0.1:15222 (STARTTLS) and
-/// :15223 (direct TLS). Prosody 0.12 offers SCRAM-SHA-1 (and -PLUS) only.
-@Suite(.serialized, .enabled(if: IT.prosody, "set PERCH_IT_PROSODY=1 (scripts/integration/run starts Prosody)"))
-struct ProsodyTests {
-    @Test func logsInWithSTARTTLSAndSCRAMAndClosesCleanlyOnSIGTERM() throws {
-        let daemon = try DaemonProcess(config: daemonConfig(), password: "perch-secret")
-        #expect(daemon.waitFor("online as perch@perch.test/board"), "log:\n\(daemon.log)")
-        #expect(daemon.log.contains("SCRAM-SHA-1"))
+/// The daemon, as its own process, against every server scripts/integration/run started: Prosody 0.12
+/// on 127.0.0.1:15222/15223 and ejabberd 23.01 on 127.0.0.1:15232/15233 with two virtual hosts (see
+/// ``ITServer``). Each test runs once per server.
+@Suite(.serialized, .enabled(if: IT.anyServer, "set PERCH_IT_PROSODY=1 / PERCH_IT_EJABBERD=1 (scripts/integration/run starts the servers)"))
+struct ServerTests {
+    @Test(arguments: ITServer.running)
+    func logsInWithSTARTTLSAndSCRAMAndClosesCleanlyOnSIGTERM(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port), password: "perch-secret")
+        #expect(daemon.waitFor("online as \(server.jid)"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("(\(server.mechanism)"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains(", TLS)"))
         #expect(daemon.terminate() == 0)
         #expect(daemon.log.contains("stream closed; exiting"), "log:\n\(daemon.log)")
         #expect(!daemon.log.contains("perch-secret"))
     }
 
-    @Test func logsInWithDirectTLS() throws {
-        let daemon = try DaemonProcess(config: daemonConfig(port: 15223, transport: "directtls"), password: "perch-secret")
-        #expect(daemon.waitFor("online as perch@perch.test/board"), "log:\n\(daemon.log)")
+    @Test(arguments: ITServer.running)
+    func logsInWithDirectTLS(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.directTLSPort, transport: "directtls"), password: "perch-secret")
+        #expect(daemon.waitFor("online as \(server.jid)"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("with direct TLS"))
+        #expect(daemon.log.contains("(\(server.mechanism)"), "log:\n\(daemon.log)")
         #expect(daemon.terminate() == 0)
     }
 
-    @Test func answersPingDiscoAndVersionFromASecondClient() throws {
-        let daemon = try DaemonProcess(config: daemonConfig(), password: "perch-secret")
+    @Test(arguments: ITServer.running)
+    func answersPingDiscoAndVersionFromASecondClient(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port, owner: "peer@\(server.domain)"), password: "perch-secret")
         #expect(daemon.waitFor("online as"), "log:\n\(daemon.log)")
-        let peer = try Peer()
+        let peer = try Peer(domain: server.domain, port: server.port)
         #expect(peer.connect())
-        let target = "perch@perch.test/board"
+        let target = server.jid
 
         let ping = try peer.ask(target, XMLElement("ping", namespace: XMPPNamespace.ping))
         #expect(try ping?.get().stanzaType == "result")
@@ -52,9 +57,10 @@ struct ProsodyTests {
         #expect(daemon.terminate() == 0)
     }
 
-    @Test func wrongPasswordIsReportedAndNotRetriedSoon() throws {
-        let daemon = try DaemonProcess(config: daemonConfig(), password: "not-the-password")
-        #expect(daemon.waitFor("authentication as perch@perch.test failed"), "log:\n\(daemon.log)")
+    @Test(arguments: ITServer.running)
+    func wrongPasswordIsReportedAndNotRetriedSoon(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port), password: "not-the-password")
+        #expect(daemon.waitFor("authentication as perch@\(server.domain) failed"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("check the account's JID and password"))
         #expect(daemon.waitFor("reconnecting in 1"))
         Thread.sleep(forTimeInterval: 3)
@@ -65,8 +71,9 @@ struct ProsodyTests {
         #expect(daemon.terminate() == 0)
     }
 
-    @Test func untrustedCertificateIsRefused() throws {
-        let daemon = try DaemonProcess(config: daemonConfig(ca: IT.otherCAFile), password: "perch-secret")
+    @Test(arguments: ITServer.running)
+    func untrustedCertificateIsRefused(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port, ca: IT.otherCAFile), password: "perch-secret")
         #expect(daemon.waitFor("certificate is not trusted"), "log:\n\(daemon.log)")
         #expect(!daemon.log.contains("online as"))
         #expect(!daemon.log.contains("<auth"))
