@@ -55,6 +55,9 @@ let package = Package(
             dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
 
+        // MARK: Hardware
+        .target(name: "PerchGPIO", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
         .target(name: "PerchLog", swiftSettings: swiftSettings),
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(
             name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
         .testTarget(

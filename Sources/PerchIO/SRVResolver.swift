@@ -95,26 +95,3 @@ extension HostResolver {
         return .success([SocketAddress(sa, length: ai.pointee.ai_addrlen)])
     }
 }
-
-/// Reads a whole (small) text file, or nil.
-public func readTextFile(_ path: String, limit: Int = 1 << 20) -> String? {
-    guard let bytes = readFile(path, limit: limit) else { return nil }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-/// Reads a whole (small) file, or nil when it cannot be opened or is larger than `limit`.
-public func readFile(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = read(fd, &buf, buf.count)
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        out += buf[0..<n]
-        if out.count > limit { return nil }
-    }
-    return out
-}

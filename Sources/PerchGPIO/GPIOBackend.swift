@@ -1,0 +1,29 @@
+/// A source of GPIO lines: the kernel through libgpiod, or the simulated chip. Values here are
+/// *logical*: with `activeLow` the backend inverts them, so `true` always means "on" / "active".
+public protocol GPIOBackend: AnyObject {
+    /// A short name for logs (`libgpiod`, `simulated`).
+    var name: String { get }
+    /// Every chip with its lines, for `perch gpio list` and for error messages.
+    func chips() throws(GPIOError) -> [ChipInfo]
+    /// Requests a line as an output driven to `initial` at once.
+    func requestOutput(_ line: LineAddress, consumer: String, activeLow: Bool, initial: Bool) throws(GPIOError) -> any OutputLine
+    /// Requests a line as an input. With `onEdges`, edge events are delivered to it on the event loop
+    /// the backend was made with, without polling (the line's event descriptor, or inotify).
+    func requestInput(_ line: LineAddress, consumer: String, activeLow: Bool, bias: Bias, onEdges: (([LineEvent]) -> Void)?) throws(GPIOError) -> any InputLine
+}
+
+/// A requested output line. Released on ``release()`` (or when the object goes away).
+public protocol OutputLine: AnyObject {
+    var address: LineAddress { get }
+    func set(_ value: Bool) throws(GPIOError)
+    /// The value the line is driven to, as the kernel reports it.
+    func get() throws(GPIOError) -> Bool
+    func release()
+}
+
+/// A requested input line.
+public protocol InputLine: AnyObject {
+    var address: LineAddress { get }
+    func get() throws(GPIOError) -> Bool
+    func release()
+}

@@ -1,0 +1,148 @@
+public import PerchIO
+
+/// How an output starts when the daemon starts.
+public enum InitialState: String, Hashable, Sendable, CaseIterable {
+    case off, on
+    /// The last state the daemon set, kept on disk (off when nothing was kept).
+    case restore
+}
+
+/// One output as the configuration declares it.
+public struct OutputSpec: Hashable, Sendable {
+    public var name: String
+    public var line: LineAddress
+    public var activeLow = false
+    public var initial: InitialState = .off
+    /// The state applied when the daemon stops; nil leaves the line as it is.
+    public var safeState: Bool? = false
+    /// The longest pulse accepted, in milliseconds.
+    public var maxPulse: Int64 = 60_000
+
+    public init(name: String, line: LineAddress) {
+        self.name = name
+        self.line = line
+    }
+}
+
+/// Why an output command was refused.
+public enum OutputError: Error, Hashable, Sendable, CustomStringConvertible {
+    case pulseTooLong(requested: Int64, maximum: Int64)
+    case invalidPulse(Int64)
+    case gpio(GPIOError)
+
+    public var description: String {
+        switch self {
+        case .pulseTooLong(let r, let m): "a pulse of \(Output.describe(r)) is longer than this output's max_pulse of \(Output.describe(m))"
+        case .invalidPulse(let r): "a pulse must last longer than 0 ms (got \(r) ms)"
+        case .gpio(let e): e.description
+        }
+    }
+}
+
+/// An output line with the behaviour users expect of a relay or a LED: on, off, toggle, and pulses that
+/// always end where they started.
+///
+/// The output has a *resting* state, what it returns to after a pulse. A pulse drives the line to the
+/// opposite of the resting state and schedules the return on the event loop. A second pulse during the
+/// first restarts the timer and still returns to the original resting state (never to the pulse's own
+/// level, the classic stuck-relay bug). `set` and `toggle` during a pulse end it: what the user asked
+/// for becomes the new resting state.
+public final class Output {
+    public let spec: OutputSpec
+    public var name: String { spec.name }
+    /// The level the line is driven to now (logical: true = on).
+    public private(set) var state: Bool
+    /// The level outside any pulse.
+    public private(set) var resting: Bool
+    /// When the running pulse ends, if one runs.
+    public private(set) var pulseEnds: Instant?
+    /// Called after every change of ``state``.
+    public var onChange: ((Output) -> Void)?
+
+    private let line: any OutputLine
+    private let loop: EventLoop
+    private let store: OutputStateStore?
+    private var pulseTimer: EventLoop.Timer?
+
+    /// Requests the line and drives it to its initial state.
+    public init(spec: OutputSpec, backend: any GPIOBackend, loop: EventLoop, store: OutputStateStore?, consumer: String = "perch") throws(GPIOError) {
+        self.spec = spec
+        self.loop = loop
+        self.store = store
+        let initial: Bool
+        switch spec.initial {
+        case .off: initial = false
+        case .on: initial = true
+        case .restore: initial = store?.value(for: spec.name) ?? false
+        }
+        line = try backend.requestOutput(spec.line, consumer: consumer, activeLow: spec.activeLow, initial: initial)
+        state = initial
+        resting = initial
+    }
+
+    public var isPulsing: Bool { pulseEnds != nil }
+
+    /// Drives the output on or off (ending a pulse) and remembers it as the resting state.
+    public func set(_ on: Bool) throws(OutputError) {
+        endPulse()
+        resting = on
+        try drive(on)
+        store?.set(on, for: spec.name)
+    }
+
+    /// Flips what the output shows now; returns the new state.
+    @discardableResult
+    public func toggle() throws(OutputError) -> Bool {
+        let target = !state
+        try set(target)
+        return target
+    }
+
+    /// Drives the output away from its resting state for `milliseconds`, then back.
+    public func pulse(milliseconds: Int64) throws(OutputError) {
+        guard milliseconds > 0 else { throw .invalidPulse(milliseconds) }
+        guard milliseconds <= spec.maxPulse else { throw .pulseTooLong(requested: milliseconds, maximum: spec.maxPulse) }
+        pulseTimer?.cancel()
+        try drive(!resting)
+        pulseEnds = .now() + milliseconds
+        pulseTimer = loop.schedule(after: milliseconds) { [weak self] in
+            guard let self else { return }
+            self.pulseTimer = nil
+            self.pulseEnds = nil
+            // A failure here leaves the line at the pulse level; say so, the caller cannot.
+            do throws(OutputError) { try self.drive(self.resting) } catch { self.onFailure?(error) }
+        }
+    }
+
+    /// Called when the end of a pulse could not restore the line (the caller of `pulse` has gone).
+    public var onFailure: ((OutputError) -> Void)?
+
+    /// The state the kernel reports for the line.
+    public func readBack() throws(GPIOError) -> Bool { try line.get() }
+
+    /// Applies the safe state (if there is one) and releases the line: for shutdown.
+    public func shutdown() {
+        endPulse()
+        if let safe = spec.safeState { try? drive(safe) }
+        line.release()
+    }
+
+    private func endPulse() {
+        pulseTimer?.cancel()
+        pulseTimer = nil
+        pulseEnds = nil
+    }
+
+    private func drive(_ on: Bool) throws(OutputError) {
+        do { try line.set(on) } catch { throw .gpio(error) }
+        if state != on {
+            state = on
+            onChange?(self)
+        }
+    }
+
+    static func describe(_ ms: Int64) -> String {
+        if ms % 1000 == 0 { return "\(ms / 1000) s" }
+        return "\(ms) ms"
+    }
+}
