@@ -3,7 +3,7 @@
 // Perch: an XMPP device agent for Linux edge boards.
 //
 // Layering (an arrow means "may import"; nothing points back up):
-//   C modules (CLibXML2, CMbedCrypto, CMbedTLS) are each imported by exactly one Swift target, with
+//   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CGPIOD) are each imported by exactly one Swift target, with
 //   `internal import`, so no C type appears in a public signature.
 //   XMPPAddress            <- nothing            (RFC 7622 JIDs)
 //   XMPPCore               <- XMPPAddress        (element tree, serializer, stanza vocabulary)
@@ -11,7 +11,9 @@
 //   PerchCrypto            <- CMbedCrypto        (digests, HMAC, PBKDF2, random, base64)
 //   XMPPSASL               <- PerchCrypto        (SCRAM, PLAIN; pure)
 //   PerchTLS               <- PerchCrypto, CMbedTLS (TLS over memory buffers, X.509 checks)
-//   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS)
+//   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS, inotify)
+//   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
+//   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
 //   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
@@ -37,6 +39,8 @@ let package = Package(
         // Debian 12's libmbedtls-dev ships no pkg-config file: the module maps carry the link lines.
         .systemLibrary(name: "CMbedCrypto", path: "Sources/CMbedCrypto", providers: [.apt(["libmbedtls-dev"])]),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
+        .systemLibrary(
+            name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         // Linux headers the Glibc module leaves out (epoll, signalfd, eventfd); nothing to link.
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
@@ -57,6 +61,8 @@ let package = Package(
 
         // MARK: Hardware
         .target(name: "PerchGPIO", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        // Every libgpiod (v1) call; a v2 backend will be a sibling target with its own C module.
+        .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: swiftSettings),
 
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
@@ -80,6 +86,8 @@ let package = Package(
             name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
+        // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.
+        .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
         .testTarget(
