@@ -14,6 +14,7 @@
 //   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
+//   PerchSensors           <- PerchIO            (sysfs/procfs sources, commands, report policy)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
 //   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
@@ -64,6 +65,8 @@ let package = Package(
         // Every libgpiod (v1) call; a v2 backend will be a sibling target with its own C module.
         .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: swiftSettings),
 
+        .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
         .target(name: "PerchLog", swiftSettings: swiftSettings),
@@ -88,6 +91,7 @@ let package = Package(
         .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.
         .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
         .testTarget(
