@@ -15,6 +15,7 @@
 //   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
 //   PerchSensors           <- PerchIO            (sysfs/procfs sources, commands, report policy)
+//   PerchBoard             <- PerchGPIO, TOML    (board profiles from devices/)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
 //   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
@@ -66,6 +67,7 @@ let package = Package(
         .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: swiftSettings),
 
         .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: swiftSettings),
 
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
@@ -92,6 +94,7 @@ let package = Package(
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.
         .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
         .testTarget(
