@@ -72,7 +72,9 @@ let package = Package(
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: swiftSettings),
         .target(name: "PerchLog", swiftSettings: swiftSettings),
-        .target(name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto"], swiftSettings: swiftSettings),
+        .target(
+            name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard"],
+            swiftSettings: swiftSettings),
         .target(
             name: "PerchDaemon",
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress"],
@@ -96,7 +98,7 @@ let package = Package(
         .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
-        .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchDaemonTests", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPCore"],
             swiftSettings: swiftSettings),

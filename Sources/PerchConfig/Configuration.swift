@@ -44,6 +44,7 @@ public struct Configuration: Sendable {
     public var access: Access
     public var connection: Connection
     public var log: Log
+    public var device: DeviceConfiguration
 }
 
 /// A bare JID or a whole domain (`@example.org`) in an access list.

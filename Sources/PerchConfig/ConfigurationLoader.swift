@@ -34,7 +34,7 @@ public struct ConfigurationLoader {
             throw ConfigurationError(file: file, line: error.line, key: nil, error.message)
         }
         let r = Reader(file: file)
-        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device"], prefix: "")
+        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor"], prefix: "")
 
         let account = try r.table(root, "account", required: true)!
         try r.allowOnly(account, ["jid", "password_file", "password_credential"], prefix: "account.")
@@ -126,7 +126,11 @@ public struct ConfigurationLoader {
             log.traceXML = try r.bool(t, "trace_xml", prefix: "log.") ?? false
         }
 
-        return Configuration(file: file, account: .init(jid: jid, passwordSource: passwordSource), server: server, access: accessLists, connection: connection, log: log)
+        let device = try parseDevice(root, r)
+
+        return Configuration(
+            file: file, account: .init(jid: jid, passwordSource: passwordSource), server: server, access: accessLists,
+            connection: connection, log: log, device: device)
     }
 
     /// Reads the password from its source. The error says where it looked, never what it found.

@@ -111,3 +111,41 @@ struct Reader {
         return nil
     }
 }
+
+extension Reader {
+    /// An array of tables (`[[output]]`), each with its line.
+    func tables(_ t: TOMLTable, _ key: String) throws(ConfigurationError) -> [TOMLTable] {
+        switch t[key] {
+        case nil: return []
+        case .array(let items, _)?:
+            var out: [TOMLTable] = []
+            for (i, item) in items.enumerated() {
+                guard case .table(let table, _) = item else { throw error(item, "\(key)[\(i)]", "must be a table: write [[\(key)]]") }
+                out.append(table)
+            }
+            return out
+        case let other?: throw error(other, key, "must be written as [[\(key)]] tables, not \(other.typeName)")
+        }
+    }
+
+    /// A number, integer or float.
+    func number(_ t: TOMLTable, _ key: String, prefix: String) throws(ConfigurationError) -> Double? {
+        switch t[key] {
+        case nil: return nil
+        case .integer(let v, _)?: return Double(v)
+        case .float(let v, _)?:
+            guard v.isFinite else { throw error(t[key], prefix + key, "must be a finite number") }
+            return v
+        case let other?: throw error(other, prefix + key, "must be a number, not \(other.typeName)")
+        }
+    }
+
+    /// A string that must be one of `choices`.
+    func choice(_ t: TOMLTable, _ key: String, prefix: String, _ choices: [String]) throws(ConfigurationError) -> String? {
+        guard let s = try string(t, key, prefix: prefix) else { return nil }
+        guard choices.contains(s) else {
+            throw error(t[key], prefix + key, "must be one of \(choices.map { "\"\($0)\"" }.joined(separator: ", ")), not \"\(s)\"")
+        }
+        return s
+    }
+}
