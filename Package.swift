@@ -75,11 +75,17 @@ let package = Package(
         .target(
             name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard"],
             swiftSettings: swiftSettings),
+        // The configured device, opened: backend, outputs, inputs, sensors; and the hardware CLI.
+        .target(
+            name: "PerchHardware",
+            dependencies: ["PerchConfig", "PerchGPIO", "PerchGPIOD", "PerchSensors", "PerchBoard", "PerchIO", "PerchLog"],
+            swiftSettings: swiftSettings),
         .target(
             name: "PerchDaemon",
-            dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress"],
+            dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware"],
             swiftSettings: swiftSettings),
-        .executableTarget(name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: swiftSettings),
 
         // MARK: Tests
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 import Glibc
 public import PerchConfig
 public import PerchLog
+import PerchHardware
 import PerchIO
 import XMPPAddress
 import XMPPClient
@@ -15,6 +16,7 @@ public final class Daemon {
     let logger: Logger
     let loop: EventLoop
     let client: XMPPClient
+    let hardware: Hardware
     private var exitCode: Int32 = 0
 
     public init(config: Configuration, password: String, traceXML: Bool, logger: Logger) throws {
@@ -41,6 +43,7 @@ public final class Daemon {
         c.softwareVersion = Self.version
         c.traceXML = traceXML || config.log.traceXML
         client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
+        hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
     }
 
     /// Runs until SIGTERM or SIGINT, then closes the session cleanly. Returns the exit status.
@@ -66,6 +69,7 @@ public final class Daemon {
             }
         }
         logger.info("perch \(Self.version) starting for \(config.account.jid) (config \(config.file), password from \(config.account.passwordSource))")
+        hardware.start()
         client.start()
         loop.run()
         return exitCode
@@ -81,6 +85,7 @@ public final class Daemon {
         shuttingDown = true
         logger.notice("\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): going offline")
         SystemdNotifier.notify("STOPPING=1")
+        hardware.shutdown()
         client.stop { [unowned self] in
             self.logger.info("stream closed; exiting")
             self.loop.stop()

@@ -5,6 +5,8 @@ public protocol GPIOBackend: AnyObject {
     var name: String { get }
     /// Every chip with its lines, for `perch gpio list` and for error messages.
     func chips() throws(GPIOError) -> [ChipInfo]
+    /// Finds a line without requesting it (a default implementation searches ``chips()``).
+    func locate(_ address: LineAddress) throws(GPIOError) -> (chip: ChipInfo, line: LineInfo)
     /// Requests a line as an output driven to `initial` at once.
     func requestOutput(_ line: LineAddress, consumer: String, activeLow: Bool, initial: Bool) throws(GPIOError) -> any OutputLine
     /// Requests a line as an input. With `onEdges`, edge events are delivered to it on the event loop
@@ -26,4 +28,31 @@ public protocol InputLine: AnyObject {
     var address: LineAddress { get }
     func get() throws(GPIOError) -> Bool
     func release()
+}
+
+extension GPIOBackend {
+    /// Finds a line without requesting it (for `perch doctor`: requesting an output would drive it).
+    public func locate(_ address: LineAddress) throws(GPIOError) -> (chip: ChipInfo, line: LineInfo) {
+        let all = try chips()
+        let candidates: [ChipInfo]
+        switch address.chip {
+        case nil:
+            candidates = all
+        case .label(let label)?:
+            candidates = all.filter { $0.label == label }
+            if candidates.isEmpty { throw .noSuchChip(.label(label), available: all) }
+        case .path(let p)?:
+            candidates = all.filter { $0.path == p || $0.name == p || $0.path.hasSuffix("/\(p)") }
+            if candidates.isEmpty { throw .noSuchChip(.path(p), available: all) }
+        }
+        for chip in candidates {
+            switch address.line {
+            case .name(let n):
+                if let line = chip.lines.first(where: { $0.name == n }) { return (chip, line) }
+            case .offset(let o):
+                if let line = chip.lines.first(where: { $0.offset == o }) { return (chip, line) }
+            }
+        }
+        throw .noSuchLine(address, chips: candidates)
+    }
 }

@@ -34,6 +34,14 @@ public final class SimulatedGPIO: GPIOBackend {
         return [ChipInfo(name: "simulated", label: "simulated", path: directory, lines: lines)]
     }
 
+    /// Any selector maps to this one chip; the line is its file (which need not exist yet).
+    public func locate(_ address: LineAddress) throws(GPIOError) -> (chip: ChipInfo, line: LineInfo) {
+        let file = try fileName(address)
+        let chip = try chips()[0]
+        let line = chip.lines.first { $0.name == file } ?? LineInfo(offset: chip.lines.count, name: file, consumer: nil, isOutput: false)
+        return (chip, line)
+    }
+
     /// The file that stands for a line: its name, or `line<offset>` for an unnamed offset.
     func fileName(_ address: LineAddress) throws(GPIOError) -> String {
         let n: String

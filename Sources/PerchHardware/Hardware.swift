@@ -1,0 +1,126 @@
+public import PerchConfig
+public import PerchGPIO
+import PerchGPIOD
+public import PerchIO
+public import PerchLog
+public import PerchSensors
+
+/// The device as the configuration declares it, opened: the GPIO backend, each output driven to its
+/// initial state, each input watched, and the sensors sampled. It knows nothing of XMPP; the agent
+/// connects it to the session.
+///
+/// A line that cannot be opened does not stop the daemon: the device stays reachable over XMPP, the
+/// line is reported unavailable with the reason (``unavailable``), and the operator is told what to
+/// fix in the log.
+public final class Hardware {
+    public let config: DeviceConfiguration
+    public let backend: (any GPIOBackend)?
+    public private(set) var outputs: [Output] = []
+    public private(set) var inputs: [Input] = []
+    public let sensors: SensorMonitor
+    /// Lines that could not be opened, by output or input name, with why.
+    public private(set) var unavailable: [String: GPIOError] = [:]
+    /// Called on each debounced input change (after it is logged).
+    public var onInputChange: ((Input, InputChange) -> Void)?
+    /// Called with each reading the report policy lets through.
+    public var onReading: ((Reading) -> Void)?
+
+    private let logger: Logger
+
+    /// The backend the configuration asks for.
+    public static func makeBackend(_ config: DeviceConfiguration, loop: EventLoop) throws(GPIOError) -> any GPIOBackend {
+        switch config.backend {
+        case .libgpiod: return LibgpiodBackend(loop: loop)
+        case .simulated: return try SimulatedGPIO(directory: config.simulatedDirectory, loop: loop)
+        }
+    }
+
+    /// - Parameter openOutputs: false for tools that only read (`perch sensors read`): requesting an
+    ///   output drives it, which a read-only command must never do.
+    public init(config: DeviceConfiguration, loop: EventLoop, logger: Logger, openOutputs: Bool = true) {
+        self.config = config
+        self.logger = logger
+        sensors = SensorMonitor(loop: loop, specs: config.sensors, reader: config.sysfsReader)
+        var backend: (any GPIOBackend)?
+        if config.usesGPIO && (openOutputs || !config.inputs.isEmpty) {
+            do {
+                backend = try Self.makeBackend(config, loop: loop)
+            } catch {
+                logger.error("GPIO backend \(config.backend.rawValue) cannot start: \(error)")
+                for spec in config.outputs { unavailable[spec.name] = error }
+                for spec in config.inputs { unavailable[spec.name] = error }
+            }
+        }
+        self.backend = backend
+        guard let backend else { return }
+
+        do { try makeDirectories(config.stateDirectory, mode: 0o700) } catch {
+            logger.warning("cannot create the state directory \(config.stateDirectory) (\(error.message)); outputs declared initial = \"restore\" start off")
+        }
+        let store = OutputStateStore(path: "\(config.stateDirectory)/outputs.state")
+        store.onError = { [logger] e in
+            logger.warning("cannot save output states to \(store.path): \(e.message); initial = \"restore\" will not see the latest change")
+        }
+        for spec in config.outputs where openOutputs {
+            do {
+                let output = try Output(spec: spec, backend: backend, loop: loop, store: store)
+                output.onFailure = { [logger] e in logger.error("output \(spec.name): the end of a pulse could not restore the line: \(e)") }
+                outputs.append(output)
+                logger.info("output \(spec.name) on \(spec.line): \(output.state ? "on" : "off")\(spec.initial == .restore ? " (restored)" : "")")
+            } catch {
+                unavailable[spec.name] = error
+                logger.error("output \(spec.name) is unavailable: \(error)")
+            }
+        }
+        for spec in config.inputs {
+            do {
+                let input = try Input(spec: spec, backend: backend, loop: loop)
+                input.onChange = { [weak self] input, change in
+                    self?.logger.info("input \(input.name): \(change.value ? "on" : "off")")
+                    self?.onInputChange?(input, change)
+                }
+                input.onFailure = { [logger] e in logger.warning("input \(spec.name) cannot be read: \(e)") }
+                inputs.append(input)
+                logger.info("input \(spec.name) on \(spec.line): \(input.value ? "on" : "off")")
+            } catch {
+                unavailable[spec.name] = error
+                logger.error("input \(spec.name) is unavailable: \(error)")
+            }
+        }
+        sensors.gpioState = { [weak self] name in self?.inputState(named: name) }
+    }
+
+    /// Starts sampling the sensors.
+    public func start() {
+        sensors.onReading = { [weak self] r in
+            self?.logger.debug("sensor \(r.sensor): \(r.text)")
+            self?.onReading?(r)
+        }
+        sensors.onFailure = { [logger] name, e in logger.warning("sensor \(name) cannot be read: \(e) (retrying with back-off)") }
+        sensors.onRecovery = { [logger] name in logger.notice("sensor \(name) reads again") }
+        sensors.start()
+    }
+
+    /// Applies every output's safe state, releases the lines and stops the sensors: for shutdown.
+    public func shutdown() {
+        sensors.stop()
+        for output in outputs {
+            if let safe = output.spec.safeState, safe != output.state { logger.info("output \(output.name): \(safe ? "on" : "off") (safe state)") }
+            output.shutdown()
+        }
+        for input in inputs { input.release() }
+        outputs = []
+        inputs = []
+    }
+
+    public func output(named name: String) -> Output? {
+        outputs.first { $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// An input's last reported state, by name (nil when it is not open).
+    public func inputState(named name: String) -> Bool? { input(named: name)?.value }
+
+    public func input(named name: String) -> Input? {
+        inputs.first { $0.name.lowercased() == name.lowercased() }
+    }
+}
