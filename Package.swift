@@ -103,6 +103,10 @@ let package = Package(
         .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerchHardwareTests",
+            dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchIO", "PerchLog", "PerchSensors"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors"], swiftSettings: swiftSettings),
         .testTarget(
