@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import PerchGPIO
+import PerchSensors
 import XMPPAddress
 @testable import PerchConfig
 
@@ -24,8 +26,20 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
     @Test func everyExampleConfigLoads() throws {
         // The examples must never drift from the code.
         let text = try String(contentsOfFile: "\(repoRoot)/config/perch.toml", encoding: .utf8)
-        let c = try load(text)
+        let c = try load(text.replacingOccurrences(of: "board = \"raspberry-pi-4b\"", with: "board = \"\(repoRoot)/devices/raspberry-pi-4b.toml\""))
         #expect(c.account.jid.description == "greenhouse@example.org/perch")
+        #expect(c.device.outputs.map(\.name) == ["pump"])
+        #expect(c.device.inputs.map(\.name) == ["door"])
+        #expect(c.device.sensors.map(\.name) == ["cpu"])
+        // Every commented-out sensor is valid too, once uncommented.
+        let start = try #require(text.range(of: "#[[sensor]]"))
+        let tail = text[start.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+            line.hasPrefix("#") && !line.hasPrefix("# ") ? line.dropFirst() : line
+        }.joined(separator: "\n")
+        let all = try load((String(text[..<start.lowerBound]) + tail)
+            .replacingOccurrences(of: "#allow_commands = false", with: "allow_commands = true")
+            .replacingOccurrences(of: "board = \"raspberry-pi-4b\"", with: "board = \"\(repoRoot)/devices/raspberry-pi-4b.toml\""))
+        #expect(all.device.sensors.map(\.name) == ["cpu", "board_temp", "air", "water", "door_open", "load", "tank", "ups"])
         let demo = try String(contentsOfFile: "\(repoRoot)/config/demo.toml", encoding: .utf8)
             .replacingOccurrences(of: "@ROOT@", with: repoRoot).replacingOccurrences(of: "@DIR@", with: "/tmp")
         let d = try load(demo)
