@@ -250,6 +250,19 @@ final class LibgpiodTests {
         }
     }
 
+    @Test func linesAreLocatedWithoutBeingRequested() throws {
+        // What `perch doctor` does: find the line and its holder without touching it.
+        let before = try gpio.locate(Rig.address(Rig.outputName))
+        #expect(before.chip.label == Rig.label)
+        #expect(before.line.name == Rig.outputName)
+        #expect(before.line.consumer == nil)
+        let held = try gpio.requestOutput(Rig.address(Rig.outputName), consumer: "perch", activeLow: false, initial: false)
+        let other = LibgpiodBackend(loop: loop)
+        #expect(try other.locate(LineAddress(chip: .label(Rig.label), line: .offset(before.line.offset))).line.consumer == "perch")
+        held.release()
+        #expect(throws: GPIOError.self) { try other.locate(LineAddress(chip: .label("pinctrl-nope"), line: .offset(0))) }
+    }
+
     @Test(.enabled(if: Rig.simulator, "uses the simulator's second chip"))
     func linesByOffsetByPathAndWithoutAChip() throws {
         let chips = try gpio.chips()
