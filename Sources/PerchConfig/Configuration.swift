@@ -23,6 +23,47 @@ public struct Configuration: Sendable {
         public var owners: [AccessEntry]
         public var operators: [AccessEntry]
         public var viewers: [AccessEntry]
+        /// What happens to a stranger's subscription request.
+        public var strangers: StrangerPolicy = .refuse
+
+        public init(owners: [AccessEntry], operators: [AccessEntry], viewers: [AccessEntry]) {
+            self.owners = owners
+            self.operators = operators
+            self.viewers = viewers
+        }
+    }
+
+    public enum StrangerPolicy: String, Sendable {
+        /// Refuse the subscription request.
+        case refuse
+        /// Ask the owners by chat; one replies `allow JID` or `deny JID`.
+        case askOwners = "ask-owners"
+    }
+
+    /// How commands are vetted.
+    public struct Commands: Sendable {
+        /// A command message delayed longer than this (XEP-0203, offline storage) is refused (ms).
+        public var maxAge: Int64 = 60_000
+        /// Actions per minute per JID (0: no limit).
+        public var rateLimit = 30
+        public init() {}
+    }
+
+    /// How readings and states are published.
+    public struct Telemetry: Sendable {
+        public enum PubSub: String, Sendable { case none, pep, service }
+        public var presence = true
+        /// The shortest time between two presence updates (ms).
+        public var minInterval: Int64 = 60_000
+        public var pubsub: PubSub = .none
+        /// The pubsub service's JID, for `pubsub = "service"`.
+        public var service: String?
+        /// The node readings are published to.
+        public var node: String?
+        public var accessModel = "presence"
+        public var maxItems = 100
+        public var persist = true
+        public init() {}
     }
 
     public struct Connection: Sendable {
@@ -45,6 +86,8 @@ public struct Configuration: Sendable {
     public var connection: Connection
     public var log: Log
     public var device: DeviceConfiguration
+    public var commands = Commands()
+    public var telemetry = Telemetry()
 }
 
 /// A bare JID or a whole domain (`@example.org`) in an access list.

@@ -34,7 +34,7 @@ public struct ConfigurationLoader {
             throw ConfigurationError(file: file, line: error.line, key: nil, error.message)
         }
         let r = Reader(file: file)
-        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor"], prefix: "")
+        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor", "interlock", "commands", "telemetry"], prefix: "")
 
         let account = try r.table(root, "account", required: true)!
         try r.allowOnly(account, ["jid", "password_file", "password_credential"], prefix: "account.")
@@ -95,10 +95,13 @@ public struct ConfigurationLoader {
 
         var accessLists = Configuration.Access(owners: [], operators: [], viewers: [])
         if let t = try r.table(root, "access") {
-            try r.allowOnly(t, ["owners", "operators", "viewers"], prefix: "access.")
+            try r.allowOnly(t, ["owners", "operators", "viewers", "strangers"], prefix: "access.")
             accessLists.owners = try r.accessList(t, "owners")
             accessLists.operators = try r.accessList(t, "operators")
             accessLists.viewers = try r.accessList(t, "viewers")
+            if let s = try r.choice(t, "strangers", prefix: "access.", ["refuse", "ask-owners"]) {
+                accessLists.strangers = Configuration.StrangerPolicy(rawValue: s)!
+            }
         }
 
         var connection = Configuration.Connection()
@@ -128,9 +131,11 @@ public struct ConfigurationLoader {
 
         let device = try parseDevice(root, r)
 
-        return Configuration(
+        var config = Configuration(
             file: file, account: .init(jid: jid, passwordSource: passwordSource), server: server, access: accessLists,
             connection: connection, log: log, device: device)
+        try parseAgent(root, r, &config)
+        return config
     }
 
     /// Reads the password from its source. The error says where it looked, never what it found.

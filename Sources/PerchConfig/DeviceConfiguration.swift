@@ -23,6 +23,9 @@ public struct DeviceConfiguration: Sendable {
     public var outputs: [OutputSpec] = []
     public var inputs: [InputSpec] = []
     public var sensors: [SensorSpec] = []
+    public var interlocks: [InterlockGroup] = []
+    /// Outputs that go to their safe state after this long without a server connection (ms), by name.
+    public var safeAfter: [String: Int64] = [:]
 
     public init() {}
 
@@ -114,7 +117,7 @@ extension ConfigurationLoader {
 
         for (i, t) in try r.tables(root, "output").enumerated() {
             let key = "output[\(i)]"
-            try r.allowOnly(t, ["name", "line", "chip", "active_low", "initial", "safe_state", "max_pulse"], prefix: "\(key).")
+            try r.allowOnly(t, ["name", "line", "chip", "active_low", "initial", "safe_state", "max_pulse", "safe_after"], prefix: "\(key).")
             let name = try claim(t, key)
             var spec = OutputSpec(name: name, line: try line(t, key, name))
             spec.activeLow = try r.bool(t, "active_low", prefix: "\(key).") ?? false
@@ -125,6 +128,10 @@ extension ConfigurationLoader {
             default: spec.safeState = false
             }
             spec.maxPulse = try r.duration(t, "max_pulse", prefix: "\(key).", range: 10...86_400_000) ?? spec.maxPulse
+            if let after = try r.duration(t, "safe_after", prefix: "\(key).", range: 1_000...604_800_000) {
+                guard spec.safeState != nil else { throw r.error(t["safe_after"], "\(key).safe_after", "needs a safe_state of \"off\" or \"on\", not \"keep\"") }
+                device.safeAfter[name] = after
+            }
             device.outputs.append(spec)
         }
 
@@ -206,6 +213,25 @@ extension ConfigurationLoader {
                 throw r.error(t["heartbeat"], p + "heartbeat", "is shorter than the interval (\(spec.interval / 1000) s): a heartbeat can only repeat readings that were taken")
             }
             device.sensors.append(spec)
+        }
+
+        for (i, t) in try r.tables(root, "interlock").enumerated() {
+            let key = "interlock[\(i)]"
+            try r.allowOnly(t, ["name", "outputs", "wait"], prefix: "\(key).")
+            let name = try r.string(t, "name", prefix: "\(key).") ?? "interlock\(i + 1)"
+            let members = try r.strings(t, "outputs", prefix: "\(key).")
+            guard members.count >= 2 else { throw ConfigurationError(file: file, line: t.line, key: "\(key).outputs", "needs at least two outputs") }
+            var canonical: [String] = []
+            for m in members {
+                guard let spec = device.outputs.first(where: { $0.name.lowercased() == m.lowercased() }) else {
+                    throw r.error(t["outputs"], "\(key).outputs", "no [[output]] is named \"\(m)\"")
+                }
+                if let other = device.interlocks.first(where: { $0.contains(spec.name) }) {
+                    throw r.error(t["outputs"], "\(key).outputs", "\(spec.name) is already in interlock \"\(other.name)\"")
+                }
+                canonical.append(spec.name)
+            }
+            device.interlocks.append(InterlockGroup(name: name, outputs: canonical, wait: try r.duration(t, "wait", prefix: "\(key).", range: 0...600_000) ?? 0))
         }
         return device
     }
