@@ -80,9 +80,14 @@ let package = Package(
             name: "PerchHardware",
             dependencies: ["PerchConfig", "PerchGPIO", "PerchGPIOD", "PerchSensors", "PerchBoard", "PerchIO", "PerchLog"],
             swiftSettings: swiftSettings),
+        // The product: roles, one command vocabulary, and the chat / ad-hoc / IoT front-ends and telemetry.
+        .target(
+            name: "PerchAgent",
+            dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPClient"],
+            swiftSettings: swiftSettings),
         .target(
             name: "PerchDaemon",
-            dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware"],
+            dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware", "PerchAgent"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: swiftSettings),
@@ -106,6 +111,10 @@ let package = Package(
         .testTarget(
             name: "PerchHardwareTests",
             dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchIO", "PerchLog", "PerchSensors"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PerchAgentTests",
+            dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "XMPPAddress", "XMPPCore", "XMPPClient"],
             swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors"], swiftSettings: swiftSettings),

@@ -1,0 +1,283 @@
+public import PerchConfig
+import PerchGPIO
+public import PerchHardware
+public import PerchIO
+public import PerchLog
+import PerchSensors
+public import XMPPAddress
+public import XMPPCore
+
+/// Who sent a command, how, and how late it arrived.
+public struct CommandContext: Sendable {
+    public var from: JID
+    public var role: Role
+    /// `chat`, `adhoc`, `iot` — for the audit log.
+    public var frontEnd: String
+    /// How long ago the command was sent, when the stanza carried an XEP-0203 delay (ms).
+    public var age: Int64?
+
+    public init(from: JID, role: Role, frontEnd: String, age: Int64? = nil) {
+        self.from = from
+        self.role = role
+        self.frontEnd = frontEnd
+        self.age = age
+    }
+}
+
+/// A command's answer: text for a person, and the stanza error when it failed.
+public struct CommandOutcome: Sendable, Hashable {
+    public var text: String
+    public var error: StanzaError?
+
+    public static func ok(_ text: String) -> CommandOutcome { CommandOutcome(text: text, error: nil) }
+    public static func fail(_ condition: StanzaError.Condition, _ text: String) -> CommandOutcome {
+        CommandOutcome(text: text, error: StanzaError(condition, text: text))
+    }
+}
+
+/// Runs ``DeviceCommand``s against the hardware, whatever front-end they came by, with the checks
+/// every front-end shares: the sender's role, stale messages, the rate limit, output limits and
+/// interlocks. Every command is audited: one log line with who, what, the result and the latency.
+public final class CommandExecutor {
+    public let hardware: Hardware
+    public var policy: AccessPolicy
+    public let deviceName: String
+    /// Sends an XEP-0191 block or unblock to the server; the executor has already updated ``policy``.
+    public var sendBlock: ((JID, Bool) -> Void)?
+    /// Called after any output changed by a command (for presence and pubsub).
+    public var onOutputsChanged: (() -> Void)?
+
+    private let settings: Configuration.Commands
+    private let interlocks: [InterlockGroup]
+    private var limiter: RateLimiter
+    private let loop: EventLoop
+    private let logger: Logger
+    /// Interlock groups waiting out their `wait`, by name, with when the wait ends.
+    private var switching: [String: Instant] = [:]
+
+    public init(hardware: Hardware, policy: AccessPolicy, settings: Configuration.Commands, deviceName: String, loop: EventLoop, logger: Logger) {
+        self.hardware = hardware
+        self.policy = policy
+        self.settings = settings
+        self.deviceName = deviceName
+        interlocks = hardware.config.interlocks
+        limiter = RateLimiter(perMinute: settings.rateLimit)
+        self.loop = loop
+        self.logger = logger
+    }
+
+    /// Vets and runs a command; `completion` gets the outcome, at once or after an interlock's wait.
+    public func execute(_ command: DeviceCommand, _ context: CommandContext, completion: @escaping (CommandOutcome) -> Void) {
+        let started = Instant.now()
+        let finish: (CommandOutcome) -> Void = { [logger] outcome in
+            let ms = Instant.now() - started
+            let result = outcome.error.map { "refused (\($0.condition.rawValue)): \(outcome.text)" } ?? "ok"
+            logger.notice("command from \(context.from.bare) (\(context.role)) via \(context.frontEnd): \(command.summary) → \(result) [\(ms) ms]")
+            completion(outcome)
+        }
+        if let refusal = vet(command, context) { return finish(refusal) }
+        run(command, context, finish)
+    }
+
+    /// The checks before anything runs.
+    func vet(_ command: DeviceCommand, _ context: CommandContext) -> CommandOutcome? {
+        guard context.role >= command.requiredRole else {
+            return .fail(.forbidden, "\(command.summary) needs the \(command.requiredRole) role; you are a \(context.role) here")
+        }
+        guard command.isAction else { return nil }
+        if let age = context.age, age > settings.maxAge {
+            return .fail(.notAllowed, "not done: this command was sent \(Self.describe(age)) ago (delivered late, probably from offline storage), older than the \(Self.describe(settings.maxAge)) allowed. Send it again if you still want it.")
+        }
+        if let wait = limiter.take(context.from) {
+            return .fail(.resourceConstraint, "too many commands; try again in \(Self.describe(wait))")
+        }
+        return nil
+    }
+
+    private func run(_ command: DeviceCommand, _ context: CommandContext, _ finish: @escaping (CommandOutcome) -> Void) {
+        switch command {
+        case .help:
+            finish(.ok(help(for: context.role)))
+        case .status:
+            finish(.ok(statusText()))
+        case .read(let name):
+            finish(read(name))
+        case .set(let name, let on):
+            withOutput(name, finish) { output in
+                if on { self.switchOn(output, .set(true), finish) } else { self.act(output, .set(false), finish) }
+            }
+        case .toggle(let name):
+            withOutput(name, finish) { output in
+                if output.state { self.act(output, .set(false), finish) } else { self.switchOn(output, .set(true), finish) }
+            }
+        case .pulse(let name, let ms):
+            withOutput(name, finish) { output in
+                guard ms <= output.spec.maxPulse else {
+                    return finish(.fail(.notAllowed, "\(output.name): \(OutputError.pulseTooLong(requested: ms, maximum: output.spec.maxPulse))"))
+                }
+                // A pulse from off switches on for a while: the interlock applies as to `on`.
+                if output.resting { self.act(output, .pulse(ms), finish) } else { self.switchOn(output, .pulse(ms), finish) }
+            }
+        case .block(let jid):
+            policy.blocked.insert(jid)
+            sendBlock?(jid, true)
+            finish(.ok("blocked \(jid): it gets nothing from \(deviceName) now"))
+        case .unblock(let jid):
+            policy.blocked.remove(jid)
+            sendBlock?(jid, false)
+            finish(.ok("unblocked \(jid)"))
+        }
+    }
+
+    private func withOutput(_ name: String, _ finish: (CommandOutcome) -> Void, _ body: (Output) -> Void) {
+        if let output = hardware.output(named: name) { return body(output) }
+        if let why = hardware.unavailable.first(where: { $0.key.lowercased() == name.lowercased() }) {
+            return finish(.fail(.internalServerError, "\(why.key) is unavailable: \(why.value)"))
+        }
+        let names = hardware.config.outputs.map(\.name)
+        if hardware.input(named: name) != nil {
+            return finish(.fail(.notAllowed, "\(name) is an input; it can be read, not switched"))
+        }
+        finish(.fail(.itemNotFound, "no output \"\(name)\"" + (names.isEmpty ? "" : "; outputs: \(names.joined(separator: ", "))")))
+    }
+
+    enum Change {
+        case set(Bool)
+        case pulse(Int64)
+    }
+
+    /// Runs a change that needs no interlock.
+    private func act(_ output: Output, _ change: Change, _ finish: (CommandOutcome) -> Void) {
+        // While a group waits to switch a member on, nothing else in it may come on (off is always fine).
+        let turnsOn: Bool
+        switch change {
+        case .set(let on): turnsOn = on
+        case .pulse: turnsOn = !output.resting
+        }
+        if turnsOn, let group = interlocks.first(where: { $0.contains(output.name) }), let until = switching[group.name] {
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(Self.describe(until - Instant.now()))"))
+        }
+        do throws(OutputError) {
+            switch change {
+            case .set(let on): try output.set(on)
+            case .pulse(let ms): try output.pulse(milliseconds: ms)
+            }
+            onOutputsChanged?()
+            finish(.ok(describe(output)))
+        } catch {
+            finish(outcome(error, output))
+        }
+    }
+
+    /// Switches an output on through its interlock group: the others off first, then the group's wait.
+    private func switchOn(_ output: Output, _ change: Change, _ finish: @escaping (CommandOutcome) -> Void) {
+        guard let group = interlocks.first(where: { $0.contains(output.name) }) else { return act(output, change, finish) }
+        if let until = switching[group.name] {
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(Self.describe(until - Instant.now()))"))
+        }
+        // A member resting on but pulsed off counts as on: its pulse would end by switching it back on.
+        let others = group.outputs.compactMap { hardware.output(named: $0) }.filter { $0 !== output && ($0.state || $0.resting) }
+        for other in others {
+            do { try other.set(false) } catch {
+                return finish(.fail(.internalServerError, "\(output.name) stays off: \(other.name) could not be switched off first (\(error))"))
+            }
+        }
+        guard !others.isEmpty, group.wait > 0 else { return act(output, change, finish) }
+        onOutputsChanged?()
+        switching[group.name] = .now() + group.wait
+        loop.schedule(after: group.wait) { [weak self] in
+            guard let self else { return }
+            self.switching[group.name] = nil
+            // Nothing of the group may have come on meanwhile: only this path switches members on.
+            self.act(output, change) { outcome in
+                var o = outcome
+                if o.error == nil { o.text += " (after switching \(others.map(\.name).joined(separator: ", ")) off)" }
+                finish(o)
+            }
+        }
+    }
+
+    private func outcome(_ error: OutputError, _ output: Output) -> CommandOutcome {
+        switch error {
+        case .pulseTooLong: .fail(.notAllowed, "\(output.name): \(error)")
+        case .invalidPulse: .fail(.badRequest, "\(output.name): \(error)")
+        case .gpio(let e): .fail(.internalServerError, "\(output.name) could not be switched: \(e)")
+        }
+    }
+
+    // MARK: Texts
+
+    func describe(_ output: Output) -> String {
+        if let ends = output.pulseEnds {
+            return "\(output.name) \(output.state ? "on" : "off") for \(Self.describe(max(0, ends - Instant.now()))), then \(output.resting ? "on" : "off")"
+        }
+        return "\(output.name) \(output.state ? "on" : "off")"
+    }
+
+    public func help(for role: Role) -> String {
+        var lines = ["\(deviceName) commands:"]
+        lines.append("status · read [sensor]")
+        if role >= .operator {
+            lines.append("<output> on|off|toggle · pulse <output> <duration>")
+        }
+        if role >= .owner { lines.append("block|unblock <jid>") }
+        let outputs = hardware.config.outputs.map(\.name)
+        let sensors = hardware.config.sensors.map(\.name) + hardware.config.inputs.map(\.name)
+        if !outputs.isEmpty { lines.append("outputs: \(outputs.joined(separator: ", "))") }
+        if !sensors.isEmpty { lines.append("readings: \(sensors.joined(separator: ", "))") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Everything at a glance: outputs, inputs, sensors, and what is unavailable.
+    public func statusText() -> String {
+        var parts: [String] = []
+        for output in hardware.outputs { parts.append(describe(output)) }
+        for input in hardware.inputs { parts.append("\(input.name) \(input.value ? "on" : "off")") }
+        for name in hardware.sensors.order {
+            switch hardware.sensors.sensors[name]?.state {
+            case .ok(let r)?: parts.append("\(name) \(r.text)")
+            case .failed?: parts.append("\(name) error")
+            default: break
+            }
+        }
+        for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
+        return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
+    }
+
+    private func read(_ name: String?) -> CommandOutcome {
+        guard let name else {
+            var lines: [String] = []
+            for input in hardware.inputs { lines.append("\(input.name): \(input.value ? "on" : "off")") }
+            for s in hardware.sensors.order { lines.append(readLine(s)) }
+            return lines.isEmpty ? .ok("no sensors or inputs are configured") : .ok(lines.joined(separator: "\n"))
+        }
+        if let input = hardware.input(named: name) { return .ok("\(input.name): \(input.value ? "on" : "off")") }
+        if let s = hardware.sensors.order.first(where: { $0.lowercased() == name.lowercased() }) {
+            let line = readLine(s)
+            if case .failed(let e, _)? = hardware.sensors.sensors[s]?.state, line.contains("error") {
+                return .fail(.internalServerError, "\(s): \(e)")
+            }
+            return .ok(line)
+        }
+        let names = hardware.sensors.order + hardware.inputs.map(\.name)
+        return .fail(.itemNotFound, "no sensor \"\(name)\"" + (names.isEmpty ? "" : "; readings: \(names.joined(separator: ", "))"))
+    }
+
+    /// A sensor's value now: a fresh read for sysfs sources, the last sample for slow ones.
+    private func readLine(_ name: String) -> String {
+        guard let sensor = hardware.sensors.sensors[name] else { return "\(name): unknown" }
+        let state = sensor.spec.source.isSlow ? sensor.state : hardware.sensors.readNow(name)
+        switch state {
+        case .ok(let r): return "\(name): \(r.text)"
+        case .failed(let e, _): return "\(name): error: \(e)"
+        case .unknown: return "\(name): not read yet"
+        }
+    }
+
+    static func describe(_ ms: Int64) -> String {
+        if ms < 1000 { return "\(max(ms, 0)) ms" }
+        if ms < 120_000 { return "\((ms + 500) / 1000) s" }
+        if ms < 7_200_000 { return "\(ms / 60_000) min" }
+        return "\(ms / 3_600_000) h"
+    }
+}

@@ -1,0 +1,47 @@
+public import XMPPAddress
+
+/// A command, whatever front-end it arrived by (chat, ad-hoc, iq): one vocabulary, so the front-ends
+/// never disagree about what a command means or who may run it.
+public enum DeviceCommand: Hashable, Sendable {
+    case help
+    case status
+    case set(output: String, on: Bool)
+    case toggle(output: String)
+    case pulse(output: String, milliseconds: Int64)
+    /// One sensor (or input), or all of them.
+    case read(sensor: String?)
+    case block(JID)
+    case unblock(JID)
+
+    /// Who may run it.
+    public var requiredRole: Role {
+        switch self {
+        case .help: .viewer
+        case .status, .read: .viewer
+        case .set, .toggle, .pulse: .operator
+        case .block, .unblock: .owner
+        }
+    }
+
+    /// Whether it changes anything (what rate limits and stale-message checks apply to).
+    public var isAction: Bool {
+        switch self {
+        case .help, .status, .read: false
+        default: true
+        }
+    }
+
+    /// A short form for the audit log.
+    public var summary: String {
+        switch self {
+        case .help: "help"
+        case .status: "status"
+        case .set(let o, let on): "\(o) \(on ? "on" : "off")"
+        case .toggle(let o): "\(o) toggle"
+        case .pulse(let o, let ms): "pulse \(o) \(ms) ms"
+        case .read(let s): "read\(s.map { " \($0)" } ?? "")"
+        case .block(let j): "block \(j)"
+        case .unblock(let j): "unblock \(j)"
+        }
+    }
+}
