@@ -11,7 +11,9 @@ public enum ChatParser {
         case badArgument(String)
     }
 
-    public static func parse(_ text: String) -> Result<DeviceCommand, Failure> {
+    /// - Parameter outputs: the outputs' names, lowercased: "fly away" is then an unknown command rather
+    ///   than a bad verb for an output called "fly".
+    public static func parse(_ text: String, outputs: Set<String>? = nil) -> Result<DeviceCommand, Failure> {
         let words = text.split(whereSeparator: { $0.isWhitespace }).map(String.init)
         guard let first = words.first?.lowercased() else { return .failure(.unknown("")) }
         switch first {
@@ -27,17 +29,24 @@ public enum ChatParser {
                 return .failure(.badArgument("\"\(words[2])\" is not a duration; try 500ms, 5s or 2m"))
             }
             return .success(.pulse(output: words[1], milliseconds: ms))
-        case "block", "unblock":
+        case "block", "unblock", "allow", "deny":
             guard words.count == 2, let jid = try? JID(words[1]) else {
-                return .failure(.badArgument("usage: \(first) <jid>, e.g. \(first) spammer@example.org"))
+                return .failure(.badArgument("usage: \(first) <jid>, e.g. \(first) someone@example.org"))
             }
-            return .success(first == "block" ? .block(jid.bare) : .unblock(jid.bare))
+            switch first {
+            case "block": return .success(.block(jid.bare))
+            case "unblock": return .success(.unblock(jid.bare))
+            case "allow": return .success(.allow(jid.bare))
+            default: return .success(.deny(jid.bare))
+            }
         case "set", "turn", "switch":
             guard words.count == 3 else { return .failure(.badArgument("usage: \(first) <output> on|off")) }
             return action(words[1], words[2])
         default:
-            if words.count == 2 { return action(words[0], words[1]) }
-            return .failure(.unknown(first))
+            guard words.count == 2 else { return .failure(.unknown(first)) }
+            let result = action(words[0], words[1])
+            if case .failure = result, let outputs, !outputs.contains(first) { return .failure(.unknown(first)) }
+            return result
         }
     }
 

@@ -44,6 +44,9 @@ public final class CommandExecutor {
     public let deviceName: String
     /// Sends an XEP-0191 block or unblock to the server; the executor has already updated ``policy``.
     public var sendBlock: ((JID, Bool) -> Void)?
+    /// Answers a pending subscription request (true: allow); returns the reply text, or nil when no
+    /// request from that JID is pending.
+    public var decideSubscription: ((JID, Bool) -> String?)?
     /// Called after any output changed by a command (for presence and pubsub).
     public var onOutputsChanged: (() -> Void)?
 
@@ -126,6 +129,11 @@ public final class CommandExecutor {
             policy.blocked.remove(jid)
             sendBlock?(jid, false)
             finish(.ok("unblocked \(jid)"))
+        case .allow(let jid), .deny(let jid):
+            let allow = if case .allow = command { true } else { false }
+            if let text = decideSubscription?(jid, allow) { finish(.ok(text)) } else {
+                finish(.fail(.itemNotFound, "\(jid) has not asked to subscribe"))
+            }
         }
     }
 
@@ -220,7 +228,7 @@ public final class CommandExecutor {
         if role >= .operator {
             lines.append("<output> on|off|toggle · pulse <output> <duration>")
         }
-        if role >= .owner { lines.append("block|unblock <jid>") }
+        if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests)") }
         let outputs = hardware.config.outputs.map(\.name)
         let sensors = hardware.config.sensors.map(\.name) + hardware.config.inputs.map(\.name)
         if !outputs.isEmpty { lines.append("outputs: \(outputs.joined(separator: ", "))") }

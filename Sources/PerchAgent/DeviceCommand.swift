@@ -12,6 +12,9 @@ public enum DeviceCommand: Hashable, Sendable {
     case read(sensor: String?)
     case block(JID)
     case unblock(JID)
+    /// Answers a stranger's subscription request that was put to the owners.
+    case allow(JID)
+    case deny(JID)
 
     /// Who may run it.
     public var requiredRole: Role {
@@ -19,7 +22,7 @@ public enum DeviceCommand: Hashable, Sendable {
         case .help: .viewer
         case .status, .read: .viewer
         case .set, .toggle, .pulse: .operator
-        case .block, .unblock: .owner
+        case .block, .unblock, .allow, .deny: .owner
         }
     }
 
@@ -42,6 +45,8 @@ public enum DeviceCommand: Hashable, Sendable {
         case .read(let s): "read\(s.map { " \($0)" } ?? "")"
         case .block(let j): "block \(j)"
         case .unblock(let j): "unblock \(j)"
+        case .allow(let j): "allow \(j)"
+        case .deny(let j): "deny \(j)"
         }
     }
 }

@@ -1,6 +1,7 @@
 import Glibc
 public import PerchConfig
 public import PerchLog
+import PerchAgent
 import PerchHardware
 import PerchIO
 import XMPPAddress
@@ -17,6 +18,7 @@ public final class Daemon {
     let loop: EventLoop
     let client: XMPPClient
     let hardware: Hardware
+    let agent: Agent
     private var exitCode: Int32 = 0
 
     public init(config: Configuration, password: String, traceXML: Bool, logger: Logger) throws {
@@ -44,6 +46,7 @@ public final class Daemon {
         c.traceXML = traceXML || config.log.traceXML
         client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
         hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
+        agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger.with(label: "agent"))
     }
 
     /// Runs until SIGTERM or SIGINT, then closes the session cleanly. Returns the exit status.
@@ -63,13 +66,9 @@ public final class Daemon {
             case .connecting, .stopped: break
             }
         }
-        client.onStanza = { [unowned self] stanza in
-            if stanza.stanzaKind == .message, let body = stanza.child("body")?.text, !body.isEmpty {
-                self.logger.debug("message from \(stanza.fromAttribute ?? "?") (\(body.utf8.count) bytes); chat commands arrive in a later release")
-            }
-        }
         logger.info("perch \(Self.version) starting for \(config.account.jid) (config \(config.file), password from \(config.account.passwordSource))")
         hardware.start()
+        agent.start()
         client.start()
         loop.run()
         return exitCode

@@ -27,6 +27,12 @@ public enum WallClock {
         return (Int64(ts.tv_sec), Int(ts.tv_nsec / 1_000_000))
     }
 
+    /// Milliseconds since the Unix epoch.
+    public static func milliseconds() -> Int64 {
+        let (s, ms) = now()
+        return s * 1000 + Int64(ms)
+    }
+
     /// XEP-0082 DateTime in UTC: `2026-11-21T15:34:00.123Z`.
     public static func iso8601(seconds: Int64, millis: Int = 0) -> String {
         var t = time_t(seconds)

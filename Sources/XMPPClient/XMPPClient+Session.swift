@@ -34,11 +34,26 @@ extension XMPPClient {
                 self.logger.warning("the server would not give the roster: \(error)")
             }
         }
+        send(currentPresence())
+        scheduleLiveness()
+    }
+
+    /// Our available presence: show and status as last set, priority, and XEP-0115 caps.
+    func currentPresence() -> XMLElement {
         var presence = XMLElement("presence", namespace: XMPPNamespace.client)
+        if let show = presenceShow { presence.append(.text("show", namespace: XMPPNamespace.client, show)) }
+        if let status = presenceStatus { presence.append(.text("status", namespace: XMPPNamespace.client, status)) }
         if config.presencePriority != 0 { presence.append(.text("priority", namespace: XMPPNamespace.client, String(config.presencePriority))) }
         presence.append(discoInfo.capsElement(node: config.capsNode))
-        send(presence)
-        scheduleLiveness()
+        return presence
+    }
+
+    /// Sets the `<show/>` (nil, away, chat, dnd, xa) and `<status/>` of our presence, and broadcasts
+    /// it when online; otherwise it goes out with the next initial presence.
+    public func setPresence(show: String?, status: String?) {
+        presenceShow = show
+        presenceStatus = status
+        if case .online = self.status { send(currentPresence()) }
     }
 
     func ended(_ conn: XMPPConnection, _ candidate: ServerCandidate, _ reason: XMPPConnection.EndReason) {

@@ -50,6 +50,8 @@ public final class XMPPClient {
     var pendingIQs: [String: PendingIQ] = [:]
     var nextStanzaID = 0
     var rng = SystemRandomNumberGenerator()
+    var presenceShow: String?
+    var presenceStatus: String?
 
     public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
         self.loop = loop

@@ -161,9 +161,10 @@ final class DaemonProcess: @unchecked Sendable {
     let dir: String
     private let logURL: URL
 
-    init(config: String, password: String) throws {
+    init(config: String, password: String, setup: (String) throws -> Void = { _ in }) throws {
         dir = NSTemporaryDirectory() + "perch-it-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try setup(dir)
         try (password + "\n").write(toFile: "\(dir)/password", atomically: true, encoding: .utf8)
         try config.replacingOccurrences(of: "@DIR@", with: dir).write(toFile: "\(dir)/perch.toml", atomically: true, encoding: .utf8)
         logURL = URL(fileURLWithPath: "\(dir)/perch.log")
@@ -228,20 +229,24 @@ func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, tra
     """
 }
 
-/// A second client, in this process, that logs in as peer@DOMAIN and asks the daemon questions.
+/// A second client, in this process, that logs in as USER@DOMAIN (password USER-secret) and talks to
+/// the daemon: iq questions, chat, presence.
 final class Peer {
     let loop: EventLoop
     let client: XMPPClient
+    /// Messages and presences received, in order.
+    var received: [XMLElement] = []
 
-    init(domain: String = "perch.test", port: Int = 15222) throws {
+    init(user: String = "peer", domain: String = "perch.test", port: Int = 15222) throws {
         loop = try EventLoop()
-        var config = ClientConfiguration(jid: try JID("peer@\(domain)/tester"), password: "peer-secret")
+        var config = ClientConfiguration(jid: try JID("\(user)@\(domain)/tester"), password: "\(user)-secret")
         config.host = "127.0.0.1"
         config.port = port
         config.transport = .starttls
         config.caFile = IT.caFile
         config.systemTrustStore = nil
-        client = XMPPClient(loop: loop, config: config, logger: .init(label: "peer", level: .warning))
+        client = XMPPClient(loop: loop, config: config, logger: .init(label: user, level: .warning))
+        client.onStanza = { [unowned self] in self.received.append($0) }
     }
 
     func connect() -> Bool {
@@ -250,12 +255,42 @@ final class Peer {
     }
 
     /// Sends an iq get with `payload` to `to` and waits for the answer.
-    func ask(_ to: String, _ payload: XMLElement) throws -> Result<XMLElement, StanzaError>? {
+    func ask(_ to: String, _ payload: XMLElement, type: String = "get") throws -> Result<XMLElement, StanzaError>? {
         var answer: Result<XMLElement, StanzaError>?
-        client.sendIQ(Stanza.iq(type: "get", id: client.makeID("q"), to: try JID(to), payload: payload), timeout: 10_000) { answer = $0 }
+        client.sendIQ(Stanza.iq(type: type, id: client.makeID("q"), to: try JID(to), payload: payload), timeout: 10_000) { answer = $0 }
         loop.run(until: { answer != nil }, timeout: 12_000)
         return answer
     }
+
+    /// Sends a chat message and waits for the daemon's reply; nil when none comes within `timeout` ms.
+    func say(_ body: String, to: String, extra: XMLElement? = nil, timeout: Int64 = 10_000) throws -> String? {
+        let target = try JID(to)
+        let seen = received.count
+        var m = Stanza.message(to: target, body: body, id: client.makeID("m"))
+        if let extra { m.append(extra) }
+        client.send(m)
+        var reply: String?
+        loop.run(until: { [unowned self] in
+            reply = self.received[seen...].first { $0.name == "message" && $0.from?.bare == target.bare && $0.child("body") != nil }?.child("body")?.text
+            return reply != nil
+        }, timeout: timeout)
+        return reply
+    }
+
+    /// Waits until a received stanza satisfies `match`.
+    func waitFor(timeout: Int64 = 10_000, _ match: @escaping (XMLElement) -> Bool) -> XMLElement? {
+        var found: XMLElement?
+        loop.run(until: { [unowned self] in
+            found = self.received.first(where: match)
+            return found != nil
+        }, timeout: timeout)
+        return found
+    }
+
+    func send(_ stanza: XMLElement) { client.send(stanza) }
+
+    /// Runs the loop for a while (to let stanzas arrive).
+    func idle(_ ms: Int64) { loop.run(until: { false }, timeout: ms) }
 
     func disconnect() {
         var done = false

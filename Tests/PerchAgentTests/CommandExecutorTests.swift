@@ -187,6 +187,7 @@ struct Rig {
         let viewerHelp = rig.executor.help(for: .viewer)
         #expect(!viewerHelp.contains("pulse"))
         #expect(rig.executor.help(for: .owner).contains("block|unblock <jid>"))
+        #expect(try ChatParser.parse("allow bob@example.org").get() == .allow(try JID("bob@example.org")))
         #expect(rig.executor.help(for: .operator).contains("outputs: pump, fill, drain"))
     }
 
@@ -222,6 +223,8 @@ struct Rig {
 
     @Test func mistakesGetAHint() {
         #expect(ChatParser.parse("hello there friend") == .failure(.unknown("hello")))
+        #expect(ChatParser.parse("fly away", outputs: ["pump"]) == .failure(.unknown("fly")))
+        #expect(ChatParser.parse("heater on", outputs: ["pump"]) == .success(.set(output: "heater", on: true)), "the executor names the outputs")
         #expect(ChatParser.parse("") == .failure(.unknown("")))
         guard case .failure(.badArgument(let m)) = ChatParser.parse("pulse pump soon") else { Issue.record("accepted"); return }
         #expect(m.contains("not a duration"))

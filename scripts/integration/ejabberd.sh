@@ -6,7 +6,7 @@
 # Two virtual hosts share one node so both SCRAM variants are tested against one server:
 #   perch.test          the default SCRAM-SHA-1 password storage
 #   sha256.perch.test   auth_scram_hash: sha256, so ejabberd offers SCRAM-SHA-256 only
-# Users perch/perch-secret and peer/peer-secret on both. c2s on PERCH_IT_PORT (STARTTLS, default
+# Users perch, peer, operator, viewer and stranger on both, each with the password USER-secret. c2s on PERCH_IT_PORT (STARTTLS, default
 # 15232) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs (it
 # covers perch.test and *.perch.test). The Erlang distribution listens on 127.0.0.1, port
 # PERCH_IT_PORT + 7, without epmd, so nothing outlives the node. Started again on the same DIR, it keeps
@@ -22,8 +22,9 @@ ctl() {
 }
 if [ "${1:-}" = users ]; then
     for host in perch.test sha256.perch.test; do
-        ctl register perch "$host" perch-secret
-        ctl register peer "$host" peer-secret
+        for user in perch peer operator viewer stranger; do
+            ctl register "$user" "$host" "$user-secret"
+        done
     done
     exit
 elif [ $# -gt 0 ]; then

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Starts a Prosody for tests in DIR, on loopback ports of its own, as a foreground child.
 # usage: [PERCH_IT_PORT=N] prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
-# Domain perch.test, users perch/perch-secret and peer/peer-secret; c2s on PERCH_IT_PORT (STARTTLS,
+# Domain perch.test, users perch, peer, operator, viewer and stranger, each with the password
+# USER-secret; c2s on PERCH_IT_PORT (STARTTLS,
 # default 15222) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs.
 # Started again on the same DIR, it keeps its data: that is how the tests restart a server.
 set -eu
@@ -38,7 +39,9 @@ CFG
 # Run as root, prosody and prosodyctl switch to the 'prosody' user: give it the directory.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
 prosodyctl --config "$dir/prosody.cfg.lua" register perch perch.test perch-secret >/dev/null
-prosodyctl --config "$dir/prosody.cfg.lua" register peer perch.test peer-secret >/dev/null
+for user in peer operator viewer stranger; do
+    prosodyctl --config "$dir/prosody.cfg.lua" register "$user" perch.test "$user-secret" >/dev/null
+done
 # Prosody refuses to run as root: drop to its own user when we are root.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then
     exec runuser -u prosody -- prosody --config "$dir/prosody.cfg.lua"

@@ -1,0 +1,185 @@
+import PerchGPIO
+import PerchHardware
+import PerchIO
+import PerchSensors
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// Machine control: XEP-0325 (IoT control) `set` and XEP-0323 (IoT sensor data) momentary readout,
+/// following their last published versions (both retracted, but the only standard vocabulary that
+/// existing libraries speak). Both map onto ``DeviceCommand``s, so the checks are the chat's.
+struct IoTFrontEnd {
+    static let control = "urn:xmpp:iot:control"
+    static let sensorData = "urn:xmpp:iot:sensordata"
+
+    let executor: CommandExecutor
+    let client: XMPPClient
+    let hardware: Hardware
+
+    func install() {
+        client.discoInfo.features.append(contentsOf: [Self.control, Self.sensorData])
+        client.handleIQ(namespace: Self.control) { iq in self.set(iq) }
+        client.handleIQ(namespace: Self.sensorData) { iq in self.readout(iq) }
+    }
+
+    // MARK: XEP-0325 set
+
+    /// `<set><boolean name='pump' value='true'/></set>`; `int` 0/1 too; `duration` pulses. Every
+    /// parameter is checked before any runs; the reply comes when the last has run.
+    func set(_ iq: XMLElement) -> XMLElement? {
+        guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control), let from = iq.from else {
+            return Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>"))
+        }
+        let role = executor.policy.role(of: from)
+        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
+        var commands: [(String, DeviceCommand)] = []
+        for p in set.elements {
+            guard let name = p[attribute: "name"], let value = p[attribute: "value"] else {
+                return error(iq, nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value"))
+            }
+            let command: DeviceCommand
+            switch p.name {
+            case "boolean":
+                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return error(iq, name, StanzaError(.badRequest, text: "\(value) is not a boolean")) }
+                command = .set(output: name, on: on)
+            case "int", "long":
+                guard value == "0" || value == "1" else { return error(iq, name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1")) }
+                command = .set(output: name, on: value == "1")
+            case "duration":
+                guard let ms = Self.parseXSDuration(value), ms > 0 else { return error(iq, name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S")) }
+                command = .pulse(output: name, milliseconds: ms)
+            default:
+                return error(iq, name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)"))
+            }
+            guard hardware.output(named: name) != nil || hardware.unavailable.keys.contains(where: { $0.lowercased() == name.lowercased() }) else {
+                return error(iq, name, StanzaError(.itemNotFound, text: "no output \"\(name)\""))
+            }
+            commands.append((name, command))
+        }
+        guard !commands.isEmpty else { return error(iq, nil, StanzaError(.badRequest, text: "no parameters to set")) }
+        run(commands[...], iq, from, role)
+        return nil
+    }
+
+    private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ from: JID, _ role: Role) {
+        guard let (name, command) = rest.first else {
+            client.send(Stanza.result(for: iq, payload: XMLElement("setResponse", namespace: Self.control)))
+            return
+        }
+        executor.execute(command, CommandContext(from: from, role: role, frontEnd: "iot")) { outcome in
+            if let e = outcome.error {
+                self.client.send(self.error(iq, name, e))
+                return
+            }
+            self.run(rest.dropFirst(), iq, from, role)
+        }
+    }
+
+    /// An error reply naming the parameter at fault (`<setResponse><parameter name='…'/></setResponse>`).
+    func error(_ iq: XMLElement, _ parameter: String?, _ e: StanzaError) -> XMLElement {
+        var reply = Stanza.error(for: iq, e)
+        var response = XMLElement("setResponse", namespace: Self.control)
+        if let parameter { response.append(XMLElement("parameter", namespace: Self.control, attrs: ["name": parameter])) }
+        reply.children.insert(.element(response), at: 0)
+        return reply
+    }
+
+    /// xs:duration, the parts a pulse needs: `PT5S`, `PT0.5S`, `PT1M30S`, `PT2H`.
+    static func parseXSDuration(_ s: String) -> Int64? {
+        guard s.hasPrefix("PT"), s.count > 2 else { return nil }
+        var total = 0.0
+        var number = ""
+        for c in s.dropFirst(2) {
+            if c.isNumber || c == "." { number.append(c); continue }
+            guard let n = Double(number) else { return nil }
+            switch c {
+            case "H": total += n * 3_600_000
+            case "M": total += n * 60_000
+            case "S": total += n * 1000
+            default: return nil
+            }
+            number = ""
+        }
+        guard number.isEmpty, total < 1e12 else { return nil }
+        return Int64(total.rounded())
+    }
+
+    // MARK: XEP-0323 momentary readout
+
+    /// `<req momentary='true'/>` → `<accepted/>`, then the fields in a message with `done='true'`.
+    /// `<field name='…'/>` children restrict the readout.
+    func readout(_ iq: XMLElement) -> XMLElement? {
+        guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData), let from = iq.from else {
+            return Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>"))
+        }
+        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
+        let role = executor.policy.role(of: from)
+        guard role >= .viewer else { return Stanza.error(for: iq, StanzaError(.forbidden, text: "readings are for the device's viewers, operators and owners")) }
+        // The last versions name the request `id`; early ones `seqnr`. Answer in the request's terms.
+        let key = req[attribute: "id"] != nil ? "id" : "seqnr"
+        let seq = req[attribute: key] ?? "1"
+        let wanted = Set(req.children(namespace: Self.sensorData).filter { $0.name == "field" }.compactMap { $0[attribute: "name"]?.lowercased() })
+        let known = Set(hardware.sensors.order.map { $0.lowercased() } + hardware.outputs.map { $0.name.lowercased() } + hardware.inputs.map { $0.name.lowercased() })
+        if let unknown = wanted.first(where: { !known.contains($0) }) {
+            return Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no field \"\(unknown)\""))
+        }
+        var accepted = XMLElement("accepted", namespace: Self.sensorData, attrs: [key: seq])
+        accepted.attributes.append(.init("queued", "false"))
+        client.send(Stanza.result(for: iq, payload: accepted))
+        client.send(fieldsMessage(to: from, key: key, seq: seq, wanted: wanted))
+        executor.execute(.read(sensor: nil), CommandContext(from: from, role: role, frontEnd: "iot")) { _ in }
+        return nil
+    }
+
+    func fieldsMessage(to: JID, key: String, seq: String, wanted: Set<String>) -> XMLElement {
+        func include(_ name: String) -> Bool { wanted.isEmpty || wanted.contains(name.lowercased()) }
+        var fields: [XMLElement] = []
+        var errors: [XMLElement] = []
+        let nowStamp = WallClock.iso8601(seconds: WallClock.now().seconds, millis: WallClock.now().millis)
+        var byStamp: [String: [XMLElement]] = [:]
+        for name in hardware.sensors.order where include(name) {
+            guard let sensor = hardware.sensors.sensors[name] else { continue }
+            let state = sensor.spec.source.isSlow ? sensor.state : hardware.sensors.readNow(name)
+            switch state {
+            case .ok(let r):
+                let stamp = WallClock.iso8601(seconds: r.timestamp / 1000, millis: Int(r.timestamp % 1000))
+                var f: XMLElement
+                switch r.value {
+                case .number(let d):
+                    f = XMLElement("numeric", namespace: Self.sensorData, attrs: ["name": name, "momentary": "true", "automaticReadout": "true", "value": SensorValue.number(d).description])
+                    if !r.unit.isEmpty { f.attributes.append(.init("unit", r.unit)) }
+                    f.attributes.append(.init("nrDecimals", String(sensor.spec.precision)))
+                case .boolean(let b):
+                    f = XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": name, "momentary": "true", "automaticReadout": "true", "value": b ? "true" : "false"])
+                }
+                byStamp[stamp, default: []].append(f)
+            case .failed(let e, _):
+                errors.append(.text("error", namespace: Self.sensorData, "\(name): \(e)"))
+            case .unknown:
+                break
+            }
+        }
+        for output in hardware.outputs where include(output.name) {
+            byStamp[nowStamp, default: []].append(XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": output.name, "status": "true", "writable": "true", "value": output.state ? "true" : "false"]))
+        }
+        for input in hardware.inputs where include(input.name) {
+            byStamp[nowStamp, default: []].append(XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": input.name, "momentary": "true", "value": input.value ? "true" : "false"]))
+        }
+        for stamp in byStamp.keys.sorted() {
+            fields.append(XMLElement("timestamp", namespace: Self.sensorData, attributes: [.init("value", stamp)], children: byStamp[stamp]!.map { .element($0) }))
+        }
+        var node = XMLElement("node", namespace: Self.sensorData, attrs: ["nodeId": executor.deviceName])
+        for f in fields { node.append(f) }
+        for e in errors {
+            var err = e
+            err.attributes = [.init("nodeId", executor.deviceName), .init("timestamp", nowStamp)]
+            node.append(err)
+        }
+        var body = XMLElement("fields", namespace: Self.sensorData, attrs: [key: seq, "done": "true"])
+        body.append(node)
+        var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["to": to.description, "id": client.makeID("sd")])
+        m.append(body)
+        return m
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// The agent end to end: the daemon as its own process on the simulated GPIO chip with a `file`
+/// sensor, and clients acting as owner (peer), operator, viewer and stranger, against each server.
+@Suite(.serialized, .enabled(if: IT.anyServer, "set PERCH_IT_PROSODY=1 / PERCH_IT_EJABBERD=1 (scripts/integration/run starts the servers)"))
+struct AgentTests {
+    static var servers: [ITServer] { (IT.prosody ? [ITServer.prosody] : []) + (IT.ejabberd ? [ITServer.ejabberd] : []) }
+
+    /// A daemon with outputs pump (max_pulse 2 s), fill and drain (an interlock with a 300 ms wait),
+    /// an input door, and a sensor tank read from DIR/tank every second.
+    func start(_ server: ITServer, rateLimit: Int = 100) throws -> DaemonProcess {
+        let d = server.domain
+        let config = """
+        [account]
+        jid = "perch@\(d)/board"
+        password_file = "@DIR@/password"
+        [server]
+        host = "127.0.0.1"
+        port = \(server.port)
+        ca_file = "\(IT.caFile)"
+        [access]
+        owners = ["peer@\(d)"]
+        operators = ["operator@\(d)"]
+        viewers = ["viewer@\(d)"]
+        [commands]
+        rate_limit = \(rateLimit)
+        [telemetry]
+        min_interval = "1s"
+        [device]
+        name = "testbed"
+        gpio = "simulated"
+        simulated_dir = "@DIR@/gpio"
+        state_dir = "@DIR@/state"
+        [[output]]
+        name = "pump"
+        line = "pump"
+        max_pulse = "2s"
+        [[output]]
+        name = "fill"
+        line = "fill"
+        [[output]]
+        name = "drain"
+        line = "drain"
+        [[interlock]]
+        name = "valves"
+        outputs = ["fill", "drain"]
+        wait = "300ms"
+        [[input]]
+        name = "door"
+        line = "door"
+        debounce = "0ms"
+        [[sensor]]
+        name = "tank"
+        source = "file"
+        path = "@DIR@/tank"
+        unit = "cm"
+        interval = "1s"
+        precision = 0
+        """
+        let daemon = try DaemonProcess(config: config, password: "perch-secret", setup: { dir in
+            try "12\n".write(toFile: "\(dir)/tank", atomically: true, encoding: .utf8)
+        })
+        #expect(daemon.waitFor("online as perch@\(d)/board"), "log:\n\(daemon.log)")
+        return daemon
+    }
+
+    func line(_ daemon: DaemonProcess, _ name: String) -> String? {
+        (try? String(contentsOfFile: "\(daemon.dir)/gpio/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func peer(_ user: String, _ server: ITServer) throws -> Peer {
+        let p = try Peer(user: user, domain: server.domain, port: server.port)
+        #expect(p.connect(), "\(user) could not log in")
+        return p
+    }
+
+    @Test(arguments: servers)
+    func chatCommandsByRole(_ server: ITServer) throws {
+        let daemon = try start(server)
+        let board = "perch@\(server.domain)/board"
+        let owner = try peer("peer", server)
+        let operator_ = try peer("operator", server)
+        let viewer = try peer("viewer", server)
+        let stranger = try peer("stranger", server)
+
+        #expect(try owner.say("pump on", to: board) == "pump on")
+        #expect(line(daemon, "pump") == "1")
+        #expect(try owner.say("status", to: board)?.hasPrefix("pump on · fill off · drain off · door off · tank 12 cm") == true)
+        #expect(try owner.say("help", to: board)?.contains("pulse <output> <duration>") == true)
+        #expect(try owner.say("fly away", to: board) == "unknown command \"fly\"; send help for the list")
+
+        // A viewer reads but does not switch.
+        #expect(try viewer.say("read tank", to: board) == "tank: 12 cm")
+        #expect(try viewer.say("pump off", to: board)?.contains("needs the operator role") == true)
+        #expect(line(daemon, "pump") == "1")
+
+        // A stranger gets one short refusal, then silence, and changes nothing.
+        #expect(try stranger.say("pump off", to: board)?.contains("only takes commands") == true)
+        #expect(try stranger.say("pump off", to: board, timeout: 1_000) == nil)
+        #expect(line(daemon, "pump") == "1")
+
+        // Limits and interlocks hold for an operator.
+        #expect(try operator_.say("pulse pump 5s", to: board)?.contains("max_pulse of 2 s") == true)
+        #expect(try operator_.say("fill on", to: board) == "fill on")
+        #expect(try operator_.say("drain on", to: board) == "drain on (after switching fill off)")
+        #expect(line(daemon, "fill") == "0")
+        #expect(line(daemon, "drain") == "1")
+
+        // A command delivered late (offline storage) is refused, with the reason.
+        let tenMinutesAgo = Date().addingTimeInterval(-600)
+        let stamp = ISO8601DateFormatter().string(from: tenMinutesAgo)
+        let delay = XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["stamp": stamp, "from": server.domain])
+        #expect(try owner.say("pump off", to: board, extra: delay)?.contains("sent 10 min ago") == true)
+        #expect(line(daemon, "pump") == "1")
+
+        // The audit log has one line per command.
+        #expect(daemon.log.contains("command from peer@\(server.domain) (owner) via chat: pump on → ok"))
+        #expect(daemon.log.contains("command from viewer@\(server.domain) (viewer) via chat: pump off → refused (forbidden)"))
+        for p in [owner, operator_, viewer, stranger] { p.disconnect() }
+        #expect(daemon.terminate() == 0)
+        #expect(line(daemon, "pump") == "0", "the safe state at shutdown")
+    }
+
+    @Test(arguments: servers)
+    func rateLimitsHold(_ server: ITServer) throws {
+        let daemon = try start(server, rateLimit: 3)
+        let board = "perch@\(server.domain)/board"
+        let operator_ = try peer("operator", server)
+        for _ in 0..<3 { #expect(try operator_.say("pump toggle", to: board)?.hasPrefix("pump ") == true) }
+        #expect(try operator_.say("pump toggle", to: board)?.hasPrefix("too many commands") == true)
+        operator_.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: servers)
+    func iotControlAndReadout(_ server: ITServer) throws {
+        let daemon = try start(server)
+        let board = "perch@\(server.domain)/board"
+        let owner = try peer("peer", server)
+        let stranger = try peer("stranger", server)
+        let control = "urn:xmpp:iot:control"
+        let data = "urn:xmpp:iot:sensordata"
+
+        func set(_ p: Peer, _ type: String, _ name: String, _ value: String) throws -> Result<XMLElement, StanzaError>? {
+            try p.ask(board, XMLElement("set", namespace: control, children: [.element(XMLElement(type, namespace: control, attrs: ["name": name, "value": value]))]), type: "set")
+        }
+        let on = try set(owner, "boolean", "pump", "true")
+        #expect(try on?.get().child("setResponse", namespace: control) != nil)
+        #expect(line(daemon, "pump") == "1")
+        if case .failure(let e)? = try set(owner, "boolean", "heater", "true") { #expect(e.condition == .itemNotFound) } else { Issue.record("unknown output accepted") }
+        if case .failure(let e)? = try set(owner, "double", "pump", "0.5") { #expect(e.condition == .badRequest) } else { Issue.record("a double accepted") }
+        if case .failure(let e)? = try set(owner, "duration", "pump", "PT10S") { #expect(e.condition == .notAllowed) } else { Issue.record("a too-long pulse accepted") }
+        if case .failure(let e)? = try set(stranger, "boolean", "pump", "false") { #expect(e.condition == .forbidden) } else { Issue.record("a stranger switched") }
+        #expect(line(daemon, "pump") == "1")
+
+        // Momentary readout: accepted, then the fields by message.
+        let accepted = try owner.ask(board, XMLElement("req", namespace: data, attrs: ["id": "r1", "momentary": "true"]))
+        #expect(try accepted?.get().child("accepted", namespace: data)?[attribute: "id"] == "r1")
+        let fields = owner.waitFor { $0.name == "message" && $0.child("fields", namespace: data) != nil }
+        let node = try #require(fields?.child("fields", namespace: data)?.child("node", namespace: data))
+        let values = node.elements.flatMap(\.elements)
+        let tank = values.first { $0[attribute: "name"] == "tank" }
+        #expect(tank?.name == "numeric")
+        #expect(tank?[attribute: "value"] == "12")
+        #expect(tank?[attribute: "unit"] == "cm")
+        #expect(values.first { $0[attribute: "name"] == "pump" }?[attribute: "value"] == "true")
+        if case .failure(let e)? = try stranger.ask(board, XMLElement("req", namespace: data, attrs: ["id": "r2", "momentary": "true"])) {
+            #expect(e.condition == .forbidden)
+        } else { Issue.record("a stranger read the sensors") }
+        owner.disconnect()
+        stranger.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: servers)
+    func presenceFollowsTheSensorsForSubscribers(_ server: ITServer) throws {
+        let daemon = try start(server)
+        let bare = "perch@\(server.domain)"
+        let viewer = try peer("viewer", server)
+        let stranger = try peer("stranger", server)
+        // A viewer subscribes: approved, and the device subscribes back.
+        viewer.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
+        #expect(viewer.waitFor { $0.name == "presence" && $0.stanzaType == "subscribed" && $0.from?.bare.description == bare } != nil)
+        #expect(viewer.waitFor { $0.name == "presence" && $0.stanzaType == "subscribe" && $0.from?.bare.description == bare } != nil)
+        let first = viewer.waitFor { $0.name == "presence" && $0.stanzaType == nil && $0.from?.bare.description == bare && $0.child("status")?.text.contains("tank 12 cm") == true }
+        #expect(first != nil, "presence with the status line")
+        // The sensor moves: the status follows.
+        try "20\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
+        let moved = viewer.waitFor(timeout: 8_000) { $0.name == "presence" && $0.from?.bare.description == bare && $0.child("status")?.text.contains("tank 20 cm") == true }
+        #expect(moved != nil, "log:\n\(daemon.log)")
+        // A stranger's request is refused.
+        stranger.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
+        #expect(stranger.waitFor { $0.name == "presence" && $0.stanzaType == "unsubscribed" && $0.from?.bare.description == bare } != nil)
+        viewer.disconnect()
+        stranger.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+}
