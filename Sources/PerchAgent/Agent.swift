@@ -19,6 +19,7 @@ public final class Agent {
     let loop: EventLoop
     let logger: Logger
     let presence: PresenceTelemetry
+    let adHoc: AdHocFrontEnd
     /// Strangers told off recently (one refusal per hour each).
     private var refused: [JID: Instant] = [:]
     /// Strangers whose subscription requests wait for an owner's decision.
@@ -35,6 +36,7 @@ public final class Agent {
         executor = CommandExecutor(
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
             deviceName: name, loop: loop, logger: logger.with(label: "command"))
+        adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware)
         presence = PresenceTelemetry(client: client, executor: executor, hardware: hardware, minInterval: config.telemetry.minInterval, enabled: config.telemetry.presence, loop: loop)
     }
 
@@ -68,6 +70,7 @@ public final class Agent {
         }
         presence.start()
         IoTFrontEnd(executor: executor, client: client, hardware: hardware).install()
+        adHoc.install()
     }
 
     // MARK: Chat

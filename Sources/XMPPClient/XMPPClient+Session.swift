@@ -246,7 +246,11 @@ extension XMPPClient {
         case (XMPPNamespace.discoInfo, "query", true):
             let node = payload[attribute: "node"]
             let capsNode = "\(config.capsNode)#\(discoInfo.capsVerification)"
-            guard node == nil || node == capsNode else { return Stanza.error(for: iq, StanzaError(.itemNotFound)) }
+            if let node, node != capsNode {
+                // Nodes of our own (ad-hoc commands) are described by whoever registered them.
+                if let info = discoInfoForNode?(node, iq) { return Stanza.result(for: iq, payload: info) }
+                return Stanza.error(for: iq, StanzaError(.itemNotFound))
+            }
             return Stanza.result(for: iq, payload: discoInfo.element(node: node))
         case (XMPPNamespace.version, "query", true):
             return BasicIQHandlers.version(iq, name: config.softwareName, version: config.softwareVersion, os: config.operatingSystem)

@@ -25,6 +25,9 @@ public final class XMPPClient {
     /// Messages and presences, and iq requests no handler claimed are answered automatically; this sees
     /// every message and presence stanza.
     public var onStanza: ((XMLElement) -> Void)?
+    /// Describes a disco#info node other than the caps node (the request is passed for its sender);
+    /// nil answers item-not-found.
+    public var discoInfoForNode: ((String, XMLElement) -> XMLElement?)?
     /// What disco#info reports; extend `features` before ``start()``.
     public var discoInfo: DiscoInfo
     public internal(set) var roster = Roster()

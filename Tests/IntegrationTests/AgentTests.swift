@@ -199,4 +199,87 @@ struct AgentTests {
         stranger.disconnect()
         #expect(daemon.terminate() == 0)
     }
+
+    @Test(arguments: servers)
+    func adHocCommandsListAndRunByRole(_ server: ITServer) throws {
+        let daemon = try start(server)
+        let board = "perch@\(server.domain)/board"
+        let commands = "http://jabber.org/protocol/commands"
+        let forms = "jabber:x:data"
+        let operator_ = try peer("operator", server)
+        let viewer = try peer("viewer", server)
+        let stranger = try peer("stranger", server)
+
+        func list(_ p: Peer) throws -> [String] {
+            let r = try p.ask(board, XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": commands]))
+            return try r?.get().child("query", namespace: XMPPNamespace.discoItems)?.elements.compactMap { $0[attribute: "node"] } ?? []
+        }
+        #expect(try list(operator_) == ["status", "read", "set-output", "pulse-output"])
+        #expect(try list(viewer) == ["status", "read"])
+        #expect(try list(stranger) == [])
+        let info = try operator_.ask(board, XMLElement("query", namespace: XMPPNamespace.discoInfo))
+        #expect(try info?.get().child("query", namespace: XMPPNamespace.discoInfo)?.elements.contains { $0[attribute: "var"] == commands } == true)
+
+        // Two stages: the form, then the submitted values.
+        let first = try operator_.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "set-output", "action": "execute"]), type: "set")
+        let form = try #require(try first?.get().child("command", namespace: commands))
+        #expect(form[attribute: "status"] == "executing")
+        let sid = try #require(form[attribute: "sessionid"])
+        let options = form.child("x", namespace: forms)?.elements.first { $0[attribute: "var"] == "output" }?.elements.filter { $0.name == "option" }.count
+        #expect(options == 3)
+        func submit(_ node: String, _ sid: String, _ values: [String: String]) -> XMLElement {
+            var x = XMLElement("x", namespace: forms, attrs: ["type": "submit"])
+            for (k, v) in values.sorted(by: { $0.key < $1.key }) {
+                x.append(XMLElement("field", namespace: forms, attrs: ["var": k], children: [.text("value", namespace: forms, v)]))
+            }
+            return XMLElement("command", namespace: commands, attrs: ["node": node, "sessionid": sid, "action": "complete"], children: [x])
+        }
+        let done = try operator_.ask(board, submit("set-output", sid, ["output": "pump", "state": "on"]), type: "set")
+        let completed = try #require(try done?.get().child("command", namespace: commands))
+        #expect(completed[attribute: "status"] == "completed")
+        #expect(completed.child("note", namespace: commands)?.text == "pump on")
+        #expect(line(daemon, "pump") == "1")
+
+        // A pulse over the limit is refused with not-allowed.
+        let pulse = try operator_.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "pulse-output"]), type: "set")
+        let psid = try #require(try pulse?.get().child("command", namespace: commands)?[attribute: "sessionid"])
+        if case .failure(let e)? = try operator_.ask(board, submit("pulse-output", psid, ["output": "pump", "duration": "10s"]), type: "set") {
+            #expect(e.condition == .notAllowed)
+        } else { Issue.record("a pulse over max_pulse ran") }
+
+        // One stage for status; strangers and viewers cannot switch.
+        let status = try viewer.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "status", "action": "execute"]), type: "set")
+        #expect(try status?.get().child("command", namespace: commands)?.child("note", namespace: commands)?.text.hasPrefix("pump on") == true)
+        if case .failure(let e)? = try viewer.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "set-output"]), type: "set") {
+            #expect(e.condition == .forbidden)
+        } else { Issue.record("a viewer got the switch form") }
+        if case .failure(let e)? = try stranger.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "status"]), type: "set") {
+            #expect(e.condition == .forbidden)
+        } else { Issue.record("a stranger ran status") }
+        // A session belongs to whoever started it.
+        if case .failure(let e)? = try viewer.ask(board, submit("set-output", sid, ["output": "pump", "state": "off"]), type: "set") {
+            #expect(e.condition == .forbidden || e.condition == .badRequest)
+        } else { Issue.record("a finished session was reused") }
+        #expect(line(daemon, "pump") == "1")
+        for p in [operator_, viewer, stranger] { p.disconnect() }
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: servers)
+    func ownersBlockAndUnblock(_ server: ITServer) throws {
+        let daemon = try start(server)
+        let board = "perch@\(server.domain)/board"
+        let owner = try peer("peer", server)
+        let viewer = try peer("viewer", server)
+        #expect(try viewer.say("read tank", to: board) == "tank: 12 cm")
+        #expect(try owner.say("block viewer@\(server.domain)", to: board)?.hasPrefix("blocked viewer@\(server.domain)") == true)
+        #expect(try viewer.say("read tank", to: board, timeout: 1_500) == nil, "a blocked JID gets nothing")
+        #expect(try owner.say("unblock viewer@\(server.domain)", to: board) == "unblocked viewer@\(server.domain)")
+        owner.idle(300)
+        #expect(try viewer.say("read tank", to: board) == "tank: 12 cm")
+        #expect(!daemon.log.contains("did not take the block"), "the server accepted XEP-0191: \(daemon.log)")
+        owner.disconnect()
+        viewer.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
 }

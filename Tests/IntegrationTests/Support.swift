@@ -262,7 +262,8 @@ final class Peer {
         return answer
     }
 
-    /// Sends a chat message and waits for the daemon's reply; nil when none comes within `timeout` ms.
+    /// Sends a chat message and waits for the daemon's reply (not an error bounce: a server may return
+    /// a message to a JID that blocks us as an error carrying the body); nil when none comes in time.
     func say(_ body: String, to: String, extra: XMLElement? = nil, timeout: Int64 = 10_000) throws -> String? {
         let target = try JID(to)
         let seen = received.count
@@ -271,7 +272,7 @@ final class Peer {
         client.send(m)
         var reply: String?
         loop.run(until: { [unowned self] in
-            reply = self.received[seen...].first { $0.name == "message" && $0.from?.bare == target.bare && $0.child("body") != nil }?.child("body")?.text
+            reply = self.received[seen...].first { $0.name == "message" && $0.stanzaType != "error" && $0.from?.bare == target.bare && $0.child("body") != nil }?.child("body")?.text
             return reply != nil
         }, timeout: timeout)
         return reply

@@ -1,0 +1,225 @@
+import PerchGPIO
+import PerchHardware
+import PerchIO
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// XEP-0050 ad-hoc commands with XEP-0004 forms, so Gajim, Psi, Converse.js and Cheogram users get
+/// buttons and fields: status, read, set an output, pulse an output. Each is listed (disco#items on
+/// the commands node) only to roles allowed to run it, and runs through the same executor as chat.
+final class AdHocFrontEnd {
+    static let ns = "http://jabber.org/protocol/commands"
+
+    struct Command {
+        let node: String
+        let name: String
+        let role: Role
+    }
+
+    let commands = [
+        Command(node: "status", name: "Status", role: .viewer),
+        Command(node: "read", name: "Read sensors", role: .viewer),
+        Command(node: "set-output", name: "Switch an output", role: .operator),
+        Command(node: "pulse-output", name: "Pulse an output", role: .operator),
+    ]
+
+    let executor: CommandExecutor
+    let client: XMPPClient
+    let hardware: Hardware
+    /// Multi-stage sessions waiting for their form, by session id: the node and who started it.
+    private var sessions: [String: (node: String, owner: JID, started: Instant)] = [:]
+
+    init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware) {
+        self.executor = executor
+        self.client = client
+        self.hardware = hardware
+    }
+
+    func install() {
+        client.discoInfo.features.append(Self.ns)
+        client.discoInfo.features.append(DataForm.ns)
+        client.handleIQ(namespace: XMPPNamespace.discoItems) { [unowned self] iq in self.items(iq) }
+        client.discoInfoForNode = { [unowned self] node, iq in self.info(node, iq) }
+        client.handleIQ(namespace: Self.ns) { [unowned self] iq in self.command(iq) }
+    }
+
+    private func role(_ iq: XMLElement) -> Role {
+        guard let from = iq.from, !executor.policy.isBlocked(from) else { return .stranger }
+        return executor.policy.role(of: from)
+    }
+
+    private var me: String {
+        if case .online(let session) = client.status { return session.jid.description }
+        return client.config.jid.description
+    }
+
+    // MARK: Discovery
+
+    func items(_ iq: XMLElement) -> XMLElement? {
+        guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return nil }
+        var out = XMLElement("query", namespace: XMPPNamespace.discoItems)
+        guard let node = query[attribute: "node"] else {
+            return Stanza.result(for: iq, payload: out)
+        }
+        guard node == Self.ns else { return Stanza.error(for: iq, StanzaError(.itemNotFound)) }
+        out[attribute: "node"] = Self.ns
+        let role = role(iq)
+        // Strangers see an empty list: the commands are not theirs to know about.
+        for c in commands where role >= c.role {
+            out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
+        }
+        return Stanza.result(for: iq, payload: out)
+    }
+
+    func info(_ node: String, _ iq: XMLElement) -> XMLElement? {
+        if node == Self.ns {
+            return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
+                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"])
+            ])
+        }
+        guard let c = commands.first(where: { $0.node == node }), role(iq) >= c.role else { return nil }
+        return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
+            XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-node", "name": c.name]),
+            XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": Self.ns]),
+            XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": DataForm.ns]),
+        ])
+    }
+
+    // MARK: Execution
+
+    func command(_ iq: XMLElement) -> XMLElement? {
+        guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"], let from = iq.from else {
+            return Stanza.error(for: iq, StanzaError(.badRequest))
+        }
+        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
+        guard let c = commands.first(where: { $0.node == node }) else { return Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)")) }
+        let role = role(iq)
+        guard role >= c.role else { return Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role")) }
+        let action = cmd[attribute: "action"] ?? "execute"
+        expireSessions()
+
+        if let sid = cmd[attribute: "sessionid"] {
+            guard let session = sessions[sid], session.node == node, session.owner == from else {
+                return commandError(iq, .badRequest, "bad-sessionid", "the session expired or is not yours; start the command again")
+            }
+            if action == "cancel" {
+                sessions[sid] = nil
+                return Stanza.result(for: iq, payload: XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "canceled"]))
+            }
+            guard action == "complete" || action == "execute" || action == "next" else {
+                return commandError(iq, .badRequest, "bad-action", "\(action) is not possible here")
+            }
+            sessions[sid] = nil
+            let values = DataForm.values(cmd.child("x", namespace: DataForm.ns))
+            guard let command = parse(node, values) else {
+                return commandError(iq, .badRequest, "bad-payload", "the form is incomplete or a value is not valid")
+            }
+            run(command, iq, node, sid, from, role)
+            return nil
+        }
+
+        switch node {
+        case "status":
+            run(.status, iq, node, SecureRandomSession.id(), from, role)
+        case "read":
+            run(.read(sensor: nil), iq, node, SecureRandomSession.id(), from, role)
+        default:
+            let sid = SecureRandomSession.id()
+            sessions[sid] = (node, from, .now())
+            var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "executing"])
+            response.append(XMLElement("actions", namespace: Self.ns, attrs: ["execute": "complete"], children: [XMLElement("complete", namespace: Self.ns)]))
+            response.append(form(node))
+            return Stanza.result(for: iq, payload: response)
+        }
+        return nil
+    }
+
+    func form(_ node: String) -> XMLElement {
+        let outputs = hardware.outputs.map(\.name)
+        switch node {
+        case "set-output":
+            return DataForm.form(type: "form", title: "Switch an output", instructions: nil, fields: [
+                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
+                .init(variable: "state", type: "list-single", label: "State", options: ["on", "off", "toggle"], value: "on", required: true),
+            ])
+        default:
+            let longest = hardware.outputs.map(\.spec.maxPulse).max() ?? 0
+            return DataForm.form(type: "form", title: "Pulse an output", instructions: "The output returns to where it was afterwards.", fields: [
+                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
+                .init(variable: "duration", type: "text-single", label: "Duration", value: "1s", required: true,
+                      desc: "for example 500ms, 5s, 2m (at most \(CommandExecutor.describe(longest)))"),
+            ])
+        }
+    }
+
+    func parse(_ node: String, _ values: [String: String]) -> DeviceCommand? {
+        guard let output = values["output"], !output.isEmpty else { return nil }
+        switch node {
+        case "set-output":
+            switch values["state"] {
+            case "on"?: return .set(output: output, on: true)
+            case "off"?: return .set(output: output, on: false)
+            case "toggle"?: return .toggle(output: output)
+            default: return nil
+            }
+        case "pulse-output":
+            guard let ms = values["duration"].flatMap(ChatParser.parseDuration), ms > 0 else { return nil }
+            return .pulse(output: output, milliseconds: ms)
+        default:
+            return nil
+        }
+    }
+
+    /// Runs a command and completes the session with its outcome: a note, or an iq error.
+    func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ from: JID, _ role: Role) {
+        executor.execute(command, CommandContext(from: from, role: role, frontEnd: "adhoc")) { [weak self] outcome in
+            guard let self else { return }
+            if let e = outcome.error {
+                self.client.send(Stanza.error(for: iq, e))
+                return
+            }
+            var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
+            response.append(.text("note", namespace: Self.ns, outcome.text).with(attribute: "type", "info"))
+            if case .read = command {
+                let fields = outcome.text.split(separator: "\n").map { line -> DataForm.Field in
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    return .init(variable: String(parts[0]), type: "text-single", label: String(parts[0]), value: parts.count > 1 ? String(parts[1].dropFirst()) : "")
+                }
+                response.append(DataForm.form(type: "result", title: "Readings", instructions: nil, fields: fields))
+            }
+            self.client.send(Stanza.result(for: iq, payload: response))
+        }
+    }
+
+    /// An iq error with XEP-0050's specific condition beside the general one.
+    func commandError(_ iq: XMLElement, _ condition: StanzaError.Condition, _ specific: String, _ text: String) -> XMLElement {
+        var reply = Stanza.error(for: iq, StanzaError(condition, text: text))
+        if let i = reply.children.lastIndex(where: { if case .element(let e) = $0 { return e.name == "error" } else { return false } }),
+           case .element(var error) = reply.children[i] {
+            error.append(XMLElement(specific, namespace: Self.ns))
+            reply.children[i] = .element(error)
+        }
+        return reply
+    }
+
+    private func expireSessions() {
+        let now = Instant.now()
+        sessions = sessions.filter { now - $0.value.started < 600_000 }
+    }
+}
+
+enum SecureRandomSession {
+    static func id() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max, using: &g), radix: 36) }.joined()
+    }
+}
+
+extension XMLElement {
+    func with(attribute name: String, _ value: String) -> XMLElement {
+        var copy = self
+        copy[attribute: name] = value
+        return copy
+    }
+}
