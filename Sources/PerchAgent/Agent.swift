@@ -20,6 +20,7 @@ public final class Agent {
     let logger: Logger
     let presence: PresenceTelemetry
     let adHoc: AdHocFrontEnd
+    let pubsub: PubSubPublisher
     /// Strangers told off recently (one refusal per hour each).
     private var refused: [JID: Instant] = [:]
     /// Strangers whose subscription requests wait for an owner's decision.
@@ -37,6 +38,7 @@ public final class Agent {
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
             deviceName: name, loop: loop, logger: logger.with(label: "command"))
         adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware)
+        pubsub = PubSubPublisher(settings: config.telemetry, client: client, deviceName: name, logger: logger.with(label: "pubsub"))
         presence = PresenceTelemetry(client: client, executor: executor, hardware: hardware, minInterval: config.telemetry.minInterval, enabled: config.telemetry.presence, loop: loop)
     }
 
@@ -62,11 +64,31 @@ public final class Agent {
         hardware.onInputChange = { [unowned self] input, change in
             previousInput?(input, change)
             self.presence.changed()
+            self.pubsub.publishEvent(input: input.name, value: change.value, at: change.wallClockMilliseconds)
         }
         let previousReading = hardware.onReading
         hardware.onReading = { [unowned self] r in
             previousReading?(r)
             self.presence.changed()
+            self.pubsub.publish(r, precision: self.hardware.sensors.sensors[r.sensor]?.spec.precision ?? 1)
+        }
+        if pubsub.enabled {
+            executor.listSubscribers = { [unowned self] finish in
+                self.pubsub.listSubscriptions { result in
+                    switch result {
+                    case .success(let subs): finish(.ok(subs.isEmpty ? "no subscribers" : "subscribers: " + subs.joined(separator: ", ")))
+                    case .failure(let e): finish(.fail(e.condition, "the pubsub service would not list them: \(e)"))
+                    }
+                }
+            }
+            executor.removeSubscriber = { [unowned self] jid, finish in
+                self.pubsub.removeSubscription(jid) { result in
+                    switch result {
+                    case .success: finish(.ok("\(jid) no longer receives the readings"))
+                    case .failure(let e): finish(.fail(e.condition, "the pubsub service refused: \(e)"))
+                    }
+                }
+            }
         }
         presence.start()
         IoTFrontEnd(executor: executor, client: client, hardware: hardware).install()
@@ -180,7 +202,9 @@ public final class Agent {
             for t in safeTimers.values { t.cancel() }
             safeTimers = [:]
             fetchBlocklist()
+            pubsub.online()
         case .offline:
+            pubsub.offline()
             for (name, after) in config.device.safeAfter where safeTimers[name] == nil {
                 safeTimers[name] = loop.schedule(after: after) { [weak self] in self?.applySafeState(name, after) }
             }

@@ -29,6 +29,11 @@ public enum ChatParser {
                 return .failure(.badArgument("\"\(words[2])\" is not a duration; try 500ms, 5s or 2m"))
             }
             return .success(.pulse(output: words[1], milliseconds: ms))
+        case "subscribers":
+            return .success(.subscribers)
+        case "unsubscribe":
+            guard words.count == 2, let jid = try? JID(words[1]) else { return .failure(.badArgument("usage: unsubscribe <jid>")) }
+            return .success(.removeSubscriber(jid))
         case "block", "unblock", "allow", "deny":
             guard words.count == 2, let jid = try? JID(words[1]) else {
                 return .failure(.badArgument("usage: \(first) <jid>, e.g. \(first) someone@example.org"))

@@ -47,6 +47,9 @@ public final class CommandExecutor {
     /// Answers a pending subscription request (true: allow); returns the reply text, or nil when no
     /// request from that JID is pending.
     public var decideSubscription: ((JID, Bool) -> String?)?
+    /// Lists the readings node's subscriptions / removes one; nil when pubsub is not configured.
+    public var listSubscribers: ((@escaping (CommandOutcome) -> Void) -> Void)?
+    public var removeSubscriber: ((JID, @escaping (CommandOutcome) -> Void) -> Void)?
     /// Called after any output changed by a command (for presence and pubsub).
     public var onOutputsChanged: (() -> Void)?
 
@@ -129,6 +132,12 @@ public final class CommandExecutor {
             policy.blocked.remove(jid)
             sendBlock?(jid, false)
             finish(.ok("unblocked \(jid)"))
+        case .subscribers:
+            guard let list = listSubscribers else { return finish(.fail(.featureNotImplemented, "readings are not published to pubsub ([telemetry] pubsub)")) }
+            list(finish)
+        case .removeSubscriber(let jid):
+            guard let remove = removeSubscriber else { return finish(.fail(.featureNotImplemented, "readings are not published to pubsub ([telemetry] pubsub)")) }
+            remove(jid, finish)
         case .allow(let jid), .deny(let jid):
             let allow = if case .allow = command { true } else { false }
             if let text = decideSubscription?(jid, allow) { finish(.ok(text)) } else {
@@ -228,7 +237,7 @@ public final class CommandExecutor {
         if role >= .operator {
             lines.append("<output> on|off|toggle · pulse <output> <duration>")
         }
-        if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests)") }
+        if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests) · subscribers · unsubscribe <jid>") }
         let outputs = hardware.config.outputs.map(\.name)
         let sensors = hardware.config.sensors.map(\.name) + hardware.config.inputs.map(\.name)
         if !outputs.isEmpty { lines.append("outputs: \(outputs.joined(separator: ", "))") }

@@ -15,6 +15,9 @@ public enum DeviceCommand: Hashable, Sendable {
     /// Answers a stranger's subscription request that was put to the owners.
     case allow(JID)
     case deny(JID)
+    /// The readings node's subscriptions, and removing one (owners).
+    case subscribers
+    case removeSubscriber(JID)
 
     /// Who may run it.
     public var requiredRole: Role {
@@ -22,14 +25,14 @@ public enum DeviceCommand: Hashable, Sendable {
         case .help: .viewer
         case .status, .read: .viewer
         case .set, .toggle, .pulse: .operator
-        case .block, .unblock, .allow, .deny: .owner
+        case .block, .unblock, .allow, .deny, .subscribers, .removeSubscriber: .owner
         }
     }
 
     /// Whether it changes anything (what rate limits and stale-message checks apply to).
     public var isAction: Bool {
         switch self {
-        case .help, .status, .read: false
+        case .help, .status, .read, .subscribers: false
         default: true
         }
     }
@@ -47,6 +50,8 @@ public enum DeviceCommand: Hashable, Sendable {
         case .unblock(let j): "unblock \(j)"
         case .allow(let j): "allow \(j)"
         case .deny(let j): "deny \(j)"
+        case .subscribers: "subscribers"
+        case .removeSubscriber(let j): "unsubscribe \(j)"
         }
     }
 }

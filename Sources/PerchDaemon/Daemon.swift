@@ -67,8 +67,9 @@ public final class Daemon {
             }
         }
         logger.info("perch \(Self.version) starting for \(config.account.jid) (config \(config.file), password from \(config.account.passwordSource))")
-        hardware.start()
+        // The agent first, so it sees the first readings (they are published once the session is up).
         agent.start()
+        hardware.start()
         client.start()
         loop.run()
         return exitCode

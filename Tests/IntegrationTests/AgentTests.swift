@@ -12,7 +12,7 @@ struct AgentTests {
 
     /// A daemon with outputs pump (max_pulse 2 s), fill and drain (an interlock with a 300 ms wait),
     /// an input door, and a sensor tank read from DIR/tank every second.
-    func start(_ server: ITServer, rateLimit: Int = 100) throws -> DaemonProcess {
+    func start(_ server: ITServer, rateLimit: Int = 100, telemetry: String = "") throws -> DaemonProcess {
         let d = server.domain
         let config = """
         [account]
@@ -30,6 +30,7 @@ struct AgentTests {
         rate_limit = \(rateLimit)
         [telemetry]
         min_interval = "1s"
+        \(telemetry)
         [device]
         name = "testbed"
         gpio = "simulated"
@@ -280,6 +281,82 @@ struct AgentTests {
         #expect(!daemon.log.contains("did not take the block"), "the server accepted XEP-0191: \(daemon.log)")
         owner.disconnect()
         viewer.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    /// The items of a pubsub node, as (name, value) pairs of their fields.
+    func items(_ p: Peer, at service: String, node: String) throws -> [(String, String)] {
+        let query = XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub", children: [.element(XMLElement("items", namespace: "http://jabber.org/protocol/pubsub", attrs: ["node": node]))])
+        guard case .success(let iq)? = try p.ask(service, query) else { return [] }
+        return fieldValues(iq)
+    }
+
+    func fieldValues(_ e: XMLElement) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func walk(_ e: XMLElement) {
+            if (e.name == "numeric" || e.name == "boolean"), let n = e[attribute: "name"], let v = e[attribute: "value"] { out.append((n, v)) }
+            for c in e.elements { walk(c) }
+        }
+        walk(e)
+        return out
+    }
+
+    @Test(arguments: servers)
+    func readingsArePublishedToPEP(_ server: ITServer) throws {
+        let node = "urn:xmpp:perch:readings:0"
+        let daemon = try start(server, telemetry: "pubsub = \"pep\"\naccess_model = \"presence\"")
+        let bare = "perch@\(server.domain)"
+        let viewer = try peer("viewer", server)
+        // Presence access: the viewer subscribes (it may be subscribed already from another test).
+        viewer.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
+        viewer.idle(500)
+        var found = false
+        for _ in 0..<20 where !found {
+            found = try items(viewer, at: bare, node: node).contains { $0 == ("tank", "12") }
+            if !found { viewer.idle(250) }
+        }
+        #expect(found, "the tank reading is on the PEP node; log:\n\(daemon.log)")
+        try "20\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
+        found = false
+        for _ in 0..<30 where !found {
+            found = try items(viewer, at: bare, node: node).contains { $0 == ("tank", "20") }
+            if !found { viewer.idle(250) }
+        }
+        #expect(found, "the new reading is published")
+        viewer.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: servers)
+    func readingsAndEventsReachAServiceNodeSubscriber(_ server: ITServer) throws {
+        let service = "pubsub.\(server.domain)"
+        let node = "testbed/readings"
+        let daemon = try start(server, telemetry: "pubsub = \"service\"\nservice = \"\(service)\"\nnode = \"\(node)\"\naccess_model = \"open\"")
+        let board = "perch@\(server.domain)/board"
+        #expect(daemon.waitFor("pubsub node \(node)", timeout: 10) || daemon.log.contains("created pubsub node"), "log:\n\(daemon.log)")
+        let viewer = try peer("viewer", server)
+        let owner = try peer("peer", server)
+        let ps = "http://jabber.org/protocol/pubsub"
+        let subscribe = XMLElement("pubsub", namespace: ps, children: [.element(XMLElement("subscribe", namespace: ps, attrs: ["node": node, "jid": "viewer@\(server.domain)/tester"]))])
+        var subscribed = try viewer.ask(service, subscribe, type: "set")
+        for _ in 0..<20 {
+            if case .success? = subscribed { break }
+            viewer.idle(250)
+            subscribed = try viewer.ask(service, subscribe, type: "set")
+        }
+        #expect(try subscribed?.get() != nil, "subscribed to the node; log:\n\(daemon.log)")
+        // A sampled reading and an input event both arrive as notifications.
+        try "25\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
+        let reading = viewer.waitFor(timeout: 8_000) { m in m.name == "message" && self.fieldValues(m).contains { $0 == ("tank", "25") } }
+        #expect(reading != nil, "log:\n\(daemon.log)")
+        try "1\n".write(toFile: "\(daemon.dir)/gpio/door", atomically: true, encoding: .utf8)
+        let event = viewer.waitFor(timeout: 5_000) { m in m.name == "message" && self.fieldValues(m).contains { $0 == ("door", "true") } }
+        #expect(event != nil, "the door event")
+        // The owner sees and removes the subscription by chat.
+        #expect(try owner.say("subscribers", to: board)?.contains("viewer@\(server.domain)") == true)
+        #expect(try owner.say("unsubscribe viewer@\(server.domain)/tester", to: board)?.contains("no longer receives") == true)
+        viewer.disconnect()
+        owner.disconnect()
         #expect(daemon.terminate() == 0)
     }
 }

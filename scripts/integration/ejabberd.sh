@@ -81,11 +81,18 @@ access_rules:
     allow: all
   local:
     allow: local
+  pubsub_createnode:
+    allow: local
 modules:
   mod_caps: {}
   mod_disco: {}
   mod_ping: {}
   mod_privacy: {}
+  mod_pubsub:
+    access_createnode: pubsub_createnode
+    plugins:
+      - flat
+      - pep
   mod_blocking: {}
   mod_roster:
     versioning: true

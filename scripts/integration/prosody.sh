@@ -34,7 +34,10 @@ certificates = "$dir/certs"
 ssl = { certificate = "$dir/certs/perch.test.crt"; key = "$dir/certs/perch.test.key" }
 c2s_direct_tls_ssl = { certificate = "$dir/certs/perch.test.crt"; key = "$dir/certs/perch.test.key" }
 network_settings = { tcp_backlog = 32 }
+-- The device may create nodes on the pubsub service (Prosody lets only admins do that).
+admins = { "perch@perch.test" }
 VirtualHost "perch.test"
+Component "pubsub.perch.test" "pubsub"
 CFG
 # Run as root, prosody and prosodyctl switch to the 'prosody' user: give it the directory.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
