@@ -158,6 +158,10 @@ case "check-config":
     if !config.server.pins.isEmpty { print("  pins         \(config.server.pins.count)") }
     print("  owners       \(config.access.owners.map(\.description).joined(separator: ", "))")
     print("  keepalive    ping after \(config.connection.pingInterval / 1000) s idle, dead after \(config.connection.pingTimeout / 1000) s more")
+    let d = config.device
+    func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
+    print("  device       \(d.board.map { "board \($0.id), " } ?? "")gpio \(d.backend.rawValue), \(count(d.outputs.count, "output")), \(count(d.inputs.count, "input")), \(count(d.sensors.count, "sensor")), \(count(d.interlocks.count, "interlock"))")
+    print("  telemetry    presence \(config.telemetry.presence ? "at most every \(config.telemetry.minInterval / 1000) s" : "off"), pubsub \(config.telemetry.pubsub.rawValue)\(config.telemetry.pubsub == .none ? "" : " node \(config.telemetry.node ?? "")")")
     exit(0)
 case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info
