@@ -148,7 +148,7 @@ final class AdHocFrontEnd {
             return DataForm.form(type: "form", title: "Pulse an output", instructions: "The output returns to where it was afterwards.", fields: [
                 .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
                 .init(variable: "duration", type: "text-single", label: "Duration", value: "1s", required: true,
-                      desc: "for example 500ms, 5s, 2m (at most \(CommandExecutor.describe(longest)))"),
+                      desc: "for example 500ms, 5s, 2m (at most \(describeDuration(longest)))"),
             ])
         }
     }

@@ -104,7 +104,7 @@ public final class Agent {
         if from == client.config.jid { return }
         let role = executor.policy.role(of: from)
         if executor.policy.isBlocked(from) { return }
-        let text = body.trimmingCharacters()
+        let text = body.trimmingWhitespace()
         guard !text.isEmpty else { return }
         if role == .stranger {
             let now = Instant.now()
@@ -218,7 +218,7 @@ public final class Agent {
         guard let output = hardware.output(named: name), let safe = output.spec.safeState, output.state != safe || output.isPulsing else { return }
         do {
             try output.set(safe)
-            logger.warning("output \(name): no server connection for \(CommandExecutor.describe(after)); switched \(safe ? "on" : "off") (safe_after)")
+            logger.warning("output \(name): no server connection for \(describeDuration(after)); switched \(safe ? "on" : "off") (safe_after)")
         } catch {
             logger.error("output \(name): safe_after could not switch it: \(error)")
         }
@@ -233,14 +233,5 @@ public final class Agent {
                 if let jid = item[attribute: "jid"].flatMap({ try? JID($0) }) { self.executor.policy.blocked.insert(jid) }
             }
         }
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

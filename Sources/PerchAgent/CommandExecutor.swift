@@ -92,10 +92,10 @@ public final class CommandExecutor {
         }
         guard command.isAction else { return nil }
         if let age = context.age, age > settings.maxAge {
-            return .fail(.notAllowed, "not done: this command was sent \(Self.describe(age)) ago (delivered late, probably from offline storage), older than the \(Self.describe(settings.maxAge)) allowed. Send it again if you still want it.")
+            return .fail(.notAllowed, "not done: this command was sent \(describeDuration(age)) ago (delivered late, probably from offline storage), older than the \(describeDuration(settings.maxAge)) allowed. Send it again if you still want it.")
         }
         if let wait = limiter.take(context.from) {
-            return .fail(.resourceConstraint, "too many commands; try again in \(Self.describe(wait))")
+            return .fail(.resourceConstraint, "too many commands; try again in \(describeDuration(wait))")
         }
         return nil
     }
@@ -172,7 +172,7 @@ public final class CommandExecutor {
         case .pulse: turnsOn = !output.resting
         }
         if turnsOn, let group = interlocks.first(where: { $0.contains(output.name) }), let until = switching[group.name] {
-            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(Self.describe(until - Instant.now()))"))
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
         }
         do throws(OutputError) {
             switch change {
@@ -190,7 +190,7 @@ public final class CommandExecutor {
     private func switchOn(_ output: Output, _ change: Change, _ finish: @escaping (CommandOutcome) -> Void) {
         guard let group = interlocks.first(where: { $0.contains(output.name) }) else { return act(output, change, finish) }
         if let until = switching[group.name] {
-            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(Self.describe(until - Instant.now()))"))
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
         }
         // A member resting on but pulsed off counts as on: its pulse would end by switching it back on.
         let others = group.outputs.compactMap { hardware.output(named: $0) }.filter { $0 !== output && ($0.state || $0.resting) }
@@ -226,7 +226,7 @@ public final class CommandExecutor {
 
     func describe(_ output: Output) -> String {
         if let ends = output.pulseEnds {
-            return "\(output.name) \(output.state ? "on" : "off") for \(Self.describe(max(0, ends - Instant.now()))), then \(output.resting ? "on" : "off")"
+            return "\(output.name) \(output.state ? "on" : "off") for \(describeDuration(max(0, ends - Instant.now()))), then \(output.resting ? "on" : "off")"
         }
         return "\(output.name) \(output.state ? "on" : "off")"
     }
@@ -289,12 +289,5 @@ public final class CommandExecutor {
         case .failed(let e, _): return "\(name): error: \(e)"
         case .unknown: return "\(name): not read yet"
         }
-    }
-
-    static func describe(_ ms: Int64) -> String {
-        if ms < 1000 { return "\(max(ms, 0)) ms" }
-        if ms < 120_000 { return "\((ms + 500) / 1000) s" }
-        if ms < 7_200_000 { return "\(ms / 60_000) min" }
-        return "\(ms / 3_600_000) h"
     }
 }

@@ -32,7 +32,7 @@ public enum OutputError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .pulseTooLong(let r, let m): "a pulse of \(Output.describe(r)) is longer than this output's max_pulse of \(Output.describe(m))"
+        case .pulseTooLong(let r, let m): "a pulse of \(describeDuration(r)) is longer than this output's max_pulse of \(describeDuration(m))"
         case .invalidPulse(let r): "a pulse must last longer than 0 ms (got \(r) ms)"
         case .gpio(let e): e.description
         }
@@ -141,8 +141,4 @@ public final class Output {
         }
     }
 
-    static func describe(_ ms: Int64) -> String {
-        if ms % 1000 == 0 { return "\(ms / 1000) s" }
-        return "\(ms) ms"
-    }
 }

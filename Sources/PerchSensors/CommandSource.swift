@@ -1,4 +1,5 @@
 import Glibc
+import PerchIO
 
 /// Runs a sensor's command (opt-in in the configuration): no shell, a timeout, at most 64 KiB of output.
 /// Its standard output is a number (`21.5`), `true`/`false`, or a JSON object from which `key` (a dotted

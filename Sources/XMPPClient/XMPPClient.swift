@@ -206,7 +206,7 @@ public final class XMPPClient {
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()
             self.connection = nil
-            self.lastProblem = "\(address) did not complete the login within \(Self.describe(milliseconds: self.config.connectTimeout))"
+            self.lastProblem = "\(address) did not complete the login within \(describeDuration(self.config.connectTimeout))"
             self.logger.warning(self.lastProblem!)
             self.nextAddress(candidate)
         }
@@ -224,14 +224,8 @@ public final class XMPPClient {
 
     func scheduleReconnect(_ cause: ReconnectPolicy.Cause, sessionDuration: Int64?) {
         let delay = config.reconnect.nextDelay(after: cause, sessionDuration: sessionDuration, state: &reconnectState, random: Double.random(in: 0...1, using: &rng))
-        logger.info("reconnecting in \(Self.describe(milliseconds: delay))")
+        logger.info("reconnecting in \(describeDuration(delay))")
         retryTimer = loop.schedule(after: delay) { [weak self] in self?.attempt() }
-    }
-
-    static func describe(milliseconds ms: Int64) -> String {
-        if ms < 1000 { return "\(ms) ms" }
-        if ms < 120_000 { return "\(ms / 1000) s" }
-        return "\(ms / 60_000) min"
     }
 
     func finishStop() {

@@ -1,0 +1,20 @@
+/// Small text helpers every layer needs (Glibc-only targets have no Foundation to lean on).
+extension StringProtocol {
+    /// Without leading and trailing whitespace (spaces, tabs, newlines).
+    public func trimmingWhitespace() -> String {
+        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}
+
+/// A duration for people: `300 ms`, `5 s`, `1.5 s`, `15 min`, `3 h`.
+public func describeDuration(_ ms: Int64) -> String {
+    let ms = max(ms, 0)
+    if ms < 1000 { return "\(ms) ms" }
+    if ms < 120_000 {
+        if ms % 1000 == 0 { return "\(ms / 1000) s" }
+        let tenths = (ms + 50) / 100
+        return tenths % 10 == 0 ? "\(tenths / 10) s" : "\(tenths / 10).\(tenths % 10) s"
+    }
+    if ms < 7_200_000 { return "\(ms / 60_000) min" }
+    return "\(ms / 3_600_000) h"
+}
