@@ -306,10 +306,16 @@ struct AgentTests {
         let node = "urn:xmpp:perch:readings:0"
         let daemon = try start(server, telemetry: "pubsub = \"pep\"\naccess_model = \"presence\"")
         let bare = "perch@\(server.domain)"
-        let viewer = try peer("viewer", server)
+        // The viewer's caps say it wants notifications from the node (XEP-0163 +notify).
+        let viewer = try Peer(user: "viewer", domain: server.domain, port: server.port)
+        viewer.client.discoInfo.features.append(node + "+notify")
+        #expect(viewer.connect())
         // Presence access: the viewer subscribes (it may be subscribed already from another test).
         viewer.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
         viewer.idle(500)
+        // Accept the device's subscription back, so our presence (with the caps) reaches its PEP service.
+        viewer.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribed", "to": bare]))
+        viewer.client.setPresence(show: nil, status: nil)
         var found = false
         for _ in 0..<20 where !found {
             found = try items(viewer, at: bare, node: node).contains { $0 == ("tank", "12") }
@@ -323,6 +329,11 @@ struct AgentTests {
             if !found { viewer.idle(250) }
         }
         #expect(found, "the new reading is published")
+        // And it arrived by itself, as a PEP notification.
+        let pushed = viewer.waitFor(timeout: 5_000) { m in
+            m.name == "message" && m.child("event", namespace: "http://jabber.org/protocol/pubsub#event") != nil && self.fieldValues(m).contains { $0 == ("tank", "20") }
+        }
+        #expect(pushed != nil, "a PEP notification with the new reading")
         viewer.disconnect()
         #expect(daemon.terminate() == 0)
     }
