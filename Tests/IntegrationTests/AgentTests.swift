@@ -12,7 +12,7 @@ struct AgentTests {
 
     /// A daemon with outputs pump (max_pulse 2 s), fill and drain (an interlock with a 300 ms wait),
     /// an input door, and a sensor tank read from DIR/tank every second.
-    func start(_ server: ITServer, rateLimit: Int = 100, telemetry: String = "") throws -> DaemonProcess {
+    func start(_ server: ITServer, rateLimit: Int = 100, telemetry: String = "", access: String = "") throws -> DaemonProcess {
         let d = server.domain
         let config = """
         [account]
@@ -26,6 +26,7 @@ struct AgentTests {
         owners = ["peer@\(d)"]
         operators = ["operator@\(d)"]
         viewers = ["viewer@\(d)"]
+        \(access)
         [commands]
         rate_limit = \(rateLimit)
         [telemetry]
@@ -368,6 +369,29 @@ struct AgentTests {
         #expect(try owner.say("unsubscribe viewer@\(server.domain)/tester", to: board)?.contains("no longer receives") == true)
         viewer.disconnect()
         owner.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: servers)
+    func strangersCanBePutToTheOwners(_ server: ITServer) throws {
+        let daemon = try start(server, access: "strangers = \"ask-owners\"")
+        let board = "perch@\(server.domain)/board"
+        let bare = "perch@\(server.domain)"
+        let owner = try peer("peer", server)
+        let stranger = try peer("stranger", server)
+        stranger.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
+        let ask = owner.waitFor { $0.name == "message" && $0.child("body")?.text.contains("stranger@\(server.domain) asks to see testbed") == true }
+        #expect(ask != nil, "log:\n\(daemon.log)")
+        #expect(try owner.say("allow stranger@\(server.domain)", to: board)?.contains("may now see testbed") == true)
+        #expect(stranger.waitFor { $0.name == "presence" && $0.stanzaType == "subscribed" && $0.from?.bare.description == bare } != nil)
+        // As a viewer now, the former stranger may read.
+        #expect(try stranger.say("read tank", to: board) == "tank: 12 cm")
+        #expect(try owner.say("allow stranger@\(server.domain)", to: board) == "stranger@\(server.domain) has not asked to subscribe")
+        // Leave the accounts as they were: the other tests count on a stranger without a subscription.
+        stranger.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribe", "to": bare]))
+        stranger.idle(300)
+        owner.disconnect()
+        stranger.disconnect()
         #expect(daemon.terminate() == 0)
     }
 }
