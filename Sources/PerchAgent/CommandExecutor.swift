@@ -265,25 +265,20 @@ public final class CommandExecutor {
         guard let name else {
             var lines: [String] = []
             for input in hardware.inputs { lines.append("\(input.name): \(input.value ? "on" : "off")") }
-            for s in hardware.sensors.order { lines.append(readLine(s)) }
+            for s in hardware.sensors.order { lines.append(line(s, hardware.sensors.current(s))) }
             return lines.isEmpty ? .ok("no sensors or inputs are configured") : .ok(lines.joined(separator: "\n"))
         }
         if let input = hardware.input(named: name) { return .ok("\(input.name): \(input.value ? "on" : "off")") }
         if let s = hardware.sensors.order.first(where: { $0.lowercased() == name.lowercased() }) {
-            let line = readLine(s)
-            if case .failed(let e, _)? = hardware.sensors.sensors[s]?.state, line.contains("error") {
-                return .fail(.internalServerError, "\(s): \(e)")
-            }
-            return .ok(line)
+            let state = hardware.sensors.current(s)
+            if case .failed(let e, _) = state { return .fail(.internalServerError, "\(s): \(e)") }
+            return .ok(line(s, state))
         }
         let names = hardware.sensors.order + hardware.inputs.map(\.name)
         return .fail(.itemNotFound, "no sensor \"\(name)\"" + (names.isEmpty ? "" : "; readings: \(names.joined(separator: ", "))"))
     }
 
-    /// A sensor's value now: a fresh read for sysfs sources, the last sample for slow ones.
-    private func readLine(_ name: String) -> String {
-        guard let sensor = hardware.sensors.sensors[name] else { return "\(name): unknown" }
-        let state = sensor.spec.source.isSlow ? sensor.state : hardware.sensors.readNow(name)
+    private func line(_ name: String, _ state: SensorState) -> String {
         switch state {
         case .ok(let r): return "\(name): \(r.text)"
         case .failed(let e, _): return "\(name): error: \(e)"

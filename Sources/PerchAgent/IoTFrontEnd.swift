@@ -140,8 +140,7 @@ struct IoTFrontEnd {
         var byStamp: [String: [XMLElement]] = [:]
         for name in hardware.sensors.order where include(name) {
             guard let sensor = hardware.sensors.sensors[name] else { continue }
-            let state = sensor.spec.source.isSlow ? sensor.state : hardware.sensors.readNow(name)
-            switch state {
+            switch hardware.sensors.current(name) {
             case .ok(let r):
                 let stamp = WallClock.iso8601(seconds: r.timestamp / 1000, millis: Int(r.timestamp % 1000))
                 var f: XMLElement

@@ -109,6 +109,13 @@ public final class SensorMonitor {
         }
     }
 
+    /// A sensor's value now, without blocking the event loop: a fresh read for fast sources, the
+    /// last sample for slow ones (a 1-Wire conversion or a command would hold the loop up).
+    public func current(_ name: String) -> SensorState {
+        guard let s = sensors[name] else { return .unknown }
+        return s.spec.source.isSlow ? s.state : readNow(name)
+    }
+
     private func readFast(_ source: SensorSource) -> Result<SourceValue, SensorError> {
         if case .gpio(let input) = source {
             guard let state = gpioState?(input) else { return .failure(SensorError("input \(input) cannot be read")) }
