@@ -25,6 +25,9 @@ public final class Daemon {
         self.config = config
         self.logger = logger
         loop = try EventLoop()
+        do { try makeDirectories(config.device.stateDirectory, mode: 0o700) } catch {
+            logger.warning("cannot create the state directory \(config.device.stateDirectory) (\(error.message)); session state and readings taken offline are not kept across restarts. Create it, owned by the user perch runs as, or set device.state_dir")
+        }
         var c = ClientConfiguration(jid: config.account.jid, password: password)
         c.host = config.server.host
         c.port = config.server.port
@@ -44,6 +47,7 @@ public final class Daemon {
         c.reconnect.maximumDelay = config.connection.reconnectMax
         c.softwareVersion = Self.version
         c.traceXML = traceXML || config.log.traceXML
+        c.resumptionFile = config.device.stateDirectory + "/session.xml"
         client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
         hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
         agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger.with(label: "agent"))

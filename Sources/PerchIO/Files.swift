@@ -97,3 +97,14 @@ public func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(IOError
         if mkdir(current, mode) != 0 && errno != EEXIST { throw IOError.errno("mkdir \(current)") }
     }
 }
+
+/// Removes a file; a file that is not there is not an error.
+@discardableResult
+public func removeFile(_ path: String) -> Bool {
+    unlink(path) == 0 || errno == ENOENT
+}
+
+/// Renames a file (within one file system).
+public func renameFile(_ from: String, to: String) throws(IOError) {
+    guard rename(from, to) == 0 else { throw IOError.errno("rename \(from) to \(to)") }
+}

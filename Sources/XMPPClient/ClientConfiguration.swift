@@ -44,6 +44,11 @@ public struct ClientConfiguration: Sendable {
     public var capsNode = "https://perch.invalid/caps"
     /// The presence priority (RFC 6121 §4.7.2.3).
     public var presencePriority = 0
+    /// Use XEP-0198 stream management where the server offers it.
+    public var streamManagement = true
+    /// Where the stream management state is kept between runs, so a restarted client resumes the
+    /// session; nil keeps it in memory only.
+    public var resumptionFile: String?
     /// Log every element sent and received (SASL payloads redacted).
     public var traceXML = false
 

@@ -21,8 +21,17 @@ extension XMPPClient {
         redirects = 0
         lastProblem = nil
         lastActivity = .now()
-        logger.notice("online as \(session.jid) via \(connection.map { "\($0.address)" } ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS"))")
+        let resend = adoptStreamManagement(session)
+        let how = session.resumed ? "resumed" : "online"
+        logger.notice("\(how) as \(session.jid) via \(connection.map { "\($0.address)" } ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS")\(sm != nil ? ", stream management" : ""))")
         status = .online(session)
+        if session.resumed {
+            // The server kept our presence and roster: only what changed meanwhile goes out.
+            for stanza in resend { send(stanza) }
+            if currentPresence() != lastPresence { sendPresence() }
+            scheduleLiveness()
+            return
+        }
         // RFC 6121 §2.2: fetch the roster, then §4.2: initial presence, with our capabilities.
         sendIQ(Roster.request(id: makeID("roster"))) { [weak self] result in
             guard let self else { return }
@@ -34,8 +43,14 @@ extension XMPPClient {
                 self.logger.warning("the server would not give the roster: \(error)")
             }
         }
-        send(currentPresence())
+        sendPresence()
+        for stanza in resend { send(stanza) }
         scheduleLiveness()
+    }
+
+    func sendPresence() {
+        let presence = currentPresence()
+        if send(presence) { lastPresence = presence }
     }
 
     /// Our available presence: show and status as last set, priority, and XEP-0115 caps.
@@ -53,7 +68,7 @@ extension XMPPClient {
     public func setPresence(show: String?, status: String?) {
         presenceShow = show
         presenceStatus = status
-        if case .online = self.status { send(currentPresence()) }
+        if case .online = self.status { sendPresence() }
     }
 
     func ended(_ conn: XMPPConnection, _ candidate: ServerCandidate, _ reason: XMPPConnection.EndReason) {
@@ -62,7 +77,7 @@ extension XMPPClient {
         attemptTimer?.cancel()
         livenessTimer?.cancel()
         pingSentAt = nil
-        failPendingIQs()
+        if stopping { failPendingIQs() } else { streamManagementLost() }
         let duration = onlineSince.map { Instant.now() - $0 }
         let wasOnline = onlineSince != nil
         onlineSince = nil
@@ -192,7 +207,7 @@ extension XMPPClient {
             pingSentAt = now
             let id = makeID("ping")
             // The reply (or any other traffic) updates lastActivity; the iq itself needs no tracking.
-            connection.send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart))
+            send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart))
         }
         scheduleLiveness()
     }
@@ -200,10 +215,13 @@ extension XMPPClient {
     // MARK: - Stanzas in
 
     func received(_ stanza: XMLElement) {
+        if stanza.stanzaKind != nil { countReceived(stanza) }
         switch stanza.stanzaKind {
         case .iq: receivedIQ(stanza)
         case .message, .presence: onStanza?(stanza)
-        case nil: logger.debug("ignoring a top-level <\(stanza.name) xmlns='\(stanza.namespace)'>")
+        case nil:
+            if stanza.namespace == XMPPNamespace.streamManagement { return receivedStreamManagement(stanza) }
+            logger.debug("ignoring a top-level <\(stanza.name) xmlns='\(stanza.namespace)'>")
         }
     }
 

@@ -55,11 +55,27 @@ public final class XMPPClient {
     var rng = SystemRandomNumberGenerator()
     var presenceShow: String?
     var presenceStatus: String?
+    /// The presence last broadcast, so a resumed session re-sends it only when it changed meanwhile.
+    var lastPresence: XMLElement?
+    // XEP-0198 (XMPPClient+StreamManagement.swift)
+    var sm: StreamManagement?
+    var smJID: JID?
+    /// True while the current connection counts stanzas.
+    var smActive = false
+    /// The state came from disk (an earlier process).
+    var smFromDisk = false
+    /// When the connection of the resumable session was lost (Unix ms).
+    var smLostAt: Int64?
+    var ackTimer: EventLoop.Timer?
+    var saveTimer: EventLoop.Timer?
+    var saveFailing = false
+    let resumptionStore: ResumptionStore?
 
     public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
         self.loop = loop
         self.config = config
         self.logger = logger
+        resumptionStore = config.resumptionFile.map { ResumptionStore(path: $0) }
         discoInfo = DiscoInfo(
             identities: [.init(category: "client", type: "bot", name: config.softwareName)],
             features: [XMPPNamespace.discoInfo, XMPPNamespace.ping, XMPPNamespace.version, XMPPNamespace.time, XMPPNamespace.caps])
@@ -70,6 +86,7 @@ public final class XMPPClient {
     /// Starts connecting; the client keeps a session up until ``stop(_:)``.
     public func start() {
         guard status == .offline, retryTimer == nil, connection == nil else { return }
+        if sm == nil { loadResumption() }
         attempt()
     }
 
@@ -87,7 +104,9 @@ public final class XMPPClient {
         }
         stopCompletion = completion
         if case .online = status {
-            connection.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unavailable"]))
+            send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unavailable"]))
+            // A closed stream ends the session on the server: there is nothing to resume after this.
+            forgetResumption()
             connection.close()
         } else {
             connection.abort()
@@ -95,11 +114,21 @@ public final class XMPPClient {
         }
     }
 
-    /// Sends a stanza if a session is up. Returns false when offline (nothing is queued here).
+    /// Sends a stanza if a session is up. Returns false when offline (nothing is queued here). With
+    /// stream management, a sent stanza is held until the server acknowledges it, and sent again on
+    /// the next connection if it never does (see XMPPClient+StreamManagement.swift). Messages get an
+    /// XEP-0359 origin id, so a re-send can be told from a new message.
     @discardableResult
     public func send(_ stanza: XMLElement) -> Bool {
         guard case .online = status, let connection else { return false }
+        var stanza = stanza
+        if stanza.stanzaKind == .message, stanza.child("origin-id", namespace: XMPPNamespace.stanzaID) == nil {
+            let id = stanza.stanzaID ?? makeID("m")
+            stanza[attribute: "id"] = id
+            stanza.append(XMLElement("origin-id", namespace: XMPPNamespace.stanzaID, attrs: ["id": id]))
+        }
         connection.send(stanza)
+        countSent(stanza)
         return true
     }
 
@@ -120,6 +149,12 @@ public final class XMPPClient {
     func attempt() {
         retryTimer = nil
         status = .connecting
+        if redirectTarget == nil, resumptionRequest != nil, let location = sm?.location,
+            let target = Self.parseHostPort(location, defaultPort: config.port ?? 5222)
+        {
+            // XEP-0198 §5: the server asked to be found there for a resumption.
+            redirectTarget = ServerCandidate(host: target.host, port: target.port, directTLS: config.transport == .directTLS)
+        }
         if let target = redirectTarget {
             redirectTarget = nil
             candidates = [target]
@@ -191,7 +226,9 @@ public final class XMPPClient {
         let tlsConfig = TLSConfiguration(
             serverName: config.jid.domainpart, referenceNames: references, systemTrustStore: config.systemTrustStore,
             extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
-        let negotiator = StreamNegotiator(jid: config.jid, password: config.password, security: security, scramCache: scramCache)
+        let negotiator = StreamNegotiator(
+            jid: config.jid, password: config.password, security: security, scramCache: scramCache,
+            streamManagement: config.streamManagement, resumption: resumptionRequest)
         let conn = XMPPConnection(
             loop: loop, candidate: candidate, address: address, negotiator: negotiator, tlsConfiguration: tlsConfig,
             limits: config.limits, maxOutboundBytes: config.maxOutboundBytes, traceXML: config.traceXML,

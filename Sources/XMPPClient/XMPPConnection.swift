@@ -225,6 +225,8 @@ final class XMPPConnection {
             case .fail(let error):
                 end(.negotiation(error))
                 stop = true
+            case .deliver(let e):
+                onStanza?(e)
             }
         }
         return stop

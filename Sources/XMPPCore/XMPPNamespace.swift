@@ -36,6 +36,8 @@ public enum XMPPNamespace {
     public static let saslChannelBinding = "urn:xmpp:sasl-cb:0"
     /// XEP-0198: Stream Management.
     public static let streamManagement = "urn:xmpp:sm:3"
+    /// XEP-0359: Unique and Stable Stanza IDs (origin-id, stanza-id).
+    public static let stanzaID = "urn:xmpp:sid:0"
     /// XEP-0203: Delayed Delivery.
     public static let delay = "urn:xmpp:delay"
 }

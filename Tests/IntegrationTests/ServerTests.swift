@@ -13,7 +13,7 @@ struct ServerTests {
         let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port), password: "perch-secret")
         #expect(daemon.waitFor("online as \(server.jid)"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("(\(server.mechanism)"), "log:\n\(daemon.log)")
-        #expect(daemon.log.contains(", TLS)"))
+        #expect(daemon.log.contains(", TLS, stream management)"), "log:\n\(daemon.log)")
         #expect(daemon.terminate() == 0)
         #expect(daemon.log.contains("stream closed; exiting"), "log:\n\(daemon.log)")
         #expect(!daemon.log.contains("perch-secret"))

@@ -214,7 +214,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 }
 
-func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, transport: String = "starttls", ca: String = IT.caFile, owner: String = "peer@perch.test") -> String {
+func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, transport: String = "starttls", ca: String = IT.caFile, owner: String = "peer@perch.test", extra: String = "") -> String {
     """
     [account]
     jid = "\(jid)"
@@ -226,6 +226,9 @@ func daemonConfig(jid: String = "perch@perch.test/board", port: Int = 15222, tra
     ca_file = "\(ca)"
     [access]
     owners = ["\(owner)"]
+    [device]
+    state_dir = "@DIR@/state"
+    \(extra)
     """
 }
 

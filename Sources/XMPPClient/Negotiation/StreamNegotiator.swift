@@ -36,6 +36,9 @@ public struct StreamNegotiator {
         case established(NegotiatedSession)
         /// Negotiation failed; close the connection.
         case fail(NegotiationError)
+        /// A stanza that arrived while stream management was being enabled: handle it as usual, after
+        /// ``established(_:)``.
+        case deliver(XMLElement)
     }
 
     enum State: Equatable {
@@ -46,6 +49,8 @@ public struct StreamNegotiator {
         case authenticating
         case awaitingBind(id: String)
         case awaitingSession(id: String)
+        case awaitingResumed
+        case awaitingEnabled
         case established
         case failed
     }
@@ -64,13 +69,25 @@ public struct StreamNegotiator {
     private var sessionFeatures = XMLElement("features", namespace: XMPPNamespace.stream)
     private var bindRetried = false
     private var nextID = 0
+    /// XEP-0198: the session to resume, and whether to enable stream management at all.
+    private let resumption: ResumptionRequest?
+    private let streamManagement: Bool
+    private var resumptionFailed = false
+    private var serverHandled: UInt32?
+    private var enabled: StreamManagement?
+    private var early: [XMLElement] = []
 
-    public init(jid: JID, password: String, security: Security, scramCache: SCRAMCache? = nil) {
+    public init(
+        jid: JID, password: String, security: Security, scramCache: SCRAMCache? = nil, streamManagement: Bool = true,
+        resumption: ResumptionRequest? = nil
+    ) {
         self.jid = jid
         self.password = password
         self.security = security
         self.scramCache = scramCache
         self.tls = security == .directTLS
+        self.streamManagement = streamManagement
+        self.resumption = streamManagement ? resumption : nil
     }
 
     /// The first stream header. With direct TLS, call this once TLS is up.
@@ -144,8 +161,12 @@ public struct StreamNegotiator {
             return bindResult(e)
         case .awaitingSession(let id):
             guard e.stanzaKind == .iq, e.stanzaID == id else { return ignoreOrFail(e) }
-            if e.stanzaType == "result" { return establish() }
+            if e.stanzaType == "result" { return enableOrEstablish() }
             return fail(.protocolViolation, "the server refused the session: \(StanzaError(stanza: e)?.description ?? "no reason")")
+        case .awaitingResumed:
+            return resumeResult(e)
+        case .awaitingEnabled:
+            return enableResult(e)
         case .awaitingHeader, .awaitingTLS, .established, .failed:
             return fail(.protocolViolation, "unexpected <\(e.name)> during negotiation")
         }
@@ -196,7 +217,55 @@ public struct StreamNegotiator {
             return fail(.protocolViolation, "the server does not offer resource binding")
         }
         sessionFeatures = f
+        // XEP-0198 §5: a resumption replaces binding; if the server refuses it, bind as usual.
+        if let resumption, offersStreamManagement {
+            state = .awaitingResumed
+            return [.send(XMLElement("resume", namespace: XMPPNamespace.streamManagement, attrs: ["h": String(resumption.handled), "previd": resumption.id]))]
+        }
         return sendBind(resource: jid.resourcepart)
+    }
+
+    private var offersStreamManagement: Bool {
+        streamManagement && sessionFeatures.child("sm", namespace: XMPPNamespace.streamManagement) != nil
+    }
+
+    private mutating func resumeResult(_ e: XMLElement) -> [Action] {
+        guard e.namespace == XMPPNamespace.streamManagement, let resumption else { return ignoreOrFail(e) }
+        switch e.name {
+        case "resumed":
+            guard let mechanism else { return fail(.protocolViolation, "negotiation incomplete") }
+            state = .established
+            var session = NegotiatedSession(jid: resumption.jid, streamID: streamID, mechanism: mechanism.name, tls: tls, features: sessionFeatures)
+            session.resumed = true
+            session.serverHandled = StreamManagement.handledCount(e)
+            return [.established(session)]
+        case "failed":
+            // The server no longer holds the session (or never did): a new one, with whatever the
+            // server says it handled of the old one.
+            resumptionFailed = true
+            serverHandled = StreamManagement.handledCount(e)
+            return sendBind(resource: jid.resourcepart)
+        default:
+            return fail(.protocolViolation, "expected <resumed/> or <failed/>, got <\(e.name)>")
+        }
+    }
+
+    private mutating func enableResult(_ e: XMLElement) -> [Action] {
+        guard e.namespace == XMPPNamespace.streamManagement else {
+            // A stanza the server sent after it processed <enable/>: it counts, so hold it until then.
+            guard e.stanzaKind != nil, early.count < 16 else { return fail(.protocolViolation, "unexpected <\(e.name)> while enabling stream management") }
+            early.append(e)
+            return []
+        }
+        switch e.name {
+        case "enabled": enabled = StreamManagement(enabled: e)
+        case "failed": enabled = nil
+        default: return fail(.protocolViolation, "expected <enabled/> or <failed/>, got <\(e.name)>")
+        }
+        var actions = establish()
+        actions += early.map { Action.deliver($0) }
+        early = []
+        return actions
     }
 
     private mutating func sendBind(resource: String?) -> [Action] {
@@ -221,7 +290,7 @@ public struct StreamNegotiator {
                 state = .awaitingSession(id: id)
                 return [.send(Stanza.iq(type: "set", id: id, payload: XMLElement("session", namespace: XMPPNamespace.session)))]
             }
-            return establish()
+            return enableOrEstablish()
         }
         let error = StanzaError(stanza: e)
         if error?.condition == .conflict, !bindRetried, jid.resourcepart != nil {
@@ -235,10 +304,21 @@ public struct StreamNegotiator {
         return fail(.protocolViolation, "the server refused to bind a resource: \(error?.description ?? "no reason")")
     }
 
+    /// XEP-0198 §3: enable stream management (with resumption) once bound, where the server offers it.
+    private mutating func enableOrEstablish() -> [Action] {
+        guard offersStreamManagement else { return establish() }
+        state = .awaitingEnabled
+        return [.send(StreamManagement.enableRequest)]
+    }
+
     private mutating func establish() -> [Action] {
         guard let boundJID, let mechanism else { return fail(.protocolViolation, "negotiation incomplete") }
         state = .established
-        return [.established(NegotiatedSession(jid: boundJID, streamID: streamID, mechanism: mechanism.name, tls: tls, features: sessionFeatures))]
+        var session = NegotiatedSession(jid: boundJID, streamID: streamID, mechanism: mechanism.name, tls: tls, features: sessionFeatures)
+        session.streamManagement = enabled
+        session.resumptionFailed = resumptionFailed
+        session.serverHandled = serverHandled
+        return [.established(session)]
     }
 
     private mutating func sasl(_ e: XMLElement) -> [Action] {

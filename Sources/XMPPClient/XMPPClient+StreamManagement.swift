@@ -1,0 +1,194 @@
+import PerchIO
+import XMPPAddress
+import XMPPCore
+import PerchLog
+
+/// XEP-0198 in the client: counting, acknowledgements, resumption, and the saved state.
+///
+/// Delivery rules, in one place:
+/// - A resumed session (same process): the server says how many of our stanzas it handled; the rest
+///   are sent again, iq requests included (their callers are still waiting).
+/// - A resumed session after a restart (state from disk): messages the server never handled are sent
+///   again; iq requests and presence are not, because nobody in this process waits for their answers
+///   (the outbox checks and re-publishes its own items) and presence is sent fresh.
+/// - A new session, because resumption failed or was impossible: the same as after a restart. The
+///   messages keep their XEP-0359 origin ids so a receiver can tell a re-send from a new message.
+extension XMPPClient {
+    /// Loads the saved state at start-up, so the first connection tries to resume.
+    func loadResumption() {
+        guard let store = resumptionStore else { return }
+        do {
+            guard let saved = try store.load() else { return }
+            let age = WallClock.milliseconds() - saved.savedAt
+            sm = saved.state
+            smJID = saved.jid
+            smFromDisk = true
+            if saved.state.resumable, age < saved.state.resumeWindow {
+                logger.info("found session state from \(describeDuration(max(age, 0))) ago; will try to resume it (\(saved.state.unacknowledged.count) stanzas unacknowledged)")
+            } else {
+                sm?.resumptionID = nil
+                if !saved.state.unacknowledged.isEmpty {
+                    logger.info("the saved session is too old to resume; its \(saved.state.unacknowledged.count) unacknowledged stanzas go out on the new session")
+                }
+            }
+        } catch {
+            logger.warning("ignoring the saved session state: \(error); starting a new session")
+            store.remove()
+        }
+    }
+
+    /// What the next connection asks to resume, if anything.
+    var resumptionRequest: ResumptionRequest? {
+        guard let sm, let id = sm.resumptionID, let jid = smJID else { return nil }
+        if let lostAt = smLostAt, WallClock.milliseconds() - lostAt >= sm.resumeWindow { return nil }
+        return ResumptionRequest(id: id, handled: sm.inbound, jid: jid)
+    }
+
+    /// The connection is up: adopt the new or resumed XEP-0198 state. Returns what to send again once
+    /// the session is ready, and whether the session was resumed.
+    func adoptStreamManagement(_ session: NegotiatedSession) -> [XMLElement] {
+        smLostAt = nil
+        if session.resumed, var state = sm {
+            let everything = !smFromDisk
+            let resend = state.resumed(serverHandled: session.serverHandled ?? state.acknowledged)
+            sm = state
+            smActive = true
+            smFromDisk = false
+            let kept = everything ? resend : resend.filter { $0.stanzaKind == .message }
+            logger.notice("resumed the session; \(kept.count) stanzas sent again\(kept.count < resend.count ? " (\(resend.count - kept.count) requests and presences from before the restart dropped)" : "")")
+            saveResumption()
+            return kept
+        }
+        // A new session: whatever the old one never delivered goes out again (messages only).
+        var leftovers: [XMLElement] = []
+        if var old = sm {
+            if let h = session.serverHandled { _ = old.resumed(serverHandled: h) }
+            leftovers = old.unacknowledged.filter { $0.stanzaKind == .message }
+            if session.resumptionFailed {
+                logger.notice("the server could not resume the session; starting a new one\(leftovers.isEmpty ? "" : " and sending \(leftovers.count) unacknowledged messages again")")
+            }
+        }
+        failPendingIQs()
+        sm = session.streamManagement
+        smJID = session.jid
+        smActive = sm != nil
+        smFromDisk = false
+        if sm == nil {
+            resumptionStore?.remove()
+        } else {
+            saveResumption()
+        }
+        return leftovers
+    }
+
+    /// The connection ended. With a resumable session, requests stay pending: the answers may still
+    /// come on the resumed stream.
+    func streamManagementLost() {
+        smActive = false
+        ackTimer?.cancel()
+        ackTimer = nil
+        if sm?.resumable == true {
+            smLostAt = smLostAt ?? WallClock.milliseconds()
+            saveResumption()
+        } else {
+            failPendingIQs()
+        }
+    }
+
+    /// Counts a stanza we are writing, and asks for an acknowledgement when due.
+    func countSent(_ stanza: XMLElement) {
+        guard smActive, StreamManagement.counts(stanza), var state = sm else { return }
+        let due = state.didSend(stanza)
+        sm = state
+        if state.unacknowledged.count > StreamManagement.maxUnacknowledged, let connection {
+            logger.warning("the server has not acknowledged \(state.unacknowledged.count) stanzas; the connection is stuck")
+            connection.abort()
+            ended(connection, connection.candidate, .timeout("the server stopped acknowledging stanzas"))
+            return
+        }
+        if due {
+            requestAck()
+        } else if ackTimer == nil {
+            ackTimer = loop.schedule(after: StreamManagement.requestDelay) { [weak self] in
+                self?.ackTimer = nil
+                self?.requestAck()
+            }
+        }
+        if stanza.stanzaKind == .message { saveResumption() } else { saveResumptionSoon() }
+    }
+
+    private func requestAck() {
+        guard smActive, var state = sm, state.sentSinceRequest > 0, let connection else { return }
+        ackTimer?.cancel()
+        ackTimer = nil
+        connection.send(state.request())
+        sm = state
+    }
+
+    /// Counts a stanza from the server before it is handled. Messages and iq requests (commands) are
+    /// saved at once, so a restart never makes the server deliver them twice.
+    func countReceived(_ stanza: XMLElement) {
+        guard smActive, var state = sm else { return }
+        state.didReceive()
+        sm = state
+        if stanza.stanzaKind == .message || stanza.isIQRequest { saveResumption() } else { saveResumptionSoon() }
+    }
+
+    /// `<r/>` and `<a/>` from the server.
+    func receivedStreamManagement(_ element: XMLElement) {
+        guard smActive, var state = sm, let connection else { return }
+        switch element.name {
+        case "r":
+            connection.send(state.answer)
+        case "a":
+            guard let h = StreamManagement.handledCount(element) else { return }
+            do throws(StreamManagement.AckError) {
+                try state.acknowledge(h)
+                sm = state
+                saveResumptionSoon()
+            } catch {
+                logger.warning("\(error); ending the stream")
+                var e = StreamError(.undefinedCondition)
+                e.text = "h=\(h) is more than the \(state.sent) stanzas sent"
+                connection.send(e.element)
+                connection.abort()
+                ended(connection, connection.candidate, .timeout("the server's acknowledgements do not add up"))
+            }
+        default:
+            logger.debug("ignoring stream management element <\(element.name)>")
+        }
+    }
+
+    // MARK: Saving
+
+    func saveResumption() {
+        saveTimer?.cancel()
+        saveTimer = nil
+        guard let store = resumptionStore, let sm, let smJID else { return }
+        do {
+            try store.save(.init(state: sm, jid: smJID, savedAt: smLostAt ?? WallClock.milliseconds()))
+            saveFailing = false
+        } catch {
+            if !saveFailing { logger.warning("cannot save the session state (\(error)); a restart will start a new session") }
+            saveFailing = true
+        }
+    }
+
+    /// Acknowledgements and iq traffic: saved within a couple of seconds, not on every stanza.
+    func saveResumptionSoon() {
+        guard resumptionStore != nil, saveTimer == nil else { return }
+        saveTimer = loop.schedule(after: 2000) { [weak self] in
+            self?.saveTimer = nil
+            self?.saveResumption()
+        }
+    }
+
+    /// A clean stop ends the session on the server too: nothing is left to resume.
+    func forgetResumption() {
+        saveTimer?.cancel()
+        saveTimer = nil
+        ackTimer?.cancel()
+        ackTimer = nil
+        resumptionStore?.remove()
+    }
+}
