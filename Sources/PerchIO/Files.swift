@@ -108,3 +108,11 @@ public func removeFile(_ path: String) -> Bool {
 public func renameFile(_ from: String, to: String) throws(IOError) {
     guard rename(from, to) == 0 else { throw IOError.errno("rename \(from) to \(to)") }
 }
+
+/// Creates a new private directory under /tmp (`mkdtemp`), for scratch work.
+public func makeTemporaryDirectory(_ prefix: String = "perch") throws(IOError) -> String {
+    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+    guard made else { throw IOError.errno("mkdtemp /tmp/\(prefix).XXXXXX") }
+    return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}

@@ -404,6 +404,12 @@ extension XMLStreamParser {
 
     private static func value(_ start: UnsafePointer<xmlChar>?, _ end: UnsafePointer<xmlChar>?) -> String {
         guard let start, let end, end > start else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: start, count: end - start), as: UTF8.self)
+        let bytes = UnsafeBufferPointer(start: start, count: end - start)
+        let text = String(decoding: bytes, as: UTF8.self)
+        // Without entity substitution libxml2 hands over `&amp;` in an attribute as the five characters
+        // `&#38;` (so it could tell it from a literal ampersand); nothing else reaches here escaped,
+        // since every other entity reference is refused as restricted XML.
+        guard bytes.contains(UInt8(ascii: "&")) else { return text }
+        return text.replacing("&#38;", with: "&")
     }
 }

@@ -7,7 +7,7 @@ let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:st
 let transcript = header
     + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"
     + " \n "
-    + "<message from='a@example.org/r' to='b@example.org' type='chat' id='m1'><body>hi &amp; &lt;bye&gt; &#x263A; &#65;</body><x xmlns='urn:example' a=\"q&apos;s\"/></message>"
+    + "<message from='a@example.org/r' to='b@example.org' type='chat' id='m1'><body>hi &amp; &lt;bye&gt; &#x263A; &#65;</body><x xmlns='urn:example' a=\"q&apos;s\" b='a&amp;b&lt;c&gt;&#38;&quot;'/></message>"
     + "<iq type='result' id='1'><query xmlns='jabber:iq:roster'><item jid='c@example.org'><group>G</group></item></query></iq>"
     + "<presence xml:lang='de'><status><![CDATA[<raw>]]></status></presence>"
     + "</stream:stream>"
@@ -40,6 +40,7 @@ func parseAll(_ chunks: [[UInt8]]) throws -> [XMLStreamEvent] {
         #expect(message[attribute: "id"] == "m1")
         #expect(message.child("body")?.text == "hi & <bye> ☺ A")
         #expect(message.child("x", namespace: "urn:example")?[attribute: "a"] == "q's")
+        #expect(message.child("x", namespace: "urn:example")?[attribute: "b"] == "a&b<c>&\"")
 
         guard case .element(let presence) = events[4] else { Issue.record("no presence"); return }
         #expect(presence.lang == "de")

@@ -1,0 +1,156 @@
+import Testing
+import PerchIO
+import XMPPAddress
+import XMPPCore
+import XMPPXML
+@testable import XMPPClient
+
+private func message(_ n: Int) -> XMLElement { Stanza.message(to: try! JID("peer@perch.test"), body: "m\(n)", id: "m\(n)") }
+private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xmlns='urn:xmpp:sm:3'/>"
+
+@Suite struct StreamManagementTests {
+    @Test func acknowledgementsReleaseTheOldestStanzas() throws {
+        var sm = StreamManagement(resumptionID: "abc")
+        for i in 1...5 { _ = sm.didSend(message(i)) }
+        #expect(sm.sent == 5)
+        #expect(try sm.acknowledge(3) == 3)
+        #expect(sm.unacknowledged.map { $0.stanzaID } == ["m4", "m5"])
+        // An old or repeated h releases nothing.
+        #expect(try sm.acknowledge(3) == 0)
+        #expect(throws: StreamManagement.AckError.tooHigh(h: 9, sent: 5)) { try sm.acknowledge(9) }
+        #expect(sm.unacknowledged.count == 2, "a bad h changes nothing")
+    }
+
+    @Test func countersWrapAt32Bits() throws {
+        var sm = StreamManagement(resumptionID: "abc")
+        sm.acknowledged = UInt32.max - 1
+        for i in 1...4 { _ = sm.didSend(message(i)) }
+        #expect(sm.sent == 2)
+        #expect(try sm.acknowledge(1) == 3)
+        #expect(sm.unacknowledged.map { $0.stanzaID } == ["m4"])
+        sm.inbound = UInt32.max
+        sm.didReceive()
+        #expect(sm.inbound == 0)
+        #expect(sm.answer[attribute: "h"] == "0")
+    }
+
+    @Test func requestsAnAckEveryTenStanzas() {
+        var sm = StreamManagement(resumptionID: nil)
+        let due = (1...10).map { sm.didSend(message($0)) }
+        #expect(due == Array(repeating: false, count: 9) + [true])
+        #expect(sm.request().name == "r")
+        #expect(sm.sentSinceRequest == 0)
+    }
+
+    @Test func resumptionResendsWhatTheServerNeverHandled() {
+        var sm = StreamManagement(resumptionID: "abc")
+        for i in 1...4 { _ = sm.didSend(message(i)) }
+        let resend = sm.resumed(serverHandled: 2)
+        #expect(resend.map { $0.stanzaID } == ["m3", "m4"])
+        #expect(sm.sent == 2, "the re-sent stanzas are counted again as they go out")
+        // Saved state that lagged behind: the server handled more than we knew of.
+        var lagging = StreamManagement(resumptionID: "abc")
+        _ = lagging.didSend(message(1))
+        #expect(lagging.resumed(serverHandled: 7).isEmpty)
+        #expect(lagging.acknowledged == 7)
+    }
+
+    @Test func enabledElementGivesIdAndWindow() throws {
+        let on = StreamManagement(enabled: XMLElement("enabled", namespace: XMPPNamespace.streamManagement, attrs: ["id": "x1", "resume": "true", "max": "600", "location": "[::1]:5222"]))
+        #expect(on.resumptionID == "x1")
+        #expect(on.resumeWindow == 600_000)
+        #expect(on.location == "[::1]:5222")
+        let off = StreamManagement(enabled: XMLElement("enabled", namespace: XMPPNamespace.streamManagement, attrs: ["id": "x1"]))
+        #expect(!off.resumable, "without resume='true' the id is not a resumption id")
+    }
+
+    // MARK: Negotiation
+
+    func bound(_ n: inout StreamNegotiator, features: String) throws -> [StreamNegotiator.Action] {
+        #expect(try StreamNegotiatorTests().authenticate(&n, serverPassword: "pencil") == [.restartStream])
+        _ = n.handle(streamOpen)
+        return n.handle(.element(try XMPPClientTests.features(features)))
+    }
+
+    func bindResult(_ bind: XMLElement) -> XMLElement {
+        var result = Stanza.iq(type: "result", id: bind.stanzaID!)
+        result.append(XMLElement("bind", namespace: XMPPNamespace.bind, children: [.element(.text("jid", namespace: XMPPNamespace.bind, "perch@perch.test/board"))]))
+        return result
+    }
+
+    @Test func enablesAfterBindingAndHoldsEarlyStanzas() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .directTLS)
+        let bind = try #require(StreamNegotiatorTests().sent(try bound(&n, features: smFeatures)))
+        let enable = try #require(StreamNegotiatorTests().sent(n.handle(.element(bindResult(bind)))))
+        #expect(enable.name == "enable" && enable[attribute: "resume"] == "true")
+        // A stanza before <enabled/> is held and delivered after the session is established.
+        let early = Stanza.message(to: try JID("perch@perch.test"), body: "hi", id: "e1")
+        #expect(n.handle(.element(early)).isEmpty)
+        let actions = n.handle(.element(XMLElement("enabled", namespace: XMPPNamespace.streamManagement, attrs: ["id": "sm-1", "resume": "true"])))
+        guard case .established(let s)? = actions.first, case .deliver(let d)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(s.streamManagement?.resumptionID == "sm-1")
+        #expect(!s.resumed)
+        #expect(d.stanzaID == "e1")
+    }
+
+    @Test func withoutTheFeatureNoEnableIsSent() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .directTLS)
+        let bind = try #require(StreamNegotiatorTests().sent(try bound(&n, features: "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>")))
+        guard case .established(let s)? = n.handle(.element(bindResult(bind))).first else { Issue.record("not established"); return }
+        #expect(s.streamManagement == nil)
+    }
+
+    @Test func resumesInsteadOfBinding() throws {
+        let jid = try JID("perch@perch.test/board")
+        var n = StreamNegotiator(jid: jid, password: "pencil", security: .directTLS, resumption: ResumptionRequest(id: "sm-1", handled: 42, jid: jid))
+        let resume = try #require(StreamNegotiatorTests().sent(try bound(&n, features: smFeatures)))
+        #expect(resume.name == "resume" && resume[attribute: "previd"] == "sm-1" && resume[attribute: "h"] == "42")
+        let actions = n.handle(.element(XMLElement("resumed", namespace: XMPPNamespace.streamManagement, attrs: ["previd": "sm-1", "h": "7"])))
+        guard case .established(let s)? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(s.resumed && s.serverHandled == 7 && s.jid == jid)
+    }
+
+    @Test func aRefusedResumptionBindsAndEnablesAgain() throws {
+        let jid = try JID("perch@perch.test/board")
+        var n = StreamNegotiator(jid: jid, password: "pencil", security: .directTLS, resumption: ResumptionRequest(id: "gone", handled: 1, jid: jid))
+        _ = try bound(&n, features: smFeatures)
+        let failed = XMLElement("failed", namespace: XMPPNamespace.streamManagement, attrs: ["h": "3"], children: [XMLElement("item-not-found", namespace: XMPPNamespace.stanzaErrors)])
+        let bind = try #require(StreamNegotiatorTests().sent(n.handle(.element(failed))))
+        #expect(bind.child("bind", namespace: XMPPNamespace.bind) != nil)
+        let enable = try #require(StreamNegotiatorTests().sent(n.handle(.element(bindResult(bind)))))
+        #expect(enable.name == "enable")
+        guard case .established(let s)? = n.handle(.element(XMLElement("failed", namespace: XMPPNamespace.streamManagement))).first else {
+            Issue.record("not established"); return
+        }
+        #expect(s.resumptionFailed && s.serverHandled == 3 && s.streamManagement == nil)
+    }
+
+    // MARK: The saved state
+
+    @Test func savedStateRoundTrips() throws {
+        let dir = try makeTemporaryDirectory("perch-sm")
+        let store = ResumptionStore(path: "\(dir)/session.xml")
+        #expect(try store.load() == nil)
+        var sm = StreamManagement(resumptionID: "id'<&", location: "example.net:5222", resumeWindow: 90_000)
+        sm.inbound = 17
+        sm.acknowledged = 4_000_000_000
+        _ = sm.didSend(message(1))
+        _ = sm.didSend(Stanza.iq(type: "set", id: "q1", payload: XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub")))
+        let saved = ResumptionStore.Saved(state: sm, jid: try JID("perch@perch.test/board"), savedAt: 1_700_000_000_000)
+        try store.save(saved)
+        var loaded = try #require(try store.load())
+        loaded.state.sentSinceRequest = sm.sentSinceRequest
+        #expect(loaded == saved)
+        store.remove()
+        #expect(try store.load() == nil)
+    }
+
+    @Test func aDamagedFileIsAnErrorNotACrash() throws {
+        let dir = try makeTemporaryDirectory("perch-sm")
+        let store = ResumptionStore(path: "\(dir)/session.xml")
+        for junk in ["", "<stream:stream", "<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><other/></stream:stream>"] {
+            try writeFileAtomically(store.path, Array(junk.utf8))
+            #expect(throws: IOError.self) { _ = try store.load() }
+        }
+    }
+}
