@@ -3,7 +3,7 @@
 // Perch: an XMPP device agent for Linux edge boards.
 //
 // Layering (an arrow means "may import"; nothing points back up):
-//   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CGPIOD) are each imported by exactly one Swift target, with
+//   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CGPIOD, CSQLite) are each imported by exactly one Swift target, with
 //   `internal import`, so no C type appears in a public signature.
 //   XMPPAddress            <- nothing            (RFC 7622 JIDs)
 //   XMPPCore               <- XMPPAddress        (element tree, serializer, stanza vocabulary)
@@ -15,6 +15,7 @@
 //   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
 //   PerchSensors           <- PerchIO            (sysfs/procfs sources, commands, report policy)
+//   PerchStore             <- PerchIO, CSQLite   (the durable outbox on SQLite)
 //   PerchBoard             <- PerchGPIO, TOML    (board profiles from devices/)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
 //   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
@@ -43,6 +44,7 @@ let package = Package(
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
         .systemLibrary(
             name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Linux headers the Glibc module leaves out (epoll, signalfd, eventfd); nothing to link.
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
@@ -67,6 +69,8 @@ let package = Package(
         .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: swiftSettings),
 
         .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        // The durable outbox (SQLite): every SQLite call is here.
+        .target(name: "PerchStore", dependencies: ["CSQLite", "PerchIO", "PerchLog"], swiftSettings: swiftSettings),
         .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: swiftSettings),
 
         // MARK: The daemon
@@ -116,6 +120,7 @@ let package = Package(
             name: "PerchAgentTests",
             dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "XMPPAddress", "XMPPCore", "XMPPClient"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "PerchStoreTests", dependencies: ["PerchStore", "PerchIO", "PerchLog"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,0 +1,321 @@
+internal import CSQLite
+public import PerchIO
+public import PerchLog
+
+/// One entry: a payload (an XML item, as text) and when the reading it holds was taken.
+public struct OutboxItem: Sendable, Hashable {
+    /// Increasing within one database (``Outbox/epoch``); gaps mean dropped entries.
+    public let seq: Int64
+    /// When the reading was taken (Unix ms).
+    public let takenAt: Int64
+    public let payload: String
+}
+
+/// How much the outbox may hold; the oldest entries go first past any of these.
+public struct OutboxLimits: Sendable, Hashable {
+    public var maxCount: Int
+    public var maxBytes: Int
+    /// Oldest entry kept (ms).
+    public var maxAge: Int64
+
+    public init(maxCount: Int = 100_000, maxBytes: Int = 32 << 20, maxAge: Int64 = 7 * 86_400_000) {
+        self.maxCount = maxCount
+        self.maxBytes = maxBytes
+        self.maxAge = maxAge
+    }
+}
+
+/// What a power cut may cost.
+public enum OutboxDurability: String, Sendable, Hashable {
+    /// `synchronous = NORMAL`: a committed entry survives the daemon being killed; a power cut can also
+    /// lose what the kernel had not yet written (its writeback is 5 to 30 s).
+    case process
+    /// `synchronous = FULL`: every commit is on the card before it returns.
+    case power
+}
+
+/// Readings and events waiting to be delivered, on disk (SQLite in WAL mode), so they survive a
+/// lost connection, `kill -9` and a reboot.
+///
+/// Writes are batched to spare SD cards: entries are staged in memory and committed together every
+/// `commitInterval` (or at once when it is 0). An entry delivered before the next commit never touches
+/// the disk, so an agent that stays online writes nothing. On `kill -9` or a power cut, entries staged
+/// and not yet committed are lost: at most `commitInterval` worth.
+///
+/// Bounded by count, bytes and age; past a bound the oldest entries are dropped, counted, and logged.
+/// A damaged database is moved aside (`outbox.db.damaged-<time>`) with an error line and a new one is
+/// started; if even that fails the outbox keeps entries in memory only and says so.
+public final class Outbox {
+    public let path: String
+    public let limits: OutboxLimits
+    public let commitInterval: Int64
+    public let durability: OutboxDurability
+    /// A random name for this database: entry ids are `epoch-seq`, so a new database never reuses the
+    /// ids of an old one.
+    public private(set) var epoch = ""
+    /// Entries dropped by the limits since the database was created.
+    public private(set) var dropped: Int64 = 0
+    /// True when the database could not be opened and entries are kept in memory only.
+    public private(set) var memoryOnly = false
+
+    private let loop: EventLoop?
+    private let logger: Logger
+    private var db: Database?
+    private var nextSeq: Int64 = 1
+    /// Entries on disk (count and payload bytes), kept in step with every commit.
+    private var storedCount = 0
+    private var storedBytes = 0
+    private var staged: [OutboxItem] = []
+    private var stagedDeletes: Set<Int64> = []
+    private var commitTimer: EventLoop.Timer?
+
+    public init(path: String, limits: OutboxLimits = .init(), commitInterval: Int64 = 5000, durability: OutboxDurability = .process, loop: EventLoop?, logger: Logger) {
+        self.path = path
+        self.limits = limits
+        self.commitInterval = commitInterval
+        self.durability = durability
+        self.loop = loop
+        self.logger = logger
+        open()
+    }
+
+    deinit { db?.close() }
+
+    // MARK: Opening
+
+    private func open() {
+        do {
+            try openDatabase()
+        } catch where error.isCorruption {
+            moveAside(error)
+            do { try openDatabase() } catch { fallBackToMemory(error) }
+        } catch {
+            fallBackToMemory(error)
+        }
+    }
+
+    private func openDatabase() throws(StoreError) {
+        db?.close()
+        db = nil
+        let d = try Database(path: path)
+        do throws(StoreError) {
+            try d.execute("PRAGMA journal_mode = WAL")
+            try d.execute("PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL")")
+            // A quick structural check: a damaged file is found now, not in the middle of a commit.
+            let check = try d.text("PRAGMA quick_check") ?? "ok"
+            guard check == "ok" else { throw StoreError(SQLITE_CORRUPT, "\(path): \(check)") }
+            try d.execute("""
+                CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, taken INTEGER NOT NULL, payload TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """)
+            if let e = try d.text("SELECT value FROM meta WHERE key = 'epoch'") {
+                epoch = e
+            } else {
+                epoch = Self.newEpoch()
+                try d.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").bind(1, epoch).run()
+            }
+            dropped = Int64(try d.text("SELECT value FROM meta WHERE key = 'dropped'") ?? "0") ?? 0
+            let maxSeq = try d.integer("SELECT coalesce(max(seq), 0) FROM outbox")
+            let lastSeq = Int64(try d.text("SELECT value FROM meta WHERE key = 'last_seq'") ?? "0") ?? 0
+            nextSeq = max(maxSeq, lastSeq, nextSeq - 1) + 1
+            storedCount = Int(try d.integer("SELECT count(*) FROM outbox"))
+            storedBytes = Int(try d.integer("SELECT coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM outbox"))
+        } catch {
+            d.close()
+            throw error
+        }
+        db = d
+        memoryOnly = false
+        if storedCount > 0 {
+            logger.info("outbox \(path): \(storedCount) entries waiting from before")
+        }
+    }
+
+    private func moveAside(_ error: StoreError) {
+        let (s, _) = WallClock.now()
+        let aside = "\(path).damaged-\(s)"
+        logger.error("the outbox \(path) is damaged (\(error.message)); moved it to \(aside) and starting an empty one. Its entries are not delivered; inspect or delete the old file")
+        for suffix in ["", "-wal", "-shm"] where fileExists(path + suffix) {
+            do { try renameFile(path + suffix, to: aside + suffix) } catch {
+                logger.error("cannot move \(path + suffix) aside (\(error)); removing it")
+                removeFile(path + suffix)
+            }
+        }
+    }
+
+    private func fallBackToMemory(_ error: StoreError) {
+        db = nil
+        memoryOnly = true
+        if epoch.isEmpty { epoch = Self.newEpoch() }
+        logger.error("cannot use the outbox \(path) (\(error.message)); readings taken offline are kept in memory only and lost on restart. Check that the state directory exists and is writable")
+    }
+
+    private static func newEpoch() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String(UInt32.random(in: 0...UInt32.max, using: &g), radix: 36)
+    }
+
+    // MARK: Entries
+
+    /// Entries waiting, staged or stored.
+    public var count: Int { storedCount + staged.count - stagedDeletes.count }
+
+    /// Adds an entry; it is on disk after the next commit.
+    @discardableResult
+    public func add(payload: String, takenAt: Int64) -> OutboxItem {
+        let item = OutboxItem(seq: nextSeq, takenAt: takenAt, payload: payload)
+        nextSeq += 1
+        staged.append(item)
+        changed()
+        return item
+    }
+
+    /// The entry was delivered.
+    public func remove(_ seq: Int64) {
+        if let i = staged.firstIndex(where: { $0.seq == seq }) {
+            staged.remove(at: i)
+            return
+        }
+        guard db != nil else { return }
+        if stagedDeletes.insert(seq).inserted { changed() }
+    }
+
+    /// Up to `limit` entries after `seq`, oldest first.
+    public func items(after seq: Int64, limit: Int) -> [OutboxItem] {
+        var result: [OutboxItem] = []
+        if let db, limit > 0 {
+            do {
+                let s = try db.prepare("SELECT seq, taken, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+                s.bind(1, seq).bind(2, Int64(limit + stagedDeletes.count))
+                while try s.step(), result.count < limit {
+                    let n = s.int64(0)
+                    if stagedDeletes.contains(n) { continue }
+                    result.append(OutboxItem(seq: n, takenAt: s.int64(1), payload: s.string(2)))
+                }
+            } catch {
+                failed(error)
+            }
+        }
+        for item in staged where item.seq > seq && result.count < limit { result.append(item) }
+        return result
+    }
+
+    private func changed() {
+        if commitInterval == 0 || loop == nil {
+            commit()
+        } else if commitTimer == nil {
+            commitTimer = loop?.schedule(after: commitInterval) { [weak self] in
+                self?.commitTimer = nil
+                self?.commit()
+            }
+        }
+        if memoryOnly { enforceLimits() }
+    }
+
+    /// Writes staged changes in one transaction and applies the limits. Called by the timer, and at
+    /// shutdown.
+    public func commit() {
+        commitTimer?.cancel()
+        commitTimer = nil
+        guard let db else { return }
+        guard !staged.isEmpty || !stagedDeletes.isEmpty else { return }
+        let inserts = staged
+        let deletes = stagedDeletes
+        do {
+            var bytesRemoved = 0
+            var removed = 0
+            try db.transaction { () throws(StoreError) in
+                if !deletes.isEmpty {
+                    let size = try db.prepare("SELECT length(CAST(payload AS BLOB)) FROM outbox WHERE seq = ?")
+                    let del = try db.prepare("DELETE FROM outbox WHERE seq = ?")
+                    for seq in deletes {
+                        size.bind(1, seq)
+                        if try size.step() { bytesRemoved += Int(size.int64(0)) }
+                        size.reset()
+                        try del.bind(1, seq).run()
+                        removed += db.changes
+                    }
+                }
+                let ins = try db.prepare("INSERT INTO outbox (seq, taken, payload) VALUES (?, ?, ?)")
+                for item in inserts { try ins.bind(1, item.seq).bind(2, item.takenAt).bind(3, item.payload).run() }
+                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)").bind(1, String(nextSeq - 1)).run()
+            }
+            storedCount += inserts.count - removed
+            storedBytes += inserts.reduce(0) { $0 + $1.payload.utf8.count } - bytesRemoved
+            staged.removeAll()
+            stagedDeletes.subtract(deletes)
+            enforceLimits()
+        } catch {
+            failed(error)
+        }
+    }
+
+    /// Drops the oldest entries past the age, count and byte limits.
+    private func enforceLimits() {
+        let now = WallClock.milliseconds()
+        if memoryOnly {
+            var n = 0
+            var bytes = staged.reduce(0) { $0 + $1.payload.utf8.count }
+            while n < staged.count, staged.count - n > limits.maxCount || bytes > limits.maxBytes || now - staged[n].takenAt > limits.maxAge {
+                bytes -= staged[n].payload.utf8.count
+                n += 1
+            }
+            if n > 0 { reportDrop(n, from: staged[0].takenAt, to: staged[n - 1].takenAt) }
+            staged.removeFirst(n)
+            return
+        }
+        guard let db, storedCount > 0 else { return }
+        let overCount = storedCount > limits.maxCount
+        let overBytes = storedBytes > limits.maxBytes
+        do {
+            // The oldest entry decides whether age applies at all, with one indexed look-up.
+            let oldest = try db.integer("SELECT coalesce(min(taken), 0) FROM outbox")
+            guard overCount || overBytes || now - oldest > limits.maxAge else { return }
+            var count = storedCount
+            var bytes = storedBytes
+            var lastSeq: Int64 = 0
+            var first: Int64?
+            var last: Int64 = 0
+            var n = 0
+            let s = try db.prepare("SELECT seq, taken, length(CAST(payload AS BLOB)) FROM outbox ORDER BY seq")
+            while try s.step() {
+                guard count > limits.maxCount || bytes > limits.maxBytes || now - s.int64(1) > limits.maxAge else { break }
+                lastSeq = s.int64(0)
+                first = first ?? s.int64(1)
+                last = s.int64(1)
+                count -= 1
+                bytes -= Int(s.int64(2))
+                n += 1
+            }
+            guard n > 0 else { return }
+            dropped += Int64(n)
+            try db.transaction { () throws(StoreError) in
+                try db.prepare("DELETE FROM outbox WHERE seq <= ?").bind(1, lastSeq).run()
+                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('dropped', ?)").bind(1, String(dropped)).run()
+            }
+            storedCount = count
+            storedBytes = bytes
+            reportDrop(n, from: first ?? 0, to: last, counted: true)
+        } catch {
+            failed(error)
+        }
+    }
+
+    private func reportDrop(_ n: Int, from: Int64, to: Int64, counted: Bool = false) {
+        if !counted { dropped += Int64(n) }
+        func stamp(_ ms: Int64) -> String { WallClock.iso8601(seconds: ms / 1000, millis: Int(ms % 1000)) }
+        logger.warning("outbox full: dropped the \(n) oldest \(n == 1 ? "entry" : "entries") (taken \(stamp(from)) to \(stamp(to))), \(dropped) dropped in all. Raise the [outbox] limits or find out why the server is out of reach")
+    }
+
+    private func failed(_ error: StoreError) {
+        if error.isCorruption {
+            // Keep what is staged; the entries already on disk are in the file moved aside.
+            db?.close()
+            db = nil
+            moveAside(error)
+            do { try openDatabase() } catch { fallBackToMemory(error) }
+        } else {
+            logger.error("outbox \(path): \(error.message); will try again at the next commit")
+        }
+    }
+}

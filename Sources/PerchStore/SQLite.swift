@@ -1,0 +1,148 @@
+internal import CSQLite
+
+/// A failed SQLite call, with SQLite's own message and whether it means the file is damaged.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+
+    init(_ code: Int32, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The database file is damaged or is not a database: it must be moved aside, not retried.
+    public var isCorruption: Bool {
+        let primary = code & 0xff
+        return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB
+    }
+
+    public var description: String { message }
+}
+
+/// The few SQLite calls the outbox needs: one connection, prepared statements, transactions. Every
+/// SQLite call in Perch is in this file.
+final class Database {
+    private var handle: OpaquePointer?
+    let path: String
+
+    init(path: String) throws(StoreError) {
+        self.path = path
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw StoreError(rc, "\(path): \(message)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 2000)
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    func execute(_ sql: String) throws(StoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(error)
+            throw StoreError(rc, "\(path): \(message)")
+        }
+    }
+
+    func prepare(_ sql: String) throws(StoreError) -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw StoreError(rc, "\(path): \(lastMessage)") }
+        return Statement(stmt, self)
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            try body()
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Rows changed by the last statement.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    var lastMessage: String { handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed" }
+
+    /// One integer from a query such as `PRAGMA user_version`.
+    func integer(_ sql: String) throws(StoreError) -> Int64 {
+        let s = try prepare(sql)
+        guard try s.step() else { return 0 }
+        return s.int64(0)
+    }
+
+    func text(_ sql: String) throws(StoreError) -> String? {
+        let s = try prepare(sql)
+        guard try s.step() else { return nil }
+        return s.string(0)
+    }
+}
+
+final class Statement {
+    private let stmt: OpaquePointer
+    private unowned let db: Database
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    fileprivate init(_ stmt: OpaquePointer, _ db: Database) {
+        self.stmt = stmt
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    @discardableResult
+    func bind(_ index: Int32, _ value: Int64) -> Statement {
+        sqlite3_bind_int64(stmt, index, value)
+        return self
+    }
+
+    @discardableResult
+    func bind(_ index: Int32, _ value: String) -> Statement {
+        sqlite3_bind_text(stmt, index, value, -1, Self.transient)
+        return self
+    }
+
+    /// Advances; true while there is a row.
+    func step() throws(StoreError) -> Bool {
+        let rc = sqlite3_step(stmt)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw StoreError(rc, "\(db.path): \(db.lastMessage)")
+        }
+    }
+
+    /// Runs a statement that returns no rows, then resets it for the next use.
+    func run() throws(StoreError) {
+        defer { reset() }
+        _ = try step()
+    }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(stmt, column) }
+
+    func string(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(stmt, column) else { return "" }
+        return String(cString: p)
+    }
+}
