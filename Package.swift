@@ -87,7 +87,7 @@ let package = Package(
         // The product: roles, one command vocabulary, and the chat / ad-hoc / IoT front-ends and telemetry.
         .target(
             name: "PerchAgent",
-            dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPClient"],
+            dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchStore", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPXML", "XMPPClient"],
             swiftSettings: swiftSettings),
         .target(
             name: "PerchDaemon",

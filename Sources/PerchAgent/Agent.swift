@@ -4,6 +4,7 @@ public import PerchHardware
 public import PerchIO
 public import PerchLog
 import PerchSensors
+import PerchStore
 import XMPPAddress
 public import XMPPClient
 import XMPPCore
@@ -38,8 +39,22 @@ public final class Agent {
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
             deviceName: name, loop: loop, logger: logger.with(label: "command"))
         adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware)
-        pubsub = PubSubPublisher(settings: config.telemetry, client: client, deviceName: name, logger: logger.with(label: "pubsub"))
+        var outbox: Outbox?
+        if config.telemetry.pubsub != .none {
+            let o = config.outbox
+            outbox = Outbox(
+                path: config.device.stateDirectory + "/outbox.db",
+                limits: OutboxLimits(maxCount: o.maxEntries, maxBytes: o.maxBytes, maxAge: o.maxAge),
+                commitInterval: o.commitInterval, durability: o.syncEveryCommit ? .power : .process, loop: loop,
+                logger: logger.with(label: "outbox"))
+        }
+        pubsub = PubSubPublisher(settings: config.telemetry, client: client, deviceName: name, outbox: outbox, logger: logger.with(label: "pubsub"))
         presence = PresenceTelemetry(client: client, executor: executor, hardware: hardware, minInterval: config.telemetry.minInterval, enabled: config.telemetry.presence, loop: loop)
+    }
+
+    /// Writes what the outbox has staged; call at shutdown.
+    public func stop() {
+        pubsub.commit()
     }
 
     /// Installs the handlers; call before the client starts.
@@ -59,6 +74,7 @@ public final class Agent {
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         executor.onOutputsChanged = { [unowned self] in self.presence.changed() }
+        executor.statusDetails = { [unowned self] in self.pubsub.statusLine }
         for output in hardware.outputs { output.onChange = { [unowned self] _ in self.presence.changed() } }
         let previousInput = hardware.onInputChange
         hardware.onInputChange = { [unowned self] input, change in
@@ -198,11 +214,11 @@ public final class Agent {
 
     func statusChanged(_ status: XMPPClient.Status) {
         switch status {
-        case .online:
+        case .online(let session):
             for t in safeTimers.values { t.cancel() }
             safeTimers = [:]
-            fetchBlocklist()
-            pubsub.online()
+            if !session.resumed { fetchBlocklist() }
+            pubsub.online(resumed: session.resumed)
         case .offline:
             pubsub.offline()
             for (name, after) in config.device.safeAfter where safeTimers[name] == nil {

@@ -50,6 +50,8 @@ public final class CommandExecutor {
     /// Lists the readings node's subscriptions / removes one; nil when pubsub is not configured.
     public var listSubscribers: ((@escaping (CommandOutcome) -> Void) -> Void)?
     public var removeSubscriber: ((JID, @escaping (CommandOutcome) -> Void) -> Void)?
+    /// More lines for the status command (the outbox's backlog).
+    public var statusDetails: (() -> String?)?
     /// Called after any output changed by a command (for presence and pubsub).
     public var onOutputsChanged: (() -> Void)?
 
@@ -105,7 +107,7 @@ public final class CommandExecutor {
         case .help:
             finish(.ok(help(for: context.role)))
         case .status:
-            finish(.ok(statusText()))
+            finish(.ok(statusText() + (statusDetails?().map { "\n" + $0 } ?? "")))
         case .read(let name):
             finish(read(name))
         case .set(let name, let on):

@@ -4,20 +4,32 @@ import PerchHardware
 import PerchIO
 import PerchLog
 import PerchSensors
+import PerchStore
 import XMPPAddress
 import XMPPClient
 import XMPPCore
+import XMPPXML
 
 /// Publishes readings and input events as pubsub items: to PEP on the device's own JID (XEP-0163) or to
 /// a node on a pubsub service (XEP-0060). The node is created and configured when missing (access
 /// model, max_items, persistence from the configuration). Each item carries typed fields with unit and
 /// timestamp in the XEP-0323 `fields` shape.
 ///
-/// While offline nothing is published here; the durable outbox (a later part) keeps those readings.
+/// Every item goes through the durable ``Outbox`` and leaves it only when the service confirms the
+/// publish, so nothing taken while offline, or in flight when the connection dropped, is lost:
+/// - New readings are published at once (live). The backlog is published oldest first, at most
+///   ``window`` at a time, so live readings never wait behind it; a backlog item carries an XEP-0203
+///   `<delay/>` with the time it was taken.
+/// - Item ids are `EPOCH-SEQ`: stable across re-sends, so re-publishing never creates a second item.
+/// - An item whose fate is unknown (in flight when the connection was lost, or left from an earlier
+///   run) is looked up on the node by id first, and published only if it is not there: a subscriber
+///   gets each reading once.
 final class PubSubPublisher {
     static let ns = "http://jabber.org/protocol/pubsub"
     static let owner = "http://jabber.org/protocol/pubsub#owner"
     static let data = "urn:xmpp:iot:sensordata"
+    /// Publishes in flight at once.
+    static let window = 8
 
     let settings: Configuration.Telemetry
     let client: XMPPClient
@@ -26,38 +38,67 @@ final class PubSubPublisher {
     /// Where items go: the service, or nil for PEP (our own bare JID).
     let service: JID?
     let node: String
+    let outbox: Outbox?
     private var ready = false
-    private var queued: [XMLElement] = []
+    /// Entries being published or looked up, by sequence number.
+    private var inFlight: Set<Int64> = []
+    /// The backlog has been handed out up to here in this session.
+    private var cursor: Int64 = 0
+    /// Entries sent live, ahead of the cursor.
+    private var sentLive: Set<Int64> = []
+    /// Entries that may already be on the node: look them up before publishing.
+    private var uncertain: Set<Int64> = []
+    /// Entries below this came from an earlier run (their fate is unknown).
+    private var firstOwnSeq: Int64 = .max
+    private var retryTimer: EventLoop.Timer?
 
-    init(settings: Configuration.Telemetry, client: XMPPClient, deviceName: String, logger: Logger) {
+    init(settings: Configuration.Telemetry, client: XMPPClient, deviceName: String, outbox: Outbox?, logger: Logger) {
         self.settings = settings
         self.client = client
         self.deviceName = deviceName
+        self.outbox = outbox
         self.logger = logger
         service = settings.pubsub == .service ? settings.service.flatMap { try? JID($0) } : nil
         node = settings.node ?? "urn:xmpp:perch:readings:0"
     }
 
-    var enabled: Bool { settings.pubsub != .none }
+    var enabled: Bool { settings.pubsub != .none && outbox != nil }
 
-    /// The session is up: make sure the node exists with our configuration, then publish.
-    func online() {
+    /// The session is up: make sure the node exists with our configuration, then publish the backlog.
+    /// A resumed session keeps the publishes in flight (their answers come on the resumed stream).
+    func online(resumed: Bool) {
         guard enabled else { return }
         ready = false
+        if !resumed {
+            cursor = 0
+            sentLive = []
+        }
         if service == nil {
             // PEP creates the node on first publish, with our publish-options.
             ready = true
-            flush()
+            pump()
             return
         }
         ensureNode { [weak self] ok in
             guard let self else { return }
             self.ready = ok
-            if ok { self.flush() }
+            if ok { self.pump() }
         }
     }
 
     func offline() { ready = false }
+
+    /// Writes what is staged (at shutdown).
+    func commit() { outbox?.commit() }
+
+    /// Entries waiting, and dropped, for the status command.
+    var statusLine: String? {
+        guard let outbox, enabled else { return nil }
+        var s = "outbox: \(outbox.count) waiting"
+        if outbox.dropped > 0 { s += ", \(outbox.dropped) dropped by its limits" }
+        if outbox.memoryOnly { s += " (in memory only: the database cannot be used)" }
+        return s
+    }
 
     /// A reading as an item.
     func publish(_ reading: Reading, precision: Int) {
@@ -70,67 +111,166 @@ final class PubSubPublisher {
         case .boolean(let b):
             f = XMLElement("boolean", namespace: Self.data, attrs: ["name": reading.sensor, "momentary": "true", "automaticReadout": "true", "value": b ? "true" : "false"])
         }
-        enqueue(id: "\(reading.sensor)-\(reading.timestamp)", fields: [f], at: reading.timestamp)
+        enqueue(fields: [f], at: reading.timestamp)
     }
 
     /// An input change, at once (an event, not a sampled value).
     func publishEvent(input: String, value: Bool, at ms: Int64) {
         guard enabled else { return }
         let f = XMLElement("boolean", namespace: Self.data, attrs: ["name": input, "momentary": "true", "value": value ? "true" : "false"])
-        enqueue(id: "\(input)-\(ms)", fields: [f], at: ms)
+        enqueue(fields: [f], at: ms)
     }
 
-    private func enqueue(id: String, fields: [XMLElement], at ms: Int64) {
+    private func enqueue(fields: [XMLElement], at ms: Int64) {
+        guard let outbox else { return }
         let stamp = WallClock.iso8601(seconds: ms / 1000, millis: Int(ms % 1000))
         let timestamp = XMLElement("timestamp", namespace: Self.data, attributes: [.init("value", stamp)], children: fields.map { .element($0) })
         let payload = XMLElement("fields", namespace: Self.data, children: [.element(XMLElement("node", namespace: Self.data, attributes: [.init("nodeId", deviceName)], children: [.element(timestamp)]))])
-        let item = XMLElement("item", namespace: Self.ns, attributes: [.init("id", id)], children: [.element(payload)])
-        guard ready, case .online = client.status else {
-            // Only the latest few wait for the session here; the outbox is where history is kept.
-            queued.append(item)
-            if queued.count > 64 { queued.removeFirst(queued.count - 64) }
-            return
+        let entry = outbox.add(payload: payload.serialized(), takenAt: ms)
+        if firstOwnSeq == .max { firstOwnSeq = entry.seq }
+        // Live: out at once when the session is up, whatever the backlog.
+        guard ready, case .online = client.status, inFlight.count < 2 * Self.window else { return }
+        sentLive.insert(entry.seq)
+        send(entry, payload: payload, delayed: false)
+    }
+
+    // MARK: The backlog
+
+    /// Hands out backlog entries while the window has room.
+    private func pump() {
+        guard ready, let outbox, case .online = client.status else { return }
+        while inFlight.count < Self.window {
+            let fetched = outbox.items(after: cursor, limit: Self.window - inFlight.count)
+            guard let last = fetched.last?.seq else { return }
+            cursor = last
+            let batch = fetched.filter { !sentLive.contains($0.seq) && !inFlight.contains($0.seq) }
+            let check = batch.filter { $0.seq < firstOwnSeq || uncertain.contains($0.seq) }
+            for entry in batch where !check.contains(entry) {
+                guard let payload = try? XMLElement.parse(entry.payload) else {
+                    logger.error("outbox entry \(entry.seq) cannot be read back; dropping it")
+                    outbox.remove(entry.seq)
+                    continue
+                }
+                send(entry, payload: payload, delayed: true)
+            }
+            if !check.isEmpty { lookUpThenPublish(check) }
         }
-        send(item)
     }
 
-    private func flush() {
-        let items = queued
-        queued = []
-        for item in items { send(item) }
-    }
+    private func itemID(_ seq: Int64) -> String { "\(outbox?.epoch ?? "0")-\(seq)" }
 
-    /// PEP: whether the server takes our configuration as publish-options (ejabberd refuses some
-    /// fields there); if not, the node is configured once after the first publish creates it.
-    private var usePublishOptions = true
-    private var configured = false
-
-    private func send(_ item: XMLElement, retry: Bool = true) {
+    private func send(_ entry: OutboxItem, payload: XMLElement, delayed: Bool, retry: Bool = true) {
+        var payload = payload
+        if delayed && WallClock.milliseconds() - entry.takenAt > 2000 {
+            // XEP-0203: when the reading was taken, for a subscriber that did not see it live.
+            let stamp = WallClock.iso8601(seconds: entry.takenAt / 1000, millis: Int(entry.takenAt % 1000))
+            payload.append(XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["from": client.config.jid.bareString, "stamp": stamp]))
+        }
+        let item = XMLElement("item", namespace: Self.ns, attributes: [.init("id", itemID(entry.seq))], children: [.element(payload)])
         var publish = XMLElement("publish", namespace: Self.ns, attrs: ["node": node])
         publish.append(item)
         var pubsub = XMLElement("pubsub", namespace: Self.ns)
         pubsub.append(publish)
         let withOptions = service == nil && usePublishOptions
         if withOptions { pubsub.append(XMLElement("publish-options", namespace: Self.ns, children: [.element(configForm(publishOptions: true))])) }
+        inFlight.insert(entry.seq)
         client.sendIQ(Stanza.iq(type: "set", id: client.makeID("pub"), to: service, payload: pubsub)) { [weak self] result in
             guard let self else { return }
+            self.inFlight.remove(entry.seq)
             switch result {
             case .success:
+                self.delivered(entry.seq)
                 if self.service == nil, !self.usePublishOptions, !self.configured {
                     self.configured = true
                     self.configure { _ in }
                 }
             case .failure(let e):
-                if withOptions && retry {
+                if withOptions && retry && e.condition != .recipientUnavailable && e.condition != .remoteServerTimeout {
                     self.logger.info("the server refused our publish-options (\(e)); configuring the PEP node instead")
                     self.usePublishOptions = false
-                    self.send(item, retry: false)
+                    var plain = payload
+                    plain.children.removeAll { if case .element(let c) = $0 { c.namespace == XMPPNamespace.delay } else { false } }
+                    self.send(entry, payload: plain, delayed: delayed, retry: false)
                     return
                 }
-                self.logger.warning("publishing to \(self.service?.description ?? "PEP") node \(self.node) failed: \(e)")
+                self.publishFailed(entry.seq, e)
+            }
+            self.pump()
+        }
+    }
+
+    private func delivered(_ seq: Int64) {
+        uncertain.remove(seq)
+        sentLive.remove(seq)
+        outbox?.remove(seq)
+    }
+
+    private func publishFailed(_ seq: Int64, _ e: StanzaError) {
+        sentLive.remove(seq)
+        switch e.condition {
+        case .recipientUnavailable, .remoteServerTimeout:
+            // Lost with the connection, or unanswered: it may have reached the node.
+            uncertain.insert(seq)
+            cursor = min(cursor, seq - 1)
+        case .badRequest, .notAcceptable, .policyViolation:
+            logger.error("the pubsub service refused reading \(itemID(seq)) itself (\(e)); dropping it")
+            outbox?.remove(seq)
+        default:
+            // A problem with the node or our rights: keep everything and try again later.
+            logger.warning("publishing to \(service?.description ?? "PEP") node \(node) failed: \(e); keeping the readings and trying again in a minute")
+            cursor = min(cursor, seq - 1)
+            ready = false
+            retryTimer?.cancel()
+            retryTimer = client.loop.schedule(after: 60_000) { [weak self] in
+                guard let self, case .online = self.client.status else { return }
+                self.online(resumed: true)
             }
         }
     }
+
+    /// Entries whose fate is unknown: ask the node which of their ids it holds; those are delivered,
+    /// the rest are published.
+    private func lookUpThenPublish(_ entries: [OutboxItem]) {
+        for e in entries { inFlight.insert(e.seq) }
+        let ids = entries.map { itemID($0.seq) }
+        let items = XMLElement("items", namespace: Self.ns, attrs: ["node": node], children: ids.map { XMLElement("item", namespace: Self.ns, attrs: ["id": $0]) })
+        let request = Stanza.iq(type: "get", id: client.makeID("chk"), to: service, payload: XMLElement("pubsub", namespace: Self.ns, children: [.element(items)]))
+        client.sendIQ(request) { [weak self] result in
+            guard let self else { return }
+            for e in entries { self.inFlight.remove(e.seq) }
+            var present: Set<String> = []
+            switch result {
+            case .success(let iq):
+                for item in iq.child("pubsub", namespace: Self.ns)?.child("items", namespace: Self.ns)?.elements ?? [] {
+                    if let id = item[attribute: "id"] { present.insert(id) }
+                }
+            case .failure(let e) where e.condition == .recipientUnavailable || e.condition == .remoteServerTimeout:
+                for entry in entries { self.uncertain.insert(entry.seq) }
+                self.cursor = min(self.cursor, (entries.first?.seq ?? 1) - 1)
+                return
+            case .failure(let e):
+                // item-not-found: none of them; anything else: assume none rather than lose them.
+                if e.condition != .itemNotFound { self.logger.info("could not look up earlier items on node \(self.node) (\(e)); publishing them again") }
+            }
+            for entry in entries {
+                if present.contains(self.itemID(entry.seq)) {
+                    self.delivered(entry.seq)
+                } else if let payload = try? XMLElement.parse(entry.payload) {
+                    self.uncertain.remove(entry.seq)
+                    self.send(entry, payload: payload, delayed: true)
+                } else {
+                    self.outbox?.remove(entry.seq)
+                }
+            }
+            if !present.isEmpty { self.logger.info("\(present.count) readings from before were already on the node; not publishing them twice") }
+            self.pump()
+        }
+    }
+
+    /// PEP: whether the server takes our configuration as publish-options (ejabberd refuses some
+    /// fields there); if not, the node is configured once after the first publish creates it.
+    private var usePublishOptions = true
+    private var configured = false
 
     /// The node's configuration as a form: access model, max_items, persistence.
     func configForm(publishOptions: Bool) -> XMLElement {

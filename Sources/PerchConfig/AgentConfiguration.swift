@@ -2,7 +2,7 @@ import TOML
 import XMPPAddress
 
 extension ConfigurationLoader {
-    /// `[commands]` and `[telemetry]`.
+    /// `[commands]`, `[telemetry]` and `[outbox]`.
     func parseAgent(_ root: TOMLTable, _ r: Reader, _ config: inout Configuration) throws(ConfigurationError) {
         if let t = try r.table(root, "commands") {
             try r.allowOnly(t, ["max_age", "rate_limit"], prefix: "commands.")
@@ -39,5 +39,23 @@ extension ConfigurationLoader {
             config.telemetry = tel
         }
     }
-}
 
+    func parseOutbox(_ root: TOMLTable, _ r: Reader, _ config: inout Configuration) throws(ConfigurationError) {
+        guard let t = try r.table(root, "outbox") else { return }
+        let p = "outbox."
+        try r.allowOnly(t, ["commit_interval", "durability", "max_entries", "max_megabytes", "max_age"], prefix: p)
+        var o = config.outbox
+        o.commitInterval = try r.duration(t, "commit_interval", prefix: p, range: 0...300_000) ?? o.commitInterval
+        if let d = try r.choice(t, "durability", prefix: p, ["process", "power"]) { o.syncEveryCommit = d == "power" }
+        if let n = try r.integer(t, "max_entries", prefix: p) {
+            guard (100...10_000_000).contains(n) else { throw r.error(t["max_entries"], p + "max_entries", "must be between 100 and 10000000") }
+            o.maxEntries = Int(n)
+        }
+        if let n = try r.integer(t, "max_megabytes", prefix: p) {
+            guard (1...4096).contains(n) else { throw r.error(t["max_megabytes"], p + "max_megabytes", "must be between 1 and 4096") }
+            o.maxBytes = Int(n) << 20
+        }
+        o.maxAge = try r.duration(t, "max_age", prefix: p, range: 60_000...(366 * 86_400_000)) ?? o.maxAge
+        config.outbox = o
+    }
+}

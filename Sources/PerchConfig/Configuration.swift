@@ -66,6 +66,18 @@ public struct Configuration: Sendable {
         public init() {}
     }
 
+    /// Where readings wait until the server has them: the durable outbox.
+    public struct Outbox: Sendable {
+        /// Staged entries are written together this often (ms); 0 writes each one as it is taken.
+        public var commitInterval: Int64 = 5_000
+        /// "process" (survives the daemon being killed) or "power" (an fsync per commit).
+        public var syncEveryCommit = false
+        public var maxEntries = 100_000
+        public var maxBytes = 32 << 20
+        public var maxAge: Int64 = 7 * 86_400_000
+        public init() {}
+    }
+
     public struct Connection: Sendable {
         public var pingInterval: Int64 = 60_000
         public var pingTimeout: Int64 = 30_000
@@ -88,6 +100,7 @@ public struct Configuration: Sendable {
     public var device: DeviceConfiguration
     public var commands = Commands()
     public var telemetry = Telemetry()
+    public var outbox = Outbox()
 }
 
 /// A bare JID or a whole domain (`@example.org`) in an access list.

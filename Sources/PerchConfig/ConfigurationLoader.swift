@@ -34,7 +34,7 @@ public struct ConfigurationLoader {
             throw ConfigurationError(file: file, line: error.line, key: nil, error.message)
         }
         let r = Reader(file: file)
-        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor", "interlock", "commands", "telemetry"], prefix: "")
+        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor", "interlock", "commands", "telemetry", "outbox"], prefix: "")
 
         let account = try r.table(root, "account", required: true)!
         try r.allowOnly(account, ["jid", "password_file", "password_credential"], prefix: "account.")
@@ -135,6 +135,7 @@ public struct ConfigurationLoader {
             file: file, account: .init(jid: jid, passwordSource: passwordSource), server: server, access: accessLists,
             connection: connection, log: log, device: device)
         try parseAgent(root, r, &config)
+        try parseOutbox(root, r, &config)
         return config
     }
 

@@ -91,6 +91,7 @@ public final class Daemon {
         SystemdNotifier.notify("STOPPING=1")
         hardware.shutdown()
         client.stop { [unowned self] in
+            self.agent.stop()
             self.logger.info("stream closed; exiting")
             self.loop.stop()
         }

@@ -89,7 +89,7 @@ struct AgentTests {
         let viewer = try peer("viewer", server)
         let stranger = try peer("stranger", server)
 
-        #expect(try owner.say("pump on", to: board) == "pump on")
+        #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
         #expect(line(daemon, "pump") == "1")
         #expect(try owner.say("status", to: board)?.hasPrefix("pump on · fill off · drain off · door off · tank 12 cm") == true)
         #expect(try owner.say("help", to: board)?.contains("pulse <output> <duration>") == true)

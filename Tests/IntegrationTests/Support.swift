@@ -248,6 +248,9 @@ final class Peer {
         config.transport = .starttls
         config.caFile = IT.caFile
         config.systemTrustStore = nil
+        // A peer runs its loop only while a test waits on it; with stream management the server would
+        // take its unanswered <r/> for a dead connection in the pauses.
+        config.streamManagement = false
         client = XMPPClient(loop: loop, config: config, logger: .init(label: user, level: .warning))
         client.onStanza = { [unowned self] in self.received.append($0) }
     }

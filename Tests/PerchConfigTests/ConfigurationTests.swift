@@ -23,6 +23,22 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
         #expect(c.connection.maxStanzaBytes == 256 * 1024)
     }
 
+    @Test func outboxSettingsAsDocumented() throws {
+        // The commented defaults in config/perch.toml, uncommented, give the built-in defaults.
+        let text = try String(contentsOfFile: "\(repoRoot)/config/perch.toml", encoding: .utf8)
+        let section = try #require(text.range(of: "[outbox]"))
+        let lines = text[section.lowerBound...].split(separator: "\n").prefix { !$0.hasPrefix("[") || $0 == "[outbox]" }
+            .filter { $0.hasPrefix("#") && !$0.hasPrefix("# ") && $0.contains(" = ") }.map { $0.dropFirst() }
+        #expect(lines.count == 5)
+        let c = try load("[account]\njid = \"a@example.org\"\n[outbox]\n" + lines.joined(separator: "\n"))
+        let d = Configuration.Outbox()
+        #expect(c.outbox.commitInterval == d.commitInterval && c.outbox.maxEntries == d.maxEntries && c.outbox.maxBytes == d.maxBytes)
+        #expect(c.outbox.maxAge == d.maxAge && c.outbox.syncEveryCommit == d.syncEveryCommit)
+        let power = try load("[account]\njid = \"a@example.org\"\n[outbox]\ndurability = \"power\"\ncommit_interval = \"0s\"")
+        #expect(power.outbox.syncEveryCommit && power.outbox.commitInterval == 0)
+        #expect(throws: ConfigurationError.self) { try load("[account]\njid = \"a@example.org\"\n[outbox]\nmax_entries = 5") }
+    }
+
     @Test func everyExampleConfigLoads() throws {
         // The examples must never drift from the code.
         let text = try String(contentsOfFile: "\(repoRoot)/config/perch.toml", encoding: .utf8)
