@@ -27,6 +27,8 @@ public final class Agent {
     /// Strangers whose subscription requests wait for an owner's decision.
     private var pendingSubscriptions: Set<JID> = []
     private var safeTimers: [String: EventLoop.Timer] = [:]
+    /// Chat commands seen lately (by sender and origin id), so a re-delivered message runs once.
+    private var recentMessages = RecentRequests()
 
     public init(config: Configuration, client: XMPPClient, hardware: Hardware, loop: EventLoop, logger: Logger) {
         self.config = config
@@ -131,23 +133,40 @@ public final class Agent {
             reply(to: stanza, "This device only takes commands from the people its owner allows.")
             return
         }
+        // XEP-0359: the sender's origin id (or the stanza id) names the command; a message re-delivered
+        // (a resend after a lost connection, offline storage after a failed resumption) runs once.
+        var key: String?
+        if let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID {
+            key = RecentRequests.key(from: from.bare.description, id: id)
+            switch recentMessages.check(key!) {
+            case .new: break
+            case .inProgress:
+                logger.info("message \(id) from \(from.bare) arrived again while its command runs; it runs once")
+                return
+            case .answered(let previous):
+                logger.info("message \(id) from \(from.bare) arrived again; repeated the answer, not the command")
+                client.send(previous)
+                return
+            }
+        }
         let age = stanza.child("delay", namespace: XMPPNamespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse).map { WallClock.milliseconds() - $0 }
         switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() })) {
         case .failure(.unknown(let word)):
-            reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list")
+            reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key)
         case .failure(.badArgument(let why)):
-            reply(to: stanza, why)
+            reply(to: stanza, why, key: key)
         case .success(let command):
             executor.execute(command, CommandContext(from: from, role: role, frontEnd: "chat", age: age)) { [weak self] outcome in
-                self?.reply(to: stanza, outcome.text)
+                self?.reply(to: stanza, outcome.text, key: key)
             }
         }
     }
 
-    func reply(to stanza: XMLElement, _ text: String) {
+    func reply(to stanza: XMLElement, _ text: String, key: String? = nil) {
         guard let from = stanza.from else { return }
         var m = Stanza.message(to: from, body: text, type: stanza.stanzaType == "chat" ? "chat" : "normal", id: client.makeID("r"))
         if let thread = stanza.child("thread") { m.append(thread) }
+        if let key { recentMessages.answered(key, m) }
         client.send(m)
     }
 

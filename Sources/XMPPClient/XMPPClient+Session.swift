@@ -243,6 +243,20 @@ extension XMPPClient {
             if iq.stanzaID != nil { send(Stanza.error(for: iq, StanzaError(.badRequest))) }
             return
         }
+        if type == "set", let id = iq.stanzaID {
+            // A set is an action: the same request (sender and id) again gets the first answer.
+            switch recentSets.check(RecentRequests.key(from: iq.fromAttribute ?? "", id: id)) {
+            case .new:
+                break
+            case .inProgress:
+                logger.info("iq \(id) from \(iq.fromAttribute ?? "the server") arrived again while still being handled; it runs once")
+                return
+            case .answered(let reply):
+                logger.info("iq \(id) from \(iq.fromAttribute ?? "the server") arrived again; sent the first answer, not run twice")
+                send(reply)
+                return
+            }
+        }
         let payloads = iq.elements
         guard payloads.count == 1, let payload = payloads.first else {
             send(Stanza.error(for: iq, StanzaError(.badRequest, text: "an iq request carries exactly one payload")))

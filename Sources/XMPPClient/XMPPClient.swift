@@ -70,6 +70,8 @@ public final class XMPPClient {
     var saveTimer: EventLoop.Timer?
     var saveFailing = false
     let resumptionStore: ResumptionStore?
+    /// iq set requests answered lately, so a repeated id is answered again rather than run twice.
+    var recentSets = RecentRequests()
 
     public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
         self.loop = loop
@@ -126,6 +128,9 @@ public final class XMPPClient {
             let id = stanza.stanzaID ?? makeID("m")
             stanza[attribute: "id"] = id
             stanza.append(XMLElement("origin-id", namespace: XMPPNamespace.stanzaID, attrs: ["id": id]))
+        }
+        if stanza.stanzaKind == .iq, stanza.stanzaType == "result" || stanza.stanzaType == "error", let id = stanza.stanzaID {
+            recentSets.answered(RecentRequests.key(from: stanza[attribute: "to"] ?? "", id: id), stanza)
         }
         connection.send(stanza)
         countSent(stanza)

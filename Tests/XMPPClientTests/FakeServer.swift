@@ -14,7 +14,23 @@ final class FakeServer {
         /// Answer the client's XEP-0199 pings (false: a server that went quiet).
         var answerPings = true
         var password = "secret"
+        /// Offer XEP-0198 stream management with resumption.
+        var streamManagement = false
+        /// Answer the client's `<r/>`.
+        var answerAckRequests = true
+        /// Keep sessions for resumption (false: a restarted server that knows none).
+        var keepsSessions = true
+        /// On resumption, report this many fewer stanzas handled than received (lost in flight).
+        var lostInFlight: UInt32 = 0
     }
+
+    /// XEP-0198 state the server keeps per session id.
+    final class Managed {
+        let jid: String
+        var received: UInt32 = 0
+        init(jid: String) { self.jid = jid }
+    }
+    private(set) var managed: [String: Managed] = [:]
 
     final class Session {
         let fd: Int32
@@ -26,6 +42,12 @@ final class FakeServer {
         var isOpen = true
         /// Every stanza received after binding, in order.
         var stanzas: [XMLElement] = []
+        /// The stream management session this connection carries.
+        var managed: Managed?
+        /// True when this connection resumed a session rather than binding.
+        var resumed = false
+        /// The `h` of every `<a/>` the client sent.
+        var acks: [UInt32] = []
 
         init(fd: Int32, number: Int, password: String) {
             self.fd = fd
@@ -129,7 +151,8 @@ final class FakeServer {
                     + "id='s\(session.number)' from='perch.test' version='1.0' xml:lang='en'>")
             guard behaviour.sendFeatures else { return }
             if session.authenticated {
-                session.send("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
+                let sm = behaviour.streamManagement ? "<sm xmlns='urn:xmpp:sm:3'/>" : ""
+                session.send("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\(sm)</stream:features>")
             } else {
                 session.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>")
             }
@@ -142,7 +165,27 @@ final class FakeServer {
     }
 
     private func element(_ e: XMLElement, _ session: Session) {
+        if e.stanzaKind != nil { session.managed?.received &+= 1 }
         switch (e.name, e.namespace) {
+        case ("enable", XMPPNamespace.streamManagement):
+            let id = "sm\(session.number)"
+            let m = Managed(jid: session.boundJID ?? "?")
+            managed[id] = m
+            session.managed = m
+            session.send("<enabled xmlns='urn:xmpp:sm:3' id='\(id)' resume='true' max='60'/>")
+        case ("resume", XMPPNamespace.streamManagement):
+            guard behaviour.keepsSessions, let id = e[attribute: "previd"], let m = managed[id] else {
+                session.send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>")
+                return
+            }
+            session.managed = m
+            session.resumed = true
+            session.boundJID = m.jid
+            session.send("<resumed xmlns='urn:xmpp:sm:3' previd='\(id)' h='\(m.received - behaviour.lostInFlight)'/>")
+        case ("r", XMPPNamespace.streamManagement):
+            if behaviour.answerAckRequests, let m = session.managed { session.send("<a xmlns='urn:xmpp:sm:3' h='\(m.received)'/>") }
+        case ("a", XMPPNamespace.streamManagement):
+            if let h = e[attribute: "h"].flatMap({ UInt32($0) }) { session.acks.append(h) }
         case ("auth", XMPPNamespace.sasl):
             session.send(session.scram.answer(auth: e))
         case ("response", XMPPNamespace.sasl):

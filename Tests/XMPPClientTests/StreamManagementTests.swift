@@ -154,3 +154,34 @@ private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xm
         }
     }
 }
+
+@Suite struct RecentRequestsTests {
+    @Test func aRequestIsNewOnceThenInProgressThenAnswered() {
+        var r = RecentRequests(capacity: 3, maxAge: 1000)
+        let t0 = Instant(milliseconds: 10_000)
+        let key = RecentRequests.key(from: "a@x/r", id: "1")
+        let first = r.check(key, now: t0)
+        let again = r.check(key, now: t0)
+        #expect(first == .new && again == .inProgress)
+        let reply = Stanza.iq(type: "result", id: "1")
+        let recorded = r.answered(key, reply)
+        let second = r.answered(key, Stanza.iq(type: "error", id: "1"))
+        #expect(recorded && !second, "the first answer stays")
+        let later = r.check(key, now: t0 + 10)
+        #expect(later == .answered(reply))
+        let unknown = r.answered("unknown", reply)
+        #expect(!unknown)
+    }
+
+    @Test func boundedByCountAndAge() {
+        var r = RecentRequests(capacity: 3, maxAge: 1000)
+        let t0 = Instant(milliseconds: 10_000)
+        for i in 1...4 { _ = r.check("k\(i)", now: t0) }
+        #expect(r.count == 3)
+        let k1 = r.check("k1", now: t0)
+        #expect(k1 == .new, "the oldest was forgotten past the capacity")
+        let k4 = r.check("k4", now: t0 + 2000)
+        #expect(k4 == .new, "and everything past the age")
+        #expect(r.count == 1)
+    }
+}

@@ -192,4 +192,103 @@ final class LogLines: Sendable {
         #expect(run(2_000) { !server.sessions[0].isOpen })
         #expect(server.sessions.count == 1)
     }
+
+    // MARK: Stream management (XEP-0198)
+
+    func messages(_ session: FakeServer.Session) -> [String] {
+        session.stanzas.filter { $0.name == "message" }.compactMap { $0.child("body")?.text }
+    }
+
+    @Test func aResumedSessionResendsOnlyWhatTheServerMissed() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.streamManagement = true
+        behaviour.answerAckRequests = false
+        behaviour.lostInFlight = 1
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let first = server.current!
+        for n in 1...3 { c.send(Stanza.message(to: try JID("peer@perch.test"), body: "m\(n)", id: "m\(n)")) }
+        #expect(run { self.messages(first).count == 3 })
+        #expect(first.stanzas.filter { $0.name == "message" }.allSatisfy { $0.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] == $0.stanzaID })
+        server.drop(first)
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        let second = server.current!
+        #expect(second.resumed)
+        #expect(run(2_000) { self.messages(second) == ["m3"] }, "only the message the server did not count goes again")
+        #expect(log.contains("resumed the session; 1 stanzas sent again"), "\(log.all)")
+        #expect(!second.stanzas.contains { $0.name == "presence" }, "no presence flap on resumption")
+        c.stop {}
+    }
+
+    @Test func aRefusedResumptionStartsANewSessionAndResendsMessages() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.streamManagement = true
+        behaviour.answerAckRequests = false
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let first = server.current!
+        c.send(Stanza.message(to: try JID("peer@perch.test"), body: "hello", id: "h1"))
+        var iqResult: Result<XMLElement, StanzaError>?
+        c.sendIQ(Stanza.iq(type: "get", id: "q1", to: try JID("peer@perch.test/x"), payload: XMLElement("query", namespace: "urn:example"))) { iqResult = $0 }
+        #expect(run { first.stanzas.count >= 2 })
+        server.behaviour.keepsSessions = false
+        server.drop(first)
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        let second = server.current!
+        #expect(!second.resumed)
+        #expect(run(2_000) { self.messages(second) == ["hello"] })
+        #expect(second.stanzas.first { $0.name == "message" }?.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] == "h1", "the re-send keeps its origin id")
+        #expect(second.stanzas.contains { $0.name == "presence" }, "a new session announces itself")
+        if case .failure(let e)? = iqResult { #expect(e.condition == .recipientUnavailable) } else { Issue.record("the pending iq must fail: \(String(describing: iqResult))") }
+        #expect(log.contains("could not resume the session"), "\(log.all)")
+        c.stop {}
+    }
+
+    @Test func acknowledgementsAreRequestedAndAnswered() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.streamManagement = true
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let session = server.current!
+        for n in 1...12 { c.send(Stanza.message(to: try JID("peer@perch.test"), body: "m\(n)", id: "m\(n)")) }
+        // Ten stanzas ask for an ack at once; the rest within a second.
+        #expect(run(3_000) { c.sm?.unacknowledged.isEmpty == true && c.sm?.acknowledged ?? 0 >= 13 })
+        // The server's <r/> is answered with the count of stanzas we handled: the roster result and the message.
+        session.send("<message from='peer@perch.test/x' to='perch@perch.test/board' type='chat'><body>hi</body></message><r xmlns='urn:xmpp:sm:3'/>")
+        #expect(run { session.acks == [2] }, "\(session.acks)")
+        // An acknowledgement of more than was sent is a protocol error: the connection is replaced.
+        session.send("<a xmlns='urn:xmpp:sm:3' h='500'/>")
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        #expect(log.contains("acknowledged 500 stanzas but only"), "\(log.all)")
+        c.stop {}
+    }
+
+    @Test func aRepeatedSetRunsOnceAndGetsTheFirstAnswer() throws {
+        let server = FakeServer(loop: loop)
+        var replies: [XMLElement] = []
+        server.onStanza = { _, e in if e.name == "iq" { replies.append(e) } }
+        let c = try client(server)
+        var runs = 0
+        c.handleIQ(namespace: "urn:example:act") { iq in
+            runs += 1
+            return Stanza.result(for: iq, payload: XMLElement("done", namespace: "urn:example:act", attrs: ["run": String(runs)]))
+        }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let request = "<iq type='set' id='a1' from='peer@perch.test/x' to='perch@perch.test/board'><act xmlns='urn:example:act'/></iq>"
+        server.current!.send(request + request)
+        // The same id from someone else is a different request.
+        server.current!.send("<iq type='set' id='a1' from='other@perch.test/x' to='perch@perch.test/board'><act xmlns='urn:example:act'/></iq>")
+        #expect(run { replies.count >= 3 })
+        #expect(runs == 2)
+        #expect(replies.prefix(2).map { $0.child("done", namespace: "urn:example:act")?[attribute: "run"] } == ["1", "1"])
+        #expect(log.contains("arrived again; sent the first answer"))
+        c.stop {}
+    }
 }
