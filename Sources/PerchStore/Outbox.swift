@@ -4,7 +4,8 @@ public import PerchLog
 
 /// One entry: a payload (an XML item, as text) and when the reading it holds was taken.
 public struct OutboxItem: Sendable, Hashable {
-    /// Increasing within one database (``Outbox/epoch``); gaps mean dropped entries.
+    /// Increasing within one database (``Outbox/epoch``), never reused; numbers are reserved in
+    /// blocks, so a restart skips ahead.
     public let seq: Int64
     /// When the reading was taken (Unix ms).
     public let takenAt: Int64
@@ -62,6 +63,10 @@ public final class Outbox {
     private let logger: Logger
     private var db: Database?
     private var nextSeq: Int64 = 1
+    /// Sequence numbers up to here are reserved on disk: an entry delivered before any commit still
+    /// has a number no later run reuses (item ids must never name two readings).
+    private var reservedSeq: Int64 = 0
+    static let reservation: Int64 = 1000
     /// Entries on disk (count and payload bytes), kept in step with every commit.
     private var storedCount = 0
     private var storedBytes = 0
@@ -118,6 +123,7 @@ public final class Outbox {
             let maxSeq = try d.integer("SELECT coalesce(max(seq), 0) FROM outbox")
             let lastSeq = Int64(try d.text("SELECT value FROM meta WHERE key = 'last_seq'") ?? "0") ?? 0
             nextSeq = max(maxSeq, lastSeq, nextSeq - 1) + 1
+            reservedSeq = nextSeq - 1
             storedCount = Int(try d.integer("SELECT count(*) FROM outbox"))
             storedBytes = Int(try d.integer("SELECT coalesce(sum(length(CAST(payload AS BLOB))), 0) FROM outbox"))
         } catch {
@@ -163,6 +169,7 @@ public final class Outbox {
     /// Adds an entry; it is on disk after the next commit.
     @discardableResult
     public func add(payload: String, takenAt: Int64) -> OutboxItem {
+        if nextSeq > reservedSeq { reserve() }
         let item = OutboxItem(seq: nextSeq, takenAt: takenAt, payload: payload)
         nextSeq += 1
         staged.append(item)
@@ -198,6 +205,19 @@ public final class Outbox {
         }
         for item in staged where item.seq > seq && result.count < limit { result.append(item) }
         return result
+    }
+
+    /// Writes the next block of sequence numbers as used: one small write per thousand entries.
+    private func reserve() {
+        let upTo = nextSeq + Self.reservation - 1
+        guard let db else { return reservedSeq = upTo }
+        do {
+            try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)").bind(1, String(upTo)).run()
+            reservedSeq = upTo
+        } catch {
+            failed(error)
+            reservedSeq = upTo
+        }
     }
 
     private func changed() {
@@ -238,7 +258,6 @@ public final class Outbox {
                 }
                 let ins = try db.prepare("INSERT INTO outbox (seq, taken, payload) VALUES (?, ?, ?)")
                 for item in inserts { try ins.bind(1, item.seq).bind(2, item.takenAt).bind(3, item.payload).run() }
-                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)").bind(1, String(nextSeq - 1)).run()
             }
             storedCount += inserts.count - removed
             storedBytes += inserts.reduce(0) { $0 + $1.payload.utf8.count } - bytesRemoved

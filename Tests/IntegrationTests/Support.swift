@@ -157,7 +157,7 @@ func waitForPort(_ port: Int, timeout: TimeInterval) -> Bool {
 
 /// A perch daemon run as its own process, with its log captured.
 final class DaemonProcess: @unchecked Sendable {
-    let process = Process()
+    private(set) var process = Process()
     let dir: String
     private let logURL: URL
 
@@ -169,15 +169,32 @@ final class DaemonProcess: @unchecked Sendable {
         try config.replacingOccurrences(of: "@DIR@", with: dir).write(toFile: "\(dir)/perch.toml", atomically: true, encoding: .utf8)
         logURL = URL(fileURLWithPath: "\(dir)/perch.log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        try launch()
+    }
+
+    private func launch() throws {
+        process = Process()
         process.executableURL = URL(fileURLWithPath: IT.binary)
         process.arguments = ["run", "--config", "\(dir)/perch.toml", "--log-level", "debug"]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "JOURNAL_STREAM")
         process.environment = environment
         let handle = try FileHandle(forWritingTo: logURL)
+        handle.seekToEndOfFile()
         process.standardError = handle
         process.standardOutput = handle
         try process.run()
+    }
+
+    /// `kill -9`: no shutdown, nothing flushed.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts the daemon again on the same directory (state, outbox, log).
+    func restart() throws {
+        try launch()
     }
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }

@@ -50,7 +50,23 @@ final class NSLockish: @unchecked Sendable {
         // Sequence numbers never go back, even after the newest entries were delivered.
         o.remove(5)
         o.commit()
-        #expect(open().add(payload: "x", takenAt: now).seq == 6)
+        #expect(open().add(payload: "x", takenAt: now).seq > 5)
+    }
+
+    @Test func numbersUsedBeforeACrashAreNeverUsedAgain() throws {
+        let now = WallClock.milliseconds()
+        var used: [Int64] = []
+        do {
+            // Delivered before any commit, then the process dies (nothing is committed at deinit).
+            let o = Outbox(path: "\(dir)/outbox.db", commitInterval: 60_000, loop: try EventLoop(), logger: LogLines().logger)
+            for _ in 1...3 {
+                let e = o.add(payload: "live", takenAt: now)
+                used.append(e.seq)
+                o.remove(e.seq)
+            }
+        }
+        let next = open().add(payload: "after", takenAt: now).seq
+        #expect(next > used.max()!, "item ids name one reading each, across crashes")
     }
 
     @Test func stagedEntriesDeliveredBeforeACommitNeverReachTheDisk() throws {
