@@ -22,6 +22,10 @@ final class FakeServer {
         var keepsSessions = true
         /// On resumption, report this many fewer stanzas handled than received (lost in flight).
         var lostInFlight: UInt32 = 0
+        /// Require STARTTLS, say <proceed/>, then never answer the TLS handshake.
+        var stallInTLS = false
+        /// Stop reading from the client once it is bound (its writes pile up).
+        var stopReadingAfterBind = false
     }
 
     /// XEP-0198 state the server keeps per session id.
@@ -46,6 +50,8 @@ final class FakeServer {
         var managed: Managed?
         /// True when this connection resumed a session rather than binding.
         var resumed = false
+        /// Set after <proceed/> when stalling TLS: bytes are read and ignored.
+        var ignoring = false
         /// The `h` of every `<a/>` the client sent.
         var acks: [UInt32] = []
 
@@ -59,7 +65,7 @@ final class FakeServer {
             guard isOpen else { return }
             var bytes = Array(text.utf8)[...]
             while !bytes.isEmpty {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 if n <= 0 { return }
                 bytes = bytes.dropFirst(n)
             }
@@ -131,6 +137,7 @@ final class FakeServer {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = read(session.fd, &buffer, buffer.count)
         guard n > 0 else { return drop(session) }
+        if session.ignoring { return }
         let events: [XMLStreamEvent]
         do {
             events = try session.parser.feed(Array(buffer[0..<n]))
@@ -150,7 +157,9 @@ final class FakeServer {
                 "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
                     + "id='s\(session.number)' from='perch.test' version='1.0' xml:lang='en'>")
             guard behaviour.sendFeatures else { return }
-            if session.authenticated {
+            if behaviour.stallInTLS {
+                session.send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>")
+            } else if session.authenticated {
                 let sm = behaviour.streamManagement ? "<sm xmlns='urn:xmpp:sm:3'/>" : ""
                 session.send("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\(sm)</stream:features>")
             } else {
@@ -167,6 +176,9 @@ final class FakeServer {
     private func element(_ e: XMLElement, _ session: Session) {
         if e.stanzaKind != nil { session.managed?.received &+= 1 }
         switch (e.name, e.namespace) {
+        case ("starttls", XMPPNamespace.tls):
+            session.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            session.ignoring = true
         case ("enable", XMPPNamespace.streamManagement):
             let id = "sm\(session.number)"
             let m = Managed(jid: session.boundJID ?? "?")
@@ -202,6 +214,7 @@ final class FakeServer {
             let jid = "perch@perch.test/\(resource)"
             session.boundJID = jid
             session.send(Stanza.result(for: e, payload: XMLElement("bind", namespace: XMPPNamespace.bind, children: [.element(.text("jid", namespace: XMPPNamespace.bind, jid))])))
+            if behaviour.stopReadingAfterBind { loop.unwatch(session.fd) }
         case ("iq", XMPPNamespace.client) where e.child("query", namespace: XMPPNamespace.roster) != nil && e.stanzaType == "get":
             session.send(Stanza.result(for: e, payload: XMLElement("query", namespace: XMPPNamespace.roster)))
         case ("iq", XMPPNamespace.client) where e.child("ping", namespace: XMPPNamespace.ping) != nil && e[attribute: "to"] == "perch.test":

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import Testing
 import PerchIO
@@ -289,6 +290,120 @@ final class LogLines: Sendable {
         #expect(runs == 2)
         #expect(replies.prefix(2).map { $0.child("done", namespace: "urn:example:act")?[attribute: "run"] } == ["1", "1"])
         #expect(log.contains("arrived again; sent the first answer"))
+        c.stop {}
+    }
+
+    // MARK: Hostile and broken servers
+
+    @Test func hostileXMLFromTheServerEndsTheStreamAndReconnects() throws {
+        let attacks = [
+            // A DTD (an entity bomb) inside the stream is not even well-formed; an entity reference is
+            // refused as restricted XML (the bombs at the start of a stream: XMPPXMLTests).
+            ("<!DOCTYPE lol [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><message><body>&b;</body></message>", "not-well-formed"),
+            ("<message><body>&xxe;</body></message>", "restricted-xml"),
+            (String(repeating: "<x>", count: 10_000), "policy-violation"),
+            ("<message><body>\u{1}</body></message>", "not-well-formed"),
+            ("<message><body>" + String(repeating: "A", count: 10 << 20) + "</body></message>", "policy-violation"),
+        ]
+        // Written without blocking, a piece at a time while the client's loop runs: the server and
+        // the client share this thread.
+        func feed(_ text: String, _ session: FakeServer.Session) -> () -> Void {
+            let bytes = Array(text.utf8)
+            var offset = 0
+            let fd = session.fd
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            return {
+                // Once the client hung up the descriptor may already belong to its next connection.
+                guard offset < bytes.count, session.isOpen else { return }
+                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, min(65536, bytes.count - offset), Int32(MSG_NOSIGNAL)) }
+                if n > 0 { offset += n }
+            }
+        }
+        for (attack, condition) in attacks {
+            let server = FakeServer(loop: loop)
+            var received: [XMLElement] = []
+            server.onStanza = { _, e in received.append(e) }
+            let c = try client(server)
+            c.start()
+            #expect(run { self.isOnline(c) })
+            let more = feed(attack, server.current!)
+            #expect(run {
+                more()
+                return server.sessions.count == 2 && self.isOnline(c)
+            }, "\(condition): reconnected")
+            #expect(log.contains("the server sent XML Perch will not accept (\(condition)"), "\(log.all.filter { $0.contains("will not accept") })")
+            c.stop {}
+            run(500) { c.status == .stopped }
+        }
+    }
+
+    @Test func invalidUTF8EndsTheStream() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let bytes: [UInt8] = Array("<message><body>".utf8) + [0xC3, 0x28, 0xFF] + Array("</body></message>".utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(server.current!.fd, $0.baseAddress, $0.count) }
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        #expect(log.contains("the server sent XML Perch will not accept"))
+        c.stop {}
+    }
+
+    @Test func unknownNamespacesEverywhereAreHandledQuietly() throws {
+        let server = FakeServer(loop: loop)
+        var replies: [XMLElement] = []
+        server.onStanza = { _, e in replies.append(e) }
+        let c = try client(server)
+        var messages: [XMLElement] = []
+        c.onStanza = { messages.append($0) }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let s = server.current!
+        s.send("<unknown xmlns='urn:example:top'/>")
+        s.send("<message from='peer@perch.test/x' type='chat'><body>hi</body><x xmlns='urn:example:ext'><y xmlns='urn:example:deeper'/></x></message>")
+        s.send("<presence from='peer@perch.test/x'><z xmlns='urn:example:pres'/></presence>")
+        s.send("<iq type='set' id='u9' from='peer@perch.test/x'><q xmlns='urn:example:iq'/></iq>")
+        s.send("<iq type='get' id='u10' from='peer@perch.test/x'><query xmlns='http://jabber.org/protocol/disco#info'><extra xmlns='urn:example:x'/></query></iq>")
+        #expect(run { replies.contains { $0.stanzaID == "u9" } && replies.contains { $0.stanzaID == "u10" } && messages.count == 2 })
+        #expect(replies.first { $0.stanzaID == "u9" }?.child("error")?.child("service-unavailable", namespace: XMPPNamespace.stanzaErrors) != nil)
+        #expect(replies.first { $0.stanzaID == "u10" }?.stanzaType == "result")
+        #expect(server.sessions.count == 1, "nothing unknown ends the session")
+        c.stop {}
+    }
+
+    @Test func aTLSHandshakeThatStallsEndsAtTheConnectTimeout() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.stallInTLS = true
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server) {
+            $0.transport = .starttls
+            $0.connectTimeout = 500
+        }
+        c.start()
+        #expect(run(5_000) { server.sessions.count >= 2 })
+        #expect(log.contains("did not complete the login within 500 ms"), "\(log.all)")
+        #expect(!self.isOnline(c))
+        c.stop {}
+    }
+
+    @Test func aServerThatStopsReadingDoesNotGrowOurMemory() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.stopReadingAfterBind = true
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server) { $0.maxOutboundBytes = 256 * 1024 }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let big = String(repeating: "x", count: 60_000)
+        var sent = 0
+        // Far more than the kernel's socket buffers hold: the client gives up on the connection
+        // instead of queueing it all.
+        #expect(run(20_000) {
+            if self.isOnline(c), sent < 2000 {
+                for _ in 0..<20 { c.send(Stanza.message(to: try! JID("peer@perch.test"), body: big, id: "b\(sent)")); sent += 1 }
+            }
+            return self.log.contains("the server stopped reading")
+        }, "sent \(sent) messages")
+        #expect(sent < 2000, "the connection was dropped long before everything was queued")
         c.stop {}
     }
 }
