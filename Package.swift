@@ -95,6 +95,11 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: swiftSettings),
+        // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
+        // -sanitize=fuzzer -DFUZZING for libFuzzer.
+        .executableTarget(
+            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient"], path: "Fuzz/PerchFuzz",
+            swiftSettings: swiftSettings),
 
         // MARK: Tests
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),
