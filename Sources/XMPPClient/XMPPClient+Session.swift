@@ -207,7 +207,7 @@ extension XMPPClient {
             pingSentAt = now
             let id = makeID("ping")
             // The reply (or any other traffic) updates lastActivity; the iq itself needs no tracking.
-            send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart))
+            send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart), quiet: true)
         }
         scheduleLiveness()
     }

@@ -95,8 +95,10 @@ extension XMPPClient {
         }
     }
 
-    /// Counts a stanza we are writing, and asks for an acknowledgement when due.
-    func countSent(_ stanza: XMLElement) {
+    /// Counts a stanza we are writing, and asks for an acknowledgement when due. A `quiet` stanza (the
+    /// keepalive ping) neither starts the ack timer nor a save: an idle session stays one wake-up a
+    /// minute, and the ping waits for the next acknowledgement.
+    func countSent(_ stanza: XMLElement, quiet: Bool = false) {
         guard smActive, StreamManagement.counts(stanza), var state = sm else { return }
         let due = state.didSend(stanza)
         sm = state
@@ -108,6 +110,8 @@ extension XMPPClient {
         }
         if due {
             requestAck()
+        } else if quiet {
+            return
         } else if ackTimer == nil {
             ackTimer = loop.schedule(after: StreamManagement.requestDelay) { [weak self] in
                 self?.ackTimer = nil
@@ -131,7 +135,9 @@ extension XMPPClient {
         guard smActive, var state = sm else { return }
         state.didReceive()
         sm = state
-        if stanza.stanzaKind == .message || stanza.isIQRequest { saveResumption() } else { saveResumptionSoon() }
+        // Other stanzas (iq results, presence) are saved with the next save: if a restart comes
+        // first, the server only sends them again.
+        if stanza.stanzaKind == .message || stanza.isIQRequest { saveResumption() }
     }
 
     /// `<r/>` and `<a/>` from the server.

@@ -122,6 +122,11 @@ public final class XMPPClient {
     /// XEP-0359 origin id, so a re-send can be told from a new message.
     @discardableResult
     public func send(_ stanza: XMLElement) -> Bool {
+        send(stanza, quiet: false)
+    }
+
+    @discardableResult
+    func send(_ stanza: XMLElement, quiet: Bool) -> Bool {
         guard case .online = status, let connection else { return false }
         var stanza = stanza
         if stanza.stanzaKind == .message, stanza.child("origin-id", namespace: XMPPNamespace.stanzaID) == nil {
@@ -133,7 +138,7 @@ public final class XMPPClient {
             recentSets.answered(RecentRequests.key(from: stanza[attribute: "to"] ?? "", id: id), stanza)
         }
         connection.send(stanza)
-        countSent(stanza)
+        countSent(stanza, quiet: quiet)
         return true
     }
 
