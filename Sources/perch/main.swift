@@ -162,6 +162,12 @@ case "check-config":
     func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
     print("  device       \(d.board.map { "board \($0.id), " } ?? "")gpio \(d.backend.rawValue), \(count(d.outputs.count, "output")), \(count(d.inputs.count, "input")), \(count(d.sensors.count, "sensor")), \(count(d.interlocks.count, "interlock"))")
     print("  telemetry    presence \(config.telemetry.presence ? "at most every \(config.telemetry.minInterval / 1000) s" : "off"), pubsub \(config.telemetry.pubsub.rawValue)\(config.telemetry.pubsub == .none ? "" : " node \(config.telemetry.node ?? "")")")
+    if config.telemetry.pubsub != .none {
+        let o = config.outbox
+        let commit = o.commitInterval == 0 ? "every entry at once" : "every \(describeDuration(o.commitInterval))"
+        print("  outbox       \(config.device.stateDirectory)/outbox.db, written \(commit) (\(o.syncEveryCommit ? "synced" : "survives kill -9")), up to \(o.maxEntries) entries, \(o.maxBytes >> 20) MB, \(describeDuration(o.maxAge))")
+    }
+    print("  session      \(config.device.stateDirectory)/session.xml (XEP-0198 resumption across restarts)")
     exit(0)
 case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info
