@@ -123,7 +123,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchAgentTests",
-            dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "XMPPAddress", "XMPPCore", "XMPPClient"],
+            dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "PerchStore", "XMPPAddress", "XMPPCore", "XMPPClient"],
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchStoreTests", dependencies: ["PerchStore", "PerchIO", "PerchLog"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),

@@ -5,6 +5,8 @@ import PerchGPIO
 import PerchHardware
 import PerchIO
 import PerchLog
+import PerchSensors
+import PerchStore
 import XMPPAddress
 import XMPPClient
 @testable import PerchAgent
@@ -44,5 +46,52 @@ import XMPPClient
         #expect(scratch.read("lamp") == "1", "no safe_after: left alone")
         #expect(log.lines.contains { $0.contains("output heater: no server connection for 300 ms; switched off (safe_after)") })
         client.stop {}
+    }
+
+    /// Readings taken while the server is out of reach wait in the outbox on disk, are reported by the
+    /// status command, and are still there for the next run after a shutdown.
+    @Test func readingsTakenOfflineWaitInTheOutbox() throws {
+        let scratch = Scratch()
+        let loop = try EventLoop()
+        var config = try ConfigurationLoader(file: "test.toml", environment: ["PERCH_PASSWORD": "x"]).parse("[account]\njid = \"board@example.org\"\n[telemetry]\npubsub = \"pep\"\n[outbox]\ncommit_interval = \"1s\"\n")
+        config.device.backend = .simulated
+        config.device.simulatedDirectory = "\(scratch.path)/gpio"
+        config.device.stateDirectory = "\(scratch.path)/state"
+        _ = system("mkdir -p '\(scratch.path)/state'; echo 1 > '\(scratch.path)/level'")
+        var level = SensorSpec(name: "level", source: .file(path: "\(scratch.path)/level", scale: 1))
+        level.interval = 1000
+        config.device.sensors = [level]
+        let log = AuditLog()
+        let logger = Logger(label: "t", level: .info, format: .bare, sink: { log.lines.append($0) })
+        var c = ClientConfiguration(jid: try JID("board@example.org/x"), password: "x")
+        c.host = "127.0.0.1"
+        c.port = 1
+        c.transport = .plain
+        do {
+            let hardware = Hardware(config: config.device, loop: loop, logger: logger)
+            let client = XMPPClient(loop: loop, config: c, logger: logger)
+            let agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger)
+            agent.start()
+            hardware.start()
+            client.start()
+            var n = 1
+            // A new value every second, each one reported.
+            #expect(loop.run(until: {
+                if (agent.pubsub.outbox?.count ?? 0) >= n, n < 4 {
+                    n += 1
+                    _ = system("echo \(n) > '\(scratch.path)/level'")
+                }
+                return (agent.pubsub.outbox?.count ?? 0) >= 4
+            }, timeout: 10_000), "\(log.lines)")
+            var status: String?
+            agent.executor.execute(.status, CommandContext(from: try JID("owner@example.org"), role: .owner, frontEnd: "test")) { status = $0.text }
+            #expect(status?.contains("outbox: 4 waiting") == true, "\(status ?? "")")
+            agent.stop()
+            client.stop {}
+            hardware.shutdown()
+        }
+        let reopened = Outbox(path: "\(scratch.path)/state/outbox.db", loop: nil, logger: Logger(label: "t", level: .error, format: .bare, sink: { _ in }))
+        #expect(reopened.count == 4)
+        #expect(reopened.items(after: 0, limit: 10).allSatisfy { $0.payload.contains("name='level'") || $0.payload.contains("name=\"level\"") })
     }
 }
