@@ -12,15 +12,31 @@ import XMPPClient
 @testable import PerchAgent
 
 @Suite struct AgentSafetyTests {
+    /// A configuration on the simulated backend in `scratch`, with `extra` TOML after the account.
+    func configuration(_ scratch: Scratch, _ extra: String = "") throws -> Configuration {
+        var config = try ConfigurationLoader(file: "test.toml", environment: ["PERCH_PASSWORD": "x"]).parse("[account]\njid = \"board@example.org\"\n" + extra)
+        config.device.backend = .simulated
+        config.device.simulatedDirectory = "\(scratch.path)/gpio"
+        config.device.stateDirectory = "\(scratch.path)/state"
+        return config
+    }
+
+    /// A client whose server refuses connections: it stays offline.
+    func offlineClient(_ loop: EventLoop, _ logger: Logger) throws -> XMPPClient {
+        var c = ClientConfiguration(jid: try JID("board@example.org/x"), password: "x")
+        c.host = "127.0.0.1"
+        c.port = 1
+        c.transport = .plain
+        c.reconnect.initialDelay = 50
+        return XMPPClient(loop: loop, config: c, logger: logger)
+    }
+
     /// With no server to reach, an output with safe_after goes to its safe state after that long, and
     /// one without stays as it was.
     @Test func safeAfterSwitchesOffWhenTheServerStaysAway() throws {
         let scratch = Scratch()
         let loop = try EventLoop()
-        var config = try ConfigurationLoader(file: "test.toml", environment: ["PERCH_PASSWORD": "x"]).parse("[account]\njid = \"board@example.org\"\n")
-        config.device.backend = .simulated
-        config.device.simulatedDirectory = "\(scratch.path)/gpio"
-        config.device.stateDirectory = "\(scratch.path)/state"
+        var config = try configuration(scratch)
         var heater = OutputSpec(name: "heater", line: LineAddress(chip: nil, line: .name("heater")))
         heater.initial = .on
         var lamp = OutputSpec(name: "lamp", line: LineAddress(chip: nil, line: .name("lamp")))
@@ -30,13 +46,7 @@ import XMPPClient
         let log = AuditLog()
         let logger = Logger(label: "t", level: .info, format: .bare, sink: { log.lines.append($0) })
         let hardware = Hardware(config: config.device, loop: loop, logger: logger)
-        // A server that refuses connections: the client stays offline.
-        var c = ClientConfiguration(jid: try JID("board@example.org/x"), password: "x")
-        c.host = "127.0.0.1"
-        c.port = 1
-        c.transport = .plain
-        c.reconnect.initialDelay = 50
-        let client = XMPPClient(loop: loop, config: c, logger: logger)
+        let client = try offlineClient(loop, logger)
         let agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger)
         agent.start()
         hardware.start()
@@ -53,23 +63,16 @@ import XMPPClient
     @Test func readingsTakenOfflineWaitInTheOutbox() throws {
         let scratch = Scratch()
         let loop = try EventLoop()
-        var config = try ConfigurationLoader(file: "test.toml", environment: ["PERCH_PASSWORD": "x"]).parse("[account]\njid = \"board@example.org\"\n[telemetry]\npubsub = \"pep\"\n[outbox]\ncommit_interval = \"1s\"\n")
-        config.device.backend = .simulated
-        config.device.simulatedDirectory = "\(scratch.path)/gpio"
-        config.device.stateDirectory = "\(scratch.path)/state"
+        var config = try configuration(scratch, "[telemetry]\npubsub = \"pep\"\n[outbox]\ncommit_interval = \"1s\"\n")
         _ = system("mkdir -p '\(scratch.path)/state'; echo 1 > '\(scratch.path)/level'")
         var level = SensorSpec(name: "level", source: .file(path: "\(scratch.path)/level", scale: 1))
         level.interval = 1000
         config.device.sensors = [level]
         let log = AuditLog()
         let logger = Logger(label: "t", level: .info, format: .bare, sink: { log.lines.append($0) })
-        var c = ClientConfiguration(jid: try JID("board@example.org/x"), password: "x")
-        c.host = "127.0.0.1"
-        c.port = 1
-        c.transport = .plain
         do {
             let hardware = Hardware(config: config.device, loop: loop, logger: logger)
-            let client = XMPPClient(loop: loop, config: c, logger: logger)
+            let client = try offlineClient(loop, logger)
             let agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger)
             agent.start()
             hardware.start()
