@@ -298,7 +298,16 @@ final class PubSubPublisher {
                 // It exists: apply our configuration to it.
                 self.configure(done)
             case .failure(let e):
-                self.logger.error("cannot create pubsub node \(self.node) on \(self.service?.description ?? "PEP"): \(e); readings are not published (the account may need the right to create nodes there)")
+                let advice: String
+                switch e.condition {
+                case .forbidden, .notAllowed, .notAuthorized, .registrationRequired:
+                    advice = "the account may need the right to create nodes there"
+                case .itemNotFound, .serviceUnavailable, .featureNotImplemented, .remoteServerNotFound:
+                    advice = "check telemetry.service: it does not look like a pubsub service"
+                default:
+                    advice = "the service refused our node configuration: check telemetry.max_items (servers cap it, Prosody at 256 by default) and telemetry.access_model"
+                }
+                self.logger.error("cannot create pubsub node \(self.node) on \(self.service?.description ?? "PEP"): \(e); readings wait in the outbox until it can be published (\(advice))")
                 done(false)
             }
         }
