@@ -309,6 +309,12 @@ final class PubSubPublisher {
                 }
                 self.logger.error("cannot create pubsub node \(self.node) on \(self.service?.description ?? "PEP"): \(e); readings wait in the outbox until it can be published (\(advice))")
                 done(false)
+                // Try again later in this session too (an operator may fix the server meanwhile).
+                self.retryTimer?.cancel()
+                self.retryTimer = self.client.loop.schedule(after: 300_000) { [weak self] in
+                    guard let self, case .online = self.client.status else { return }
+                    self.online(resumed: true)
+                }
             }
         }
     }
