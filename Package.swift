@@ -23,6 +23,8 @@
 // resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
 import PackageDescription
 
+import class Foundation.ProcessInfo
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -137,3 +139,19 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: Micro-benchmarks (package-benchmark), only when asked for, so the daemon's builds and CI's test
+// builds never fetch or compile the benchmark framework:
+//   PERCH_BENCHMARKS=1 swift package --scratch-path .build-benchmarks benchmark
+if ProcessInfo.processInfo.environment["PERCH_BENCHMARKS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "PerchBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"), "XMPPXML", "XMPPCore", "XMPPAddress", "XMPPSASL", "PerchCrypto",
+                "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog",
+            ],
+            path: "Benchmarks/PerchBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}
