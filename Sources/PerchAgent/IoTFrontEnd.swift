@@ -142,7 +142,7 @@ struct IoTFrontEnd {
             guard let sensor = hardware.sensors.sensors[name] else { continue }
             switch hardware.sensors.current(name) {
             case .ok(let r):
-                let stamp = WallClock.iso8601(seconds: r.timestamp / 1000, millis: Int(r.timestamp % 1000))
+                let stamp = WallClock.iso8601(milliseconds: r.timestamp)
                 var f: XMLElement
                 switch r.value {
                 case .number(let d):

@@ -123,7 +123,7 @@ final class PubSubPublisher {
 
     private func enqueue(fields: [XMLElement], at ms: Int64) {
         guard let outbox else { return }
-        let stamp = WallClock.iso8601(seconds: ms / 1000, millis: Int(ms % 1000))
+        let stamp = WallClock.iso8601(milliseconds: ms)
         let timestamp = XMLElement("timestamp", namespace: Self.data, attributes: [.init("value", stamp)], children: fields.map { .element($0) })
         let payload = XMLElement("fields", namespace: Self.data, children: [.element(XMLElement("node", namespace: Self.data, attributes: [.init("nodeId", deviceName)], children: [.element(timestamp)]))])
         let entry = outbox.add(payload: payload.serialized(), takenAt: ms)
@@ -163,7 +163,7 @@ final class PubSubPublisher {
         var payload = payload
         if delayed && WallClock.milliseconds() - entry.takenAt > 2000 {
             // XEP-0203: when the reading was taken, for a subscriber that did not see it live.
-            let stamp = WallClock.iso8601(seconds: entry.takenAt / 1000, millis: Int(entry.takenAt % 1000))
+            let stamp = WallClock.iso8601(milliseconds: entry.takenAt)
             payload.append(XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["from": client.config.jid.bareString, "stamp": stamp]))
         }
         let item = XMLElement("item", namespace: Self.ns, attributes: [.init("id", itemID(entry.seq))], children: [.element(payload)])

@@ -33,6 +33,11 @@ public enum WallClock {
         return s * 1000 + Int64(ms)
     }
 
+    /// XEP-0082 DateTime in UTC for a time in Unix milliseconds.
+    public static func iso8601(milliseconds ms: Int64) -> String {
+        iso8601(seconds: ms / 1000, millis: Int(ms % 1000))
+    }
+
     /// XEP-0082 DateTime in UTC: `2026-11-21T15:34:00.123Z`.
     public static func iso8601(seconds: Int64, millis: Int = 0) -> String {
         var t = time_t(seconds)

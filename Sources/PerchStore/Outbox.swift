@@ -322,8 +322,7 @@ public final class Outbox {
 
     private func reportDrop(_ n: Int, from: Int64, to: Int64, counted: Bool = false) {
         if !counted { dropped += Int64(n) }
-        func stamp(_ ms: Int64) -> String { WallClock.iso8601(seconds: ms / 1000, millis: Int(ms % 1000)) }
-        logger.warning("outbox full: dropped the \(n) oldest \(n == 1 ? "entry" : "entries") (taken \(stamp(from)) to \(stamp(to))), \(dropped) dropped in all. Raise the [outbox] limits or find out why the server is out of reach")
+        logger.warning("outbox full: dropped the \(n) oldest \(n == 1 ? "entry" : "entries") (taken \(WallClock.iso8601(milliseconds: from)) to \(WallClock.iso8601(milliseconds: to))), \(dropped) dropped in all. Raise the [outbox] limits or find out why the server is out of reach")
     }
 
     private func failed(_ error: StoreError) {
