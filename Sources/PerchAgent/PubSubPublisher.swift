@@ -185,7 +185,7 @@ final class PubSubPublisher {
                     self.configure { _ in }
                 }
             case .failure(let e):
-                if withOptions && retry && e.condition != .recipientUnavailable && e.condition != .remoteServerTimeout {
+                if withOptions && retry && !Self.lostInTransit(e) {
                     self.logger.info("the server refused our publish-options (\(e)); configuring the PEP node instead")
                     self.usePublishOptions = false
                     var plain = payload
@@ -199,6 +199,21 @@ final class PubSubPublisher {
         }
     }
 
+    /// The client's own errors for a request whose answer never came (connection lost, or timed out):
+    /// the service may or may not have acted on it.
+    static func lostInTransit(_ e: StanzaError) -> Bool {
+        e.condition == .recipientUnavailable || e.condition == .remoteServerTimeout
+    }
+
+    /// Starts publishing again after `ms`, if the session is still up (it keeps what is in flight).
+    private func retryLater(after ms: Int64) {
+        retryTimer?.cancel()
+        retryTimer = client.loop.schedule(after: ms) { [weak self] in
+            guard let self, case .online = self.client.status else { return }
+            self.online(resumed: true)
+        }
+    }
+
     private func delivered(_ seq: Int64) {
         uncertain.remove(seq)
         sentLive.remove(seq)
@@ -207,11 +222,13 @@ final class PubSubPublisher {
 
     private func publishFailed(_ seq: Int64, _ e: StanzaError) {
         sentLive.remove(seq)
-        switch e.condition {
-        case .recipientUnavailable, .remoteServerTimeout:
+        if Self.lostInTransit(e) {
             // Lost with the connection, or unanswered: it may have reached the node.
             uncertain.insert(seq)
             cursor = min(cursor, seq - 1)
+            return
+        }
+        switch e.condition {
         case .badRequest, .notAcceptable, .policyViolation:
             logger.error("the pubsub service refused reading \(itemID(seq)) itself (\(e)); dropping it")
             outbox?.remove(seq)
@@ -220,11 +237,7 @@ final class PubSubPublisher {
             logger.warning("publishing to \(service?.description ?? "PEP") node \(node) failed: \(e); keeping the readings and trying again in a minute")
             cursor = min(cursor, seq - 1)
             ready = false
-            retryTimer?.cancel()
-            retryTimer = client.loop.schedule(after: 60_000) { [weak self] in
-                guard let self, case .online = self.client.status else { return }
-                self.online(resumed: true)
-            }
+            retryLater(after: 60_000)
         }
     }
 
@@ -244,7 +257,7 @@ final class PubSubPublisher {
                 for item in iq.child("pubsub", namespace: Self.ns)?.child("items", namespace: Self.ns)?.elements ?? [] {
                     if let id = item[attribute: "id"] { present.insert(id) }
                 }
-            case .failure(let e) where e.condition == .recipientUnavailable || e.condition == .remoteServerTimeout:
+            case .failure(let e) where Self.lostInTransit(e):
                 for entry in entries { self.uncertain.insert(entry.seq) }
                 self.cursor = min(self.cursor, (entries.first?.seq ?? 1) - 1)
                 return
@@ -310,11 +323,7 @@ final class PubSubPublisher {
                 self.logger.error("cannot create pubsub node \(self.node) on \(self.service?.description ?? "PEP"): \(e); readings wait in the outbox until it can be published (\(advice))")
                 done(false)
                 // Try again later in this session too (an operator may fix the server meanwhile).
-                self.retryTimer?.cancel()
-                self.retryTimer = self.client.loop.schedule(after: 300_000) { [weak self] in
-                    guard let self, case .online = self.client.status else { return }
-                    self.online(resumed: true)
-                }
+                self.retryLater(after: 300_000)
             }
         }
     }
