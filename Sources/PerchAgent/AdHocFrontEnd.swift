@@ -56,20 +56,20 @@ final class AdHocFrontEnd {
 
     // MARK: Discovery
 
-    func items(_ iq: XMLElement) -> XMLElement? {
-        guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return nil }
+    func items(_ iq: XMLElement) -> IQHandling {
+        guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return .unhandled }
         var out = XMLElement("query", namespace: XMPPNamespace.discoItems)
         guard let node = query[attribute: "node"] else {
-            return Stanza.result(for: iq, payload: out)
+            return .reply(Stanza.result(for: iq, payload: out))
         }
-        guard node == Self.ns else { return Stanza.error(for: iq, StanzaError(.itemNotFound)) }
+        guard node == Self.ns else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
         out[attribute: "node"] = Self.ns
         let role = role(iq)
         // Strangers see an empty list: the commands are not theirs to know about.
         for c in commands where role >= c.role {
             out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
         }
-        return Stanza.result(for: iq, payload: out)
+        return .reply(Stanza.result(for: iq, payload: out))
     }
 
     func info(_ node: String, _ iq: XMLElement) -> XMLElement? {
@@ -88,35 +88,35 @@ final class AdHocFrontEnd {
 
     // MARK: Execution
 
-    func command(_ iq: XMLElement) -> XMLElement? {
+    func command(_ iq: XMLElement) -> IQHandling {
         guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"], let from = iq.from else {
-            return Stanza.error(for: iq, StanzaError(.badRequest))
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }
-        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
-        guard let c = commands.first(where: { $0.node == node }) else { return Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)")) }
+        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
+        guard let c = commands.first(where: { $0.node == node }) else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)"))) }
         let role = role(iq)
-        guard role >= c.role else { return Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role")) }
+        guard role >= c.role else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role"))) }
         let action = cmd[attribute: "action"] ?? "execute"
         expireSessions()
 
         if let sid = cmd[attribute: "sessionid"] {
             guard let session = sessions[sid], session.node == node, session.owner == from else {
-                return commandError(iq, .badRequest, "bad-sessionid", "the session expired or is not yours; start the command again")
+                return .reply(commandError(iq, .badRequest, "bad-sessionid", "the session expired or is not yours; start the command again"))
             }
             if action == "cancel" {
                 sessions[sid] = nil
-                return Stanza.result(for: iq, payload: XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "canceled"]))
+                return .reply(Stanza.result(for: iq, payload: XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "canceled"])))
             }
             guard action == "complete" || action == "execute" || action == "next" else {
-                return commandError(iq, .badRequest, "bad-action", "\(action) is not possible here")
+                return .reply(commandError(iq, .badRequest, "bad-action", "\(action) is not possible here"))
             }
             sessions[sid] = nil
             let values = DataForm.values(cmd.child("x", namespace: DataForm.ns))
             guard let command = parse(node, values) else {
-                return commandError(iq, .badRequest, "bad-payload", "the form is incomplete or a value is not valid")
+                return .reply(commandError(iq, .badRequest, "bad-payload", "the form is incomplete or a value is not valid"))
             }
             run(command, iq, node, sid, from, role)
-            return nil
+            return .handled
         }
 
         switch node {
@@ -130,9 +130,9 @@ final class AdHocFrontEnd {
             var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "executing"])
             response.append(XMLElement("actions", namespace: Self.ns, attrs: ["execute": "complete"], children: [XMLElement("complete", namespace: Self.ns)]))
             response.append(form(node))
-            return Stanza.result(for: iq, payload: response)
+            return .reply(Stanza.result(for: iq, payload: response))
         }
-        return nil
+        return .handled
     }
 
     func form(_ node: String) -> XMLElement {

@@ -27,39 +27,39 @@ struct IoTFrontEnd {
 
     /// `<set><boolean name='pump' value='true'/></set>`; `int` 0/1 too; `duration` pulses. Every
     /// parameter is checked before any runs; the reply comes when the last has run.
-    func set(_ iq: XMLElement) -> XMLElement? {
+    func set(_ iq: XMLElement) -> IQHandling {
         guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control), let from = iq.from else {
-            return Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>"))
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
         }
         let role = executor.policy.role(of: from)
-        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
+        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
         var commands: [(String, DeviceCommand)] = []
         for p in set.elements {
             guard let name = p[attribute: "name"], let value = p[attribute: "value"] else {
-                return error(iq, nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value"))
+                return .reply(error(iq, nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value")))
             }
             let command: DeviceCommand
             switch p.name {
             case "boolean":
-                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return error(iq, name, StanzaError(.badRequest, text: "\(value) is not a boolean")) }
+                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(value) is not a boolean"))) }
                 command = .set(output: name, on: on)
             case "int", "long":
-                guard value == "0" || value == "1" else { return error(iq, name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1")) }
+                guard value == "0" || value == "1" else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1"))) }
                 command = .set(output: name, on: value == "1")
             case "duration":
-                guard let ms = Self.parseXSDuration(value), ms > 0 else { return error(iq, name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S")) }
+                guard let ms = Self.parseXSDuration(value), ms > 0 else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S"))) }
                 command = .pulse(output: name, milliseconds: ms)
             default:
-                return error(iq, name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)"))
+                return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)")))
             }
             guard hardware.output(named: name) != nil || hardware.unavailable.keys.contains(where: { $0.lowercased() == name.lowercased() }) else {
-                return error(iq, name, StanzaError(.itemNotFound, text: "no output \"\(name)\""))
+                return .reply(error(iq, name, StanzaError(.itemNotFound, text: "no output \"\(name)\"")))
             }
             commands.append((name, command))
         }
-        guard !commands.isEmpty else { return error(iq, nil, StanzaError(.badRequest, text: "no parameters to set")) }
+        guard !commands.isEmpty else { return .reply(error(iq, nil, StanzaError(.badRequest, text: "no parameters to set"))) }
         run(commands[...], iq, from, role)
-        return nil
+        return .handled
     }
 
     private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ from: JID, _ role: Role) {
@@ -109,27 +109,27 @@ struct IoTFrontEnd {
 
     /// `<req momentary='true'/>` → `<accepted/>`, then the fields in a message with `done='true'`.
     /// `<field name='…'/>` children restrict the readout.
-    func readout(_ iq: XMLElement) -> XMLElement? {
+    func readout(_ iq: XMLElement) -> IQHandling {
         guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData), let from = iq.from else {
-            return Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>"))
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>")))
         }
-        if executor.policy.isBlocked(from) { return Stanza.error(for: iq, StanzaError(.serviceUnavailable)) }
+        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
         let role = executor.policy.role(of: from)
-        guard role >= .viewer else { return Stanza.error(for: iq, StanzaError(.forbidden, text: "readings are for the device's viewers, operators and owners")) }
+        guard role >= .viewer else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "readings are for the device's viewers, operators and owners"))) }
         // The last versions name the request `id`; early ones `seqnr`. Answer in the request's terms.
         let key = req[attribute: "id"] != nil ? "id" : "seqnr"
         let seq = req[attribute: key] ?? "1"
         let wanted = Set(req.children(namespace: Self.sensorData).filter { $0.name == "field" }.compactMap { $0[attribute: "name"]?.lowercased() })
         let known = Set(hardware.sensors.order.map { $0.lowercased() } + hardware.outputs.map { $0.name.lowercased() } + hardware.inputs.map { $0.name.lowercased() })
         if let unknown = wanted.first(where: { !known.contains($0) }) {
-            return Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no field \"\(unknown)\""))
+            return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no field \"\(unknown)\"")))
         }
         var accepted = XMLElement("accepted", namespace: Self.sensorData, attrs: [key: seq])
         accepted.attributes.append(.init("queued", "false"))
         client.send(Stanza.result(for: iq, payload: accepted))
         client.send(fieldsMessage(to: from, key: key, seq: seq, wanted: wanted))
         executor.execute(.read(sensor: nil), CommandContext(from: from, role: role, frontEnd: "iot")) { _ in }
-        return nil
+        return .handled
     }
 
     func fieldsMessage(to: JID, key: String, seq: String, wanted: Set<String>) -> XMLElement {

@@ -262,9 +262,12 @@ extension XMPPClient {
             send(Stanza.error(for: iq, StanzaError(.badRequest, text: "an iq request carries exactly one payload")))
             return
         }
-        if let reply = builtInReply(iq, payload) ?? iqHandlers[payload.namespace]?(iq) {
+        switch builtInReply(iq, payload).map(IQHandling.reply) ?? iqHandlers[payload.namespace]?(iq) ?? .unhandled {
+        case .reply(let reply):
             send(reply)
-        } else {
+        case .handled:
+            break
+        case .unhandled:
             // RFC 6120 §8.4: an iq nobody understands gets service-unavailable.
             send(Stanza.error(for: iq, StanzaError(.serviceUnavailable)))
         }

@@ -49,7 +49,7 @@ public final class XMPPClient {
     var stopping = false
     var stopCompletion: (() -> Void)?
     let scramCache = SCRAMCache()
-    var iqHandlers: [String: (XMLElement) -> XMLElement?] = [:]
+    var iqHandlers: [String: (XMLElement) -> IQHandling] = [:]
     var pendingIQs: [String: PendingIQ] = [:]
     var nextStanzaID = 0
     var rng = SystemRandomNumberGenerator()
@@ -142,9 +142,9 @@ public final class XMPPClient {
         return true
     }
 
-    /// Registers a handler for iq get/set requests whose payload is in `namespace`. It returns the reply
-    /// (a result or an error), or nil to fall through to `service-unavailable`.
-    public func handleIQ(namespace: String, _ handler: @escaping (XMLElement) -> XMLElement?) {
+    /// Registers a handler for iq get/set requests whose payload is in `namespace`; it says what it did
+    /// with each request (``IQHandling``). Every request gets exactly one answer.
+    public func handleIQ(namespace: String, _ handler: @escaping (XMLElement) -> IQHandling) {
         iqHandlers[namespace] = handler
     }
 

@@ -270,6 +270,30 @@ final class LogLines: Sendable {
         c.stop {}
     }
 
+    @Test func eachRequestGetsExactlyOneAnswerHoweverTheHandlerReplies() throws {
+        let server = FakeServer(loop: loop)
+        var replies: [XMLElement] = []
+        server.onStanza = { _, e in if e.name == "iq" { replies.append(e) } }
+        let c = try client(server)
+        // One handler answers later (as a command that has to run first does), one declines.
+        c.handleIQ(namespace: "urn:example:slow") { iq in
+            self.loop.schedule(after: 20) { _ = c.send(Stanza.result(for: iq)) }
+            return .handled
+        }
+        c.handleIQ(namespace: "urn:example:picky") { _ in .unhandled }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        server.current!.send("<iq type='set' id='s1' from='peer@perch.test/x' to='perch@perch.test/board'><go xmlns='urn:example:slow'/></iq>")
+        server.current!.send("<iq type='get' id='p1' from='peer@perch.test/x' to='perch@perch.test/board'><q xmlns='urn:example:picky'/></iq>")
+        #expect(run { replies.count >= 2 })
+        // Time for a stray second answer to show up.
+        _ = run(200) { false }
+        #expect(replies.map { $0[attribute: "id"] ?? "" }.sorted() == ["p1", "s1"])
+        #expect(replies.first { $0[attribute: "id"] == "s1" }?[attribute: "type"] == "result")
+        #expect(StanzaError(stanza: replies.first { $0[attribute: "id"] == "p1" }!)?.condition == .serviceUnavailable)
+        c.stop {}
+    }
+
     @Test func aRepeatedSetRunsOnceAndGetsTheFirstAnswer() throws {
         let server = FakeServer(loop: loop)
         var replies: [XMLElement] = []
@@ -278,7 +302,7 @@ final class LogLines: Sendable {
         var runs = 0
         c.handleIQ(namespace: "urn:example:act") { iq in
             runs += 1
-            return Stanza.result(for: iq, payload: XMLElement("done", namespace: "urn:example:act", attrs: ["run": String(runs)]))
+            return .reply(Stanza.result(for: iq, payload: XMLElement("done", namespace: "urn:example:act", attrs: ["run": String(runs)])))
         }
         c.start()
         #expect(run { self.isOnline(c) })
