@@ -214,8 +214,8 @@ extension XMPPClient {
 
     // MARK: - Stanzas in
 
-    func received(_ stanza: XMLElement) {
-        if stanza.stanzaKind != nil { countReceived(stanza) }
+    func received(_ stanza: XMLElement, counted: Bool) {
+        if counted, stanza.stanzaKind != nil { countReceived(stanza) }
         switch stanza.stanzaKind {
         case .iq: receivedIQ(stanza)
         case .message, .presence: onStanza?(stanza)

@@ -245,7 +245,7 @@ public final class XMPPClient {
             logger: logger)
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
-        conn.onStanza = { [unowned self] stanza in self.received(stanza) }
+        conn.onStanza = { [unowned self] stanza, counted in self.received(stanza, counted: counted) }
         conn.onActivity = { [unowned self] in self.lastActivity = .now() }
         conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
         logger.info("connecting to \(candidate.host) at \(address)\(candidate.directTLS ? " with direct TLS" : "")")

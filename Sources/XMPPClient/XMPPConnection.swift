@@ -42,7 +42,8 @@ final class XMPPConnection {
     private let maxOutboundBytes: Int
 
     var onEstablished: ((NegotiatedSession) -> Void)?
-    var onStanza: ((XMLElement) -> Void)?
+    /// Each stanza once the session is established, and whether stream management counts it.
+    var onStanza: ((XMLElement, _ counted: Bool) -> Void)?
     var onEnd: ((EndReason) -> Void)?
     /// Called whenever bytes arrive (the client's liveness check uses it).
     var onActivity: (() -> Void)?
@@ -180,7 +181,7 @@ final class XMPPConnection {
                     end(.streamError(StreamError(element: e)))
                     return .stop
                 }
-                onStanza?(e)
+                onStanza?(e, true)
             case .streamClosed:
                 if !closing { write(StreamHeader.close) }
                 end(closing ? .closedByUs : .closedByPeer(nil))
@@ -225,8 +226,8 @@ final class XMPPConnection {
             case .fail(let error):
                 end(.negotiation(error))
                 stop = true
-            case .deliver(let e):
-                onStanza?(e)
+            case .deliverUncounted(let e):
+                onStanza?(e, false)
             }
         }
         return stop

@@ -26,6 +26,9 @@ final class FakeServer {
         var stallInTLS = false
         /// Stop reading from the client once it is bound (its writes pile up).
         var stopReadingAfterBind = false
+        /// Chat messages routed to the new resource before the server takes `<enable/>` (a busy
+        /// device's commands); the server does not count them.
+        var messagesBeforeEnabled = 0
     }
 
     /// XEP-0198 state the server keeps per session id.
@@ -184,7 +187,10 @@ final class FakeServer {
             let m = Managed(jid: session.boundJID ?? "?")
             managed[id] = m
             session.managed = m
-            session.send("<enabled xmlns='urn:xmpp:sm:3' id='\(id)' resume='true' max='60'/>")
+            let early = (0..<behaviour.messagesBeforeEnabled).map {
+                "<message from='peer@perch.test/x' to='\(m.jid)' type='chat' id='early\($0)'><body>status</body></message>"
+            }
+            session.send(early.joined() + "<enabled xmlns='urn:xmpp:sm:3' id='\(id)' resume='true' max='60'/>")
         case ("resume", XMPPNamespace.streamManagement):
             guard behaviour.keepsSessions, let id = e[attribute: "previd"], let m = managed[id] else {
                 session.send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>")

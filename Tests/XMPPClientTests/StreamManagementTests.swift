@@ -87,10 +87,25 @@ private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xm
         let early = Stanza.message(to: try JID("perch@perch.test"), body: "hi", id: "e1")
         #expect(n.handle(.element(early)).isEmpty)
         let actions = n.handle(.element(XMLElement("enabled", namespace: XMPPNamespace.streamManagement, attrs: ["id": "sm-1", "resume": "true"])))
-        guard case .established(let s)? = actions.first, case .deliver(let d)? = actions.last else { Issue.record("\(actions)"); return }
+        guard case .established(let s)? = actions.first, case .deliverUncounted(let d)? = actions.last else { Issue.record("\(actions)"); return }
         #expect(s.streamManagement?.resumptionID == "sm-1")
         #expect(!s.resumed)
         #expect(d.stanzaID == "e1")
+    }
+
+    @Test func earlyStanzasAreBoundedInCountAndBytes() throws {
+        for (count, size) in [(StreamNegotiator.maxEarlyStanzas + 1, 10), (40, 30_000)] {
+            var n = StreamNegotiator(jid: try JID("perch@perch.test/board"), password: "pencil", security: .directTLS)
+            let bind = try #require(StreamNegotiatorTests().sent(try bound(&n, features: smFeatures)))
+            _ = n.handle(.element(bindResult(bind)))
+            var last: [StreamNegotiator.Action] = []
+            for i in 0..<count {
+                last = n.handle(.element(Stanza.message(to: try JID("perch@perch.test"), body: String(repeating: "x", count: size), id: "e\(i)")))
+                if !last.isEmpty { break }
+            }
+            guard case .fail(let e)? = last.first else { Issue.record("\(count) stanzas of \(size) bytes were all held"); continue }
+            #expect("\(e)".contains("before <enabled/>"))
+        }
     }
 
     @Test func withoutTheFeatureNoEnableIsSent() throws {

@@ -249,6 +249,25 @@ final class LogLines: Sendable {
         c.stop {}
     }
 
+    @Test func aFloodOfStanzasBeforeEnabledIsDeliveredAndNotCounted() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.streamManagement = true
+        behaviour.messagesBeforeEnabled = 300
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server)
+        var messages: [XMLElement] = []
+        c.onStanza = { if $0.name == "message" { messages.append($0) } }
+        c.start()
+        #expect(run { self.isOnline(c) && messages.count == 300 })
+        #expect(messages.first?.stanzaID == "early0" && messages.last?.stanzaID == "early299")
+        // The server counts from <enabled/>: only the roster result and this message are handled.
+        let session = server.current!
+        session.send("<message from='peer@perch.test/x' to='perch@perch.test/board' type='chat'><body>hi</body></message><r xmlns='urn:xmpp:sm:3'/>")
+        #expect(run { session.acks == [2] }, "\(session.acks)")
+        #expect(server.sessions.count == 1, "the session was not replaced")
+        c.stop {}
+    }
+
     @Test func acknowledgementsAreRequestedAndAnswered() throws {
         var behaviour = FakeServer.Behaviour()
         behaviour.streamManagement = true

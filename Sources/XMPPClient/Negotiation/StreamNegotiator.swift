@@ -37,8 +37,9 @@ public struct StreamNegotiator {
         /// Negotiation failed; close the connection.
         case fail(NegotiationError)
         /// A stanza that arrived while stream management was being enabled: handle it as usual, after
-        /// ``established(_:)``.
-        case deliver(XMLElement)
+        /// ``established(_:)``, but leave it out of the handled count (the server sent it before it
+        /// started counting).
+        case deliverUncounted(XMLElement)
     }
 
     enum State: Equatable {
@@ -76,6 +77,10 @@ public struct StreamNegotiator {
     private var serverHandled: UInt32?
     private var enabled: StreamManagement?
     private var early: [XMLElement] = []
+    private var earlyBytes = 0
+    /// Limits on the stanzas held while stream management is being enabled.
+    static let maxEarlyStanzas = StreamManagement.maxUnacknowledged
+    static let maxEarlyBytes = 1 << 20
 
     public init(
         jid: JID, password: String, security: Security, scramCache: SCRAMCache? = nil, streamManagement: Bool = true,
@@ -252,8 +257,14 @@ public struct StreamNegotiator {
 
     private mutating func enableResult(_ e: XMLElement) -> [Action] {
         guard e.namespace == XMPPNamespace.streamManagement else {
-            // A stanza the server sent after it processed <enable/>: it counts, so hold it until then.
-            guard e.stanzaKind != nil, early.count < 16 else { return fail(.protocolViolation, "unexpected <\(e.name)> while enabling stream management") }
+            // A stanza routed to the new resource before the server took <enable/> (a busy device
+            // gets plenty): held until the session is established, and not counted, as the server
+            // does not count it either. Bounded, so a hostile server cannot grow it without end.
+            guard e.stanzaKind != nil else { return fail(.protocolViolation, "unexpected <\(e.name)> while enabling stream management") }
+            earlyBytes += e.serialized().utf8.count
+            guard early.count < Self.maxEarlyStanzas, earlyBytes <= Self.maxEarlyBytes else {
+                return fail(.protocolViolation, "more than \(Self.maxEarlyStanzas) stanzas or \(Self.maxEarlyBytes >> 20) MiB before <enabled/>")
+            }
             early.append(e)
             return []
         }
@@ -263,8 +274,9 @@ public struct StreamNegotiator {
         default: return fail(.protocolViolation, "expected <enabled/> or <failed/>, got <\(e.name)>")
         }
         var actions = establish()
-        actions += early.map { Action.deliver($0) }
+        actions += early.map { Action.deliverUncounted($0) }
         early = []
+        earlyBytes = 0
         return actions
     }
 
