@@ -68,7 +68,8 @@ public final class Output {
     public init(spec: OutputSpec, backend: any GPIOBackend, loop: EventLoop, store: OutputStateStore?, consumer: String = "perch") throws(GPIOError) {
         self.spec = spec
         self.loop = loop
-        self.store = store
+        // Only an output that comes back as it was needs its state written down on every change.
+        self.store = spec.initial == .restore ? store : nil
         let initial: Bool
         switch spec.initial {
         case .off: initial = false

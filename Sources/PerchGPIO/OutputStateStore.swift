@@ -3,8 +3,9 @@ public import PerchIO
 /// The last state the daemon set on each output, kept in a small file (`name=0|1` per line) so an
 /// output declared `initial = "restore"` comes back as it was after a restart or a power cut.
 ///
-/// Every change rewrites the file atomically and syncs it: outputs change when someone sends a
-/// command, a few times a day, so this costs an SD card nothing worth counting.
+/// Only outputs declared `initial = "restore"` are recorded. Each change to one rewrites the file
+/// atomically and syncs it: such outputs change when someone sends a command, a few times a day, so
+/// this costs an SD card nothing worth counting.
 public final class OutputStateStore {
     public let path: String
     private var values: [String: Bool] = [:]

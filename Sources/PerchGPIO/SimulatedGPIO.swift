@@ -62,7 +62,7 @@ public final class SimulatedGPIO: GPIOBackend {
         try claim(file, line, consumer)
         let output = SimulatedOutput(backend: self, address: line, path: "\(directory)/\(file)", file: file, activeLow: activeLow)
         do {
-            try output.set(initial)
+            try output.create(initial)
         } catch {
             held[file] = nil
             throw error
@@ -138,10 +138,21 @@ final class SimulatedOutput: OutputLine {
         self.activeLow = activeLow
     }
 
-    func set(_ value: Bool) throws(GPIOError) {
+    /// Writes the line's file anew (a leftover from an earlier run is replaced whatever it holds).
+    func create(_ value: Bool) throws(GPIOError) {
         let level = value != activeLow
         do {
             try writeFileAtomically(path, Array((level ? "1\n" : "0\n").utf8), sync: false)
+        } catch {
+            throw .failed(address, operation: "writing \(path)", message: error.message)
+        }
+    }
+
+    func set(_ value: Bool) throws(GPIOError) {
+        let level = value != activeLow
+        do {
+            // In place: two bytes over two bytes, so a reader never sees a torn value.
+            try writeFileInPlace(path, level ? "1\n" : "0\n")
         } catch {
             throw .failed(address, operation: "writing \(path)", message: error.message)
         }

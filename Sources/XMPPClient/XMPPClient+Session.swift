@@ -214,8 +214,29 @@ extension XMPPClient {
 
     // MARK: - Stanzas in
 
-    func received(_ stanza: XMLElement, counted: Bool) {
-        if counted, stanza.stanzaKind != nil { countReceived(stanza) }
+    /// The stanzas of one read. All are counted, and the state saved once if any is a command, before
+    /// the first is handled: a restart never has the server deliver a command twice, and a burst of
+    /// commands costs one save, not one each.
+    func received(_ batch: [XMLElement], counted: Bool, on connection: XMPPConnection) {
+        if counted {
+            batchSavePending = false
+            for stanza in batch where stanza.stanzaKind != nil { countReceived(stanza) }
+            if batchSavePending { saveResumption() }
+        }
+        inBatch = true
+        for stanza in batch {
+            if connection.isEnded { break }
+            received(stanza)
+        }
+        inBatch = false
+        // Messages sent while handling the batch (the commands' replies) are saved here, once.
+        if batchSavePending {
+            batchSavePending = false
+            saveResumption()
+        }
+    }
+
+    func received(_ stanza: XMLElement) {
         switch stanza.stanzaKind {
         case .iq: receivedIQ(stanza)
         case .message, .presence: onStanza?(stanza)

@@ -118,7 +118,13 @@ extension XMPPClient {
                 self?.requestAck()
             }
         }
-        if stanza.stanzaKind == .message { saveResumption() } else { saveResumptionSoon() }
+        if stanza.stanzaKind != .message {
+            saveResumptionSoon()
+        } else if inBatch {
+            batchSavePending = true
+        } else {
+            saveResumption()
+        }
     }
 
     private func requestAck() {
@@ -129,15 +135,16 @@ extension XMPPClient {
         sm = state
     }
 
-    /// Counts a stanza from the server before it is handled. Messages and iq requests (commands) are
-    /// saved at once, so a restart never makes the server deliver them twice.
+    /// Counts a stanza from the server before it is handled. Messages and iq requests (commands) mark
+    /// the batch for a save before any of it is handled, so a restart never makes the server deliver
+    /// them twice.
     func countReceived(_ stanza: XMLElement) {
         guard smActive, var state = sm else { return }
         state.didReceive()
         sm = state
         // Other stanzas (iq results, presence) are saved with the next save: if a restart comes
         // first, the server only sends them again.
-        if stanza.stanzaKind == .message || stanza.isIQRequest { saveResumption() }
+        if stanza.stanzaKind == .message || stanza.isIQRequest { batchSavePending = true }
     }
 
     /// `<r/>` and `<a/>` from the server.

@@ -69,6 +69,9 @@ public final class XMPPClient {
     var ackTimer: EventLoop.Timer?
     var saveTimer: EventLoop.Timer?
     var saveFailing = false
+    /// While a batch of stanzas is handled: messages sent meanwhile are saved once, after it.
+    var inBatch = false
+    var batchSavePending = false
     let resumptionStore: ResumptionStore?
     /// iq set requests answered lately, so a repeated id is answered again rather than run twice.
     var recentSets = RecentRequests()
@@ -245,7 +248,7 @@ public final class XMPPClient {
             logger: logger)
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
-        conn.onStanza = { [unowned self] stanza, counted in self.received(stanza, counted: counted) }
+        conn.onStanzas = { [unowned self, unowned conn] batch, counted in self.received(batch, counted: counted, on: conn) }
         conn.onActivity = { [unowned self] in self.lastActivity = .now() }
         conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
         logger.info("connecting to \(candidate.host) at \(address)\(candidate.directTLS ? " with direct TLS" : "")")

@@ -35,6 +35,8 @@ final class XMPPConnection {
     private var negotiator: StreamNegotiator
     private(set) var session: NegotiatedSession?
     private var ended = false
+    /// Stanzas parsed from the current read, delivered together when the read is parsed.
+    private var inbox: [XMLElement] = []
     private var closing = false
     /// True while inside the parser's callbacks, where the parser must not be reset.
     private var feeding = false
@@ -42,8 +44,11 @@ final class XMPPConnection {
     private let maxOutboundBytes: Int
 
     var onEstablished: ((NegotiatedSession) -> Void)?
-    /// Each stanza once the session is established, and whether stream management counts it.
-    var onStanza: ((XMLElement, _ counted: Bool) -> Void)?
+    /// The stanzas of one read once the session is established, in order, and whether stream
+    /// management counts them. One call a read lets the client save its state once for all of them.
+    var onStanzas: (([XMLElement], _ counted: Bool) -> Void)?
+    /// Whether the connection has ended (a handler may end it while a batch is being delivered).
+    var isEnded: Bool { ended }
     var onEnd: ((EndReason) -> Void)?
     /// Called whenever bytes arrive (the client's liveness check uses it).
     var onActivity: (() -> Void)?
@@ -146,7 +151,9 @@ final class XMPPConnection {
                     if self.ended { return .stop }
                     return self.handle(event, restart: &restart)
                 }
+                deliverInbox()
             } catch {
+                deliverInbox()
                 logger.warning("the server sent XML Perch will not accept (\(error)); closing the stream")
                 write(error.streamError.serialized)
                 write(StreamHeader.close)
@@ -166,6 +173,13 @@ final class XMPPConnection {
         }
     }
 
+    private func deliverInbox() {
+        guard !inbox.isEmpty else { return }
+        let batch = inbox
+        inbox = []
+        if !ended { onStanzas?(batch, true) }
+    }
+
     private func handle(_ event: XMLStreamEvent, restart: inout Bool) -> XMLStreamParser.Disposition {
         if traceXML {
             switch event {
@@ -178,15 +192,18 @@ final class XMPPConnection {
             switch event {
             case .element(let e):
                 if e.name == "error", e.namespace == XMPPNamespace.stream {
+                    deliverInbox()
                     end(.streamError(StreamError(element: e)))
                     return .stop
                 }
-                onStanza?(e, true)
+                inbox.append(e)
             case .streamClosed:
+                deliverInbox()
                 if !closing { write(StreamHeader.close) }
                 end(closing ? .closedByUs : .closedByPeer(nil))
                 return .stop
             case .streamOpened:
+                deliverInbox()
                 end(.localStreamError(XMLStreamError(.badFormat, "a second stream header")))
                 return .stop
             }
@@ -227,7 +244,7 @@ final class XMPPConnection {
                 end(.negotiation(error))
                 stop = true
             case .deliverUncounted(let e):
-                onStanza?(e, false)
+                onStanzas?([e], false)
             }
         }
         return stop
@@ -290,7 +307,7 @@ final class XMPPConnection {
         tcp.close()
         let cb = onEnd
         onEnd = nil
-        onStanza = nil
+        onStanzas = nil
         cb?(reason)
     }
 }

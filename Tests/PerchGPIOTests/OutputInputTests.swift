@@ -92,6 +92,16 @@ import PerchIO
         #expect(dir.read("lamp") == "1\n")
     }
 
+    @Test func onlyOutputsThatRestoreAreWrittenDown() throws {
+        let store = OutputStateStore(path: "\(dir.path)/state")
+        let plain = try output({ $0.initial = .off }, store: store)
+        try plain.set(true)
+        try plain.set(false)
+        #expect(!fileExists("\(dir.path)/state"), "an output that starts off needs no record")
+        #expect(dir.read("relay") == "0\n")
+        plain.shutdown()
+    }
+
     @Test func restoreBringsBackTheLastStateSet() throws {
         let store = OutputStateStore(path: "\(dir.path)/state")
         let first = try output({ $0.initial = .restore }, store: store)
