@@ -8,9 +8,10 @@ import XMPPXML
 /// the stanzas not yet acknowledged.
 ///
 /// The file is an XML stream read back with the same hardened parser as the network, so a damaged or
-/// hostile file is refused the same way. It is written atomically (rename) but not synced: losing the
-/// last write on a power cut only means the server re-sends a few stanzas or the resumption fails.
-public struct ResumptionStore: Sendable {
+/// hostile file is refused the same way. It is overwritten in place while it fits in a page, else
+/// replaced atomically (``InPlaceFile``), and not synced: losing the last write on a power cut only
+/// means the server re-sends a few stanzas or the resumption fails.
+public final class ResumptionStore {
     public struct Saved: Sendable, Hashable {
         public var state: StreamManagement
         public var jid: JID
@@ -26,8 +27,12 @@ public struct ResumptionStore: Sendable {
 
     static let ns = "urn:xmpp:perch:resumption:0"
     public let path: String
+    private let file: InPlaceFile
 
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        self.path = path
+        file = InPlaceFile(path: path, mode: 0o600)
+    }
 
     public func save(_ saved: Saved) throws(IOError) {
         let s = saved.state
@@ -38,10 +43,9 @@ public struct ResumptionStore: Sendable {
         ])
         head.attributes.removeAll { $0.value.isEmpty }
         var text = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
-        text += head.serialized()
-        for stanza in s.unacknowledged { text += stanza.serialized() }
-        text += "</stream:stream>"
-        try writeFileAtomically(path, Array(text.utf8), mode: 0o600, sync: false)
+        head.write(into: &text, parentNamespace: XMPPNamespace.client)
+        for stanza in s.unacknowledged { stanza.write(into: &text, parentNamespace: XMPPNamespace.client) }
+        try file.write(body: Array(text.utf8), tail: Array("</stream:stream>".utf8))
     }
 
     /// The saved state; nil when there is none. A file that cannot be read back is an error naming why.
@@ -69,6 +73,6 @@ public struct ResumptionStore: Sendable {
     }
 
     public func remove() {
-        removeFile(path)
+        file.remove()
     }
 }
