@@ -157,6 +157,11 @@ public final class TCPConnection {
         while state == .connected {
             let n = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
+                // Acknowledge at once rather than up to 40 ms later: a server that has Nagle on holds
+                // its next stanza until this one is acknowledged, and when we have nothing to answer
+                // (an <a/> from the server) no reply carries the acknowledgement.
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
                 readBuffer.withUnsafeBytes { onData?(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                 if n < readBuffer.count { return }
             } else if n == 0 {

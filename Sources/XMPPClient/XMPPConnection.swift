@@ -37,6 +37,10 @@ final class XMPPConnection {
     private var ended = false
     /// Stanzas parsed from the current read, delivered together when the read is parsed.
     private var inbox: [XMLElement] = []
+    /// What is written while a batch is handled (the replies, acknowledgements): sent together as
+    /// one TLS record and one segment when the batch is done.
+    private var corked = false
+    private var corkedText = ""
     private var closing = false
     /// True while inside the parser's callbacks, where the parser must not be reset.
     private var feeding = false
@@ -177,7 +181,15 @@ final class XMPPConnection {
         guard !inbox.isEmpty else { return }
         let batch = inbox
         inbox = []
-        if !ended { onStanzas?(batch, true) }
+        guard !ended else { return }
+        corked = true
+        onStanzas?(batch, true)
+        corked = false
+        if !corkedText.isEmpty {
+            let text = corkedText
+            corkedText = ""
+            write(text)
+        }
     }
 
     private func handle(_ event: XMLStreamEvent, restart: inout Bool) -> XMLStreamParser.Disposition {
@@ -284,6 +296,10 @@ final class XMPPConnection {
 
     private func write(_ text: String) {
         guard !ended else { return }
+        if corked {
+            corkedText += text
+            return
+        }
         if tcp.pendingWriteBytes > maxOutboundBytes {
             // The server stopped reading: holding more would only grow memory. Drop the connection; the
             // client reconnects and whatever must not be lost is re-sent from its own queue.
