@@ -5,19 +5,21 @@ import Glibc
 /// metadata on every write: costly on an SD card, and on a disk mounted with `discard` the rename
 /// waits for the device. This keeps the file open and overwrites it in place instead.
 ///
-/// An overwrite is one `pwrite` of at most one page at offset 0, so a killed process leaves the old
-/// or the new contents, never a mix. The file never shrinks in place: shorter contents are padded to
-/// the current length between `body` and `tail` (the format must accept the padding there, as XML
-/// accepts whitespace between elements). Contents that outgrow the file, or a page, are written
-/// atomically to a new file instead (``writeFileAtomically(_:_:mode:sync:)``), which is reopened.
-/// Nothing is synced: after a power cut the file may hold the old contents, or be torn and refused by
-/// its reader.
+/// An overwrite is one `pwrite` at offset 0. Within a page, a killed process leaves the old or the new
+/// contents; a larger write killed between two pages leaves new pages before old ones, which the
+/// reader must refuse or tolerate (XML cut mid-element is refused). The file never shrinks in place:
+/// shorter contents are padded to the current length between `body` and `tail` (the format must
+/// accept the padding there, as XML accepts whitespace between elements). Contents that outgrow the
+/// file or ``maxInPlace`` are written atomically to a new file instead
+/// (``writeFileAtomically(_:_:mode:sync:)``), which is reopened. Nothing is synced: after a power cut
+/// the file may hold the old contents, or be torn and refused by its reader.
 public final class InPlaceFile {
     public let path: String
     public let mode: UInt32
     private var fd: Int32 = -1
     private var length = 0
-    static let pageSize = 4096
+    /// The largest file overwritten in place.
+    public static let maxInPlace = 64 * 1024
 
     public init(path: String, mode: UInt32 = 0o600) {
         self.path = path
@@ -30,7 +32,7 @@ public final class InPlaceFile {
     public func write(body: [UInt8], tail: [UInt8], padding: UInt8 = 0x20) throws(IOError) {
         let needed = body.count + tail.count
         if fd < 0 { reopen() }
-        if fd >= 0, needed <= length, length <= Self.pageSize {
+        if fd >= 0, needed <= length, length <= Self.maxInPlace {
             var bytes = body
             bytes.reserveCapacity(length)
             bytes.append(contentsOf: repeatElement(padding, count: length - needed))
@@ -43,7 +45,7 @@ public final class InPlaceFile {
         }
         // Grown (or first written): a new file, at least a little larger than needed, so the next
         // writes of about this size fit in place.
-        let target = min(max(needed + needed / 4, 512), max(needed, Self.pageSize))
+        let target = min(max(needed + needed / 4, 512), max(needed, Self.maxInPlace))
         var bytes = body
         bytes.append(contentsOf: repeatElement(padding, count: target - needed))
         bytes.append(contentsOf: tail)

@@ -2,8 +2,21 @@
 extension StringProtocol {
     /// Without leading and trailing whitespace (spaces, tabs, newlines).
     public func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isWhitespaceScalar($0) }),
+            let last = scalars.lastIndex(where: { !isWhitespaceScalar($0) })
+        else { return "" }
+        var out = ""
+        out.unicodeScalars.append(contentsOf: scalars[first...last])
+        return out
     }
+}
+
+/// Unicode White_Space, with the common ASCII cases answered without a property look-up.
+@inline(__always)
+func isWhitespaceScalar(_ s: Unicode.Scalar) -> Bool {
+    if s.isASCII { return s == " " || (0x09...0x0D).contains(s.value) }
+    return s.properties.isWhitespace
 }
 
 /// A duration for people: `300 ms`, `5 s`, `1.5 s`, `15 min`, `3 h`.

@@ -85,12 +85,16 @@ enum JIDRules {
     }
 
     static func isSpace(_ s: Unicode.Scalar) -> Bool {
-        s.properties.generalCategory == .spaceSeparator
+        // ASCII first: nearly every address is ASCII, and the Unicode property look-up is not cheap.
+        if s.isASCII { return s == " " }
+        return s.properties.generalCategory == .spaceSeparator
     }
 
     /// Control characters, surrogates, private use, noncharacters, unassigned code points and
     /// default-ignorable code points are disallowed in every PRECIS class.
     static func isControlOrDisallowed(_ s: Unicode.Scalar) -> Bool {
+        // In ASCII only the C0 controls and DEL are disallowed.
+        if s.isASCII { return s.value < 0x20 || s.value == 0x7F }
         switch s.properties.generalCategory {
         case .control, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .format:
             return true
