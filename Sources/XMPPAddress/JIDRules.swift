@@ -10,6 +10,10 @@ enum JIDRules {
 
     static func localpart(_ s: String) throws(JIDError) -> String {
         guard !s.isEmpty else { throw JIDError(.localpart, .empty) }
+        // The common case, already in canonical form: lower-case ASCII with nothing to map or refuse.
+        if s.utf8.count <= maxBytes, s.utf8.allSatisfy({ b in
+            (0x21...0x7E).contains(b) && !(0x41...0x5A).contains(b) && !Self.forbiddenInLocalpart.contains(b)
+        }) { return s }
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {
@@ -29,7 +33,11 @@ enum JIDRules {
         return out
     }
 
+    /// `" & ' / : < > @` (RFC 7622 §3.3.1), as bytes.
+    static let forbiddenInLocalpart: [UInt8] = Array("\"&'/:<>@".utf8)
+
     static func domainpart(_ input: String) throws(JIDError) -> String {
+        if input.utf8.count <= maxBytes, isCanonicalHostName(input.utf8) { return input }
         var s = input
         // RFC 7622 §3.2: a trailing dot is removed before any other processing.
         if s.hasSuffix(".") { s.removeLast() }
@@ -65,8 +73,34 @@ enum JIDRules {
         return mapped
     }
 
+    /// Lower-case letters, digits, hyphens and dots in labels of 1...63 octets that neither start nor
+    /// end with a hyphen: a host name with nothing to map.
+    static func isCanonicalHostName(_ bytes: String.UTF8View) -> Bool {
+        var label = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                label += 1
+            case UInt8(ascii: "-"):
+                guard label > 0 else { return false }
+                label += 1
+            case UInt8(ascii: "."):
+                guard label > 0, previous != UInt8(ascii: "-") else { return false }
+                label = 0
+            default:
+                return false
+            }
+            guard label <= 63 else { return false }
+            previous = b
+        }
+        return label > 0 && previous != UInt8(ascii: "-")
+    }
+
     static func resourcepart(_ s: String) throws(JIDError) -> String {
         guard !s.isEmpty else { throw JIDError(.resourcepart, .empty) }
+        // Printable ASCII is its own canonical form.
+        if s.utf8.count <= maxBytes, s.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) { return s }
         var out = ""
         for scalar in s.unicodeScalars {
             if isControlOrDisallowed(scalar) { throw JIDError(.resourcepart, .disallowedCodePoint) }

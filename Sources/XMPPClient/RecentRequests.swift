@@ -22,7 +22,9 @@ public struct RecentRequests: Sendable {
     public let capacity: Int
     public let maxAge: Int64
     private var entries: [String: Entry] = [:]
+    /// Keys oldest first; those before `head` are gone (compacted now and then, not on every removal).
     private var order: [String] = []
+    private var head = 0
 
     public init(capacity: Int = 256, maxAge: Int64 = 600_000) {
         self.capacity = capacity
@@ -37,7 +39,7 @@ public struct RecentRequests: Sendable {
         if let e = entries[key] { return e.reply.map { .answered($0) } ?? .inProgress }
         entries[key] = Entry(at: now)
         order.append(key)
-        if order.count > capacity { entries[order.removeFirst()] = nil }
+        if entries.count > capacity { dropOldest() }
         return .new
     }
 
@@ -52,10 +54,16 @@ public struct RecentRequests: Sendable {
     public var count: Int { entries.count }
 
     private mutating func expire(_ now: Instant) {
-        while let first = order.first, let e = entries[first], now - e.at > maxAge {
-            entries[first] = nil
-            order.removeFirst()
+        while head < order.count, let e = entries[order[head]], now - e.at > maxAge { dropOldest() }
+        if head > 64, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
         }
-        while let first = order.first, entries[first] == nil { order.removeFirst() }
+    }
+
+    private mutating func dropOldest() {
+        guard head < order.count else { return }
+        entries[order[head]] = nil
+        head += 1
     }
 }

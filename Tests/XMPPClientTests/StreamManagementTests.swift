@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import PerchIO
 import XMPPAddress
@@ -160,6 +161,34 @@ private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xm
         #expect(try store.load() == nil)
     }
 
+    @Test func eachSaveHoldsExactlyTheQueueOfTheMoment() throws {
+        let dir = try makeTemporaryDirectory("perch-sm")
+        defer { _ = system("rm -rf '\(dir)'") }
+        let store = ResumptionStore(path: "\(dir)/session.xml")
+        let jid = try JID("perch@perch.test/board")
+        func saveAndLoad(_ sm: StreamManagement) throws -> [XMLElement] {
+            try store.save(.init(state: sm, jid: jid, savedAt: 1))
+            return try #require(try store.load()).state.unacknowledged
+        }
+        var sm = StreamManagement(resumptionID: "s1")
+        for n in 1...5 { _ = sm.didSend(message(n)) }
+        #expect(try saveAndLoad(sm) == sm.unacknowledged)
+        // Acknowledged in part, then more sent: the file follows the queue.
+        try sm.acknowledge(3)
+        for n in 6...7 { _ = sm.didSend(message(n)) }
+        #expect(try saveAndLoad(sm).map(\.stanzaID) == ["m4", "m5", "m6", "m7"])
+        // A new session numbers its stanzas from 1 again: nothing of the old one's may leak in.
+        var next = StreamManagement(resumptionID: "s2")
+        for n in 20...21 { _ = next.didSend(message(n)) }
+        #expect(try saveAndLoad(next) == next.unacknowledged)
+        // Nor into one that cannot be resumed (no id at all), twice in a row.
+        for base in [30, 40] {
+            var plain = StreamManagement(resumptionID: nil)
+            for n in base...(base + 1) { _ = plain.didSend(message(n)) }
+            #expect(try saveAndLoad(plain) == plain.unacknowledged)
+        }
+    }
+
     @Test func aDamagedFileIsAnErrorNotACrash() throws {
         let dir = try makeTemporaryDirectory("perch-sm")
         let store = ResumptionStore(path: "\(dir)/session.xml")
@@ -198,5 +227,22 @@ private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xm
         let k4 = r.check("k4", now: t0 + 2000)
         #expect(k4 == .new, "and everything past the age")
         #expect(r.count == 1)
+    }
+
+    @Test func aLongRunKeepsExactlyTheNewestWithinCapacity() {
+        var r = RecentRequests(capacity: 256, maxAge: 600_000)
+        var now = Instant(milliseconds: 10_000)
+        for i in 0..<5_000 {
+            _ = r.check("k\(i)", now: now)
+            now = now + 1
+        }
+        #expect(r.count == 256)
+        let newest = r.check("k4999", now: now)
+        let oldestKept = r.check("k4744", now: now)
+        let forgotten = r.check("k4743", now: now)
+        #expect(newest == .inProgress && oldestKept == .inProgress && forgotten == .new)
+        // Ten minutes on, all of them have aged out.
+        let late = r.check("k4999", now: now + 600_001)
+        #expect(late == .new && r.count == 1)
     }
 }

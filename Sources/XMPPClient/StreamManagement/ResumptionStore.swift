@@ -28,6 +28,10 @@ public final class ResumptionStore {
     static let ns = "urn:xmpp:perch:resumption:0"
     public let path: String
     private let file: InPlaceFile
+    /// Each unacknowledged stanza serialized once, by its number on the session: a burst of commands
+    /// saves the state many times with mostly the same stanzas in it.
+    private var serialized: [UInt32: (name: String, id: String?, text: String)] = [:]
+    private var serializedSession: String?
 
     public init(path: String) {
         self.path = path
@@ -44,7 +48,20 @@ public final class ResumptionStore {
         head.attributes.removeAll { $0.value.isEmpty }
         var text = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
         head.write(into: &text, parentNamespace: XMPPNamespace.client)
-        for stanza in s.unacknowledged { stanza.write(into: &text, parentNamespace: XMPPNamespace.client) }
+        if s.resumptionID != serializedSession || serialized.count > 2 * s.unacknowledged.count + 64 {
+            serialized = [:]
+            serializedSession = s.resumptionID
+        }
+        for (i, stanza) in s.unacknowledged.enumerated() {
+            let number = s.acknowledged &+ UInt32(truncatingIfNeeded: i + 1)
+            if let known = serialized[number], known.name == stanza.name, known.id == stanza.stanzaID {
+                text += known.text
+            } else {
+                let one = stanza.serialized(parentNamespace: XMPPNamespace.client)
+                serialized[number] = (stanza.name, stanza.stanzaID, one)
+                text += one
+            }
+        }
         try file.write(body: Array(text.utf8), tail: Array("</stream:stream>".utf8))
     }
 
