@@ -30,6 +30,12 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
+/// The daemon's own code does without _StringProcessing: using any of it (String.contains(String),
+/// replacing, firstRange, Regex) links the regex engine and Unicode name tables, about 2 MB of
+/// binary. PerchIO's containsText / replacingText / splitText cover what Perch needs.
+let shippedSettings = swiftSettings + [
+    .unsafeFlags(["-Xfrontend", "-disable-implicit-string-processing-module-import"]),
+]
 
 let package = Package(
     name: "perch",
@@ -51,57 +57,57 @@ let package = Package(
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // MARK: Protocol building blocks (no I/O)
-        .target(name: "XMPPAddress", swiftSettings: swiftSettings),
-        .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),
-        .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: swiftSettings),
-        .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: swiftSettings),
-        .target(name: "XMPPSASL", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
-        .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: swiftSettings),
+        .target(name: "XMPPAddress", swiftSettings: shippedSettings),
+        .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: shippedSettings),
+        .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings),
+        .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: shippedSettings),
+        .target(name: "XMPPSASL", dependencies: ["PerchCrypto"], swiftSettings: shippedSettings),
+        .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),
 
         // MARK: I/O and the client
-        .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: swiftSettings),
+        .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: shippedSettings),
         .target(
             name: "XMPPClient",
             dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
 
         // MARK: Hardware
-        .target(name: "PerchGPIO", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        .target(name: "PerchGPIO", dependencies: ["PerchIO"], swiftSettings: shippedSettings),
         // Every libgpiod (v1) call; a v2 backend will be a sibling target with its own C module.
-        .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: swiftSettings),
+        .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: shippedSettings),
 
-        .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
+        .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: shippedSettings),
         // The durable outbox (SQLite): every SQLite call is here.
-        .target(name: "PerchStore", dependencies: ["CSQLite", "PerchIO", "PerchLog"], swiftSettings: swiftSettings),
-        .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: swiftSettings),
+        .target(name: "PerchStore", dependencies: ["CSQLite", "PerchIO", "PerchLog"], swiftSettings: shippedSettings),
+        .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: shippedSettings),
 
         // MARK: The daemon
-        .target(name: "TOML", swiftSettings: swiftSettings),
-        .target(name: "PerchLog", swiftSettings: swiftSettings),
+        .target(name: "TOML", swiftSettings: shippedSettings),
+        .target(name: "PerchLog", swiftSettings: shippedSettings),
         .target(
             name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard"],
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
         // The configured device, opened: backend, outputs, inputs, sensors; and the hardware CLI.
         .target(
             name: "PerchHardware",
             dependencies: ["PerchConfig", "PerchGPIO", "PerchGPIOD", "PerchSensors", "PerchBoard", "PerchIO", "PerchLog"],
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
         // The product: roles, one command vocabulary, and the chat / ad-hoc / IoT front-ends and telemetry.
         .target(
             name: "PerchAgent",
             dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchStore", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPXML", "XMPPClient"],
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
         .target(
             name: "PerchDaemon",
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware", "PerchAgent"],
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
         .executableTarget(
-            name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: swiftSettings),
+            name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: shippedSettings),
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
             name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient"], path: "Fuzz/PerchFuzz",
-            swiftSettings: swiftSettings),
+            swiftSettings: shippedSettings),
 
         // MARK: Tests
         .testTarget(name: "XMPPAddressTests", dependencies: ["XMPPAddress"], swiftSettings: swiftSettings),

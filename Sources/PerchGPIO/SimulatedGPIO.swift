@@ -27,7 +27,7 @@ public final class SimulatedGPIO: GPIOBackend {
     }
 
     public func chips() throws(GPIOError) -> [ChipInfo] {
-        let names = (directoryEntries(directory) ?? []).filter { !$0.hasPrefix(".") && !$0.contains(".tmp-") }
+        let names = (directoryEntries(directory) ?? []).filter { !$0.hasPrefix(".") && !$0.containsText(".tmp-") }
         let lines = names.enumerated().map { i, n in
             LineInfo(offset: i, name: n, consumer: held[n], isOutput: held[n] != nil && inputs[n] == nil)
         }

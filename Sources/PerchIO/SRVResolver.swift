@@ -73,7 +73,7 @@ public enum SRVResolver {
             let n = recv(fd, &buf, buf.count, 0)
             if n <= 0 { return .failure("no answer within \(timeout) s") }
             let answer = DNSMessage.parseSRV(Array(buf[0..<n]), expectedID: id)
-            if case .failure(let why) = answer, why.contains("wrong id") { continue }
+            if case .failure(let why) = answer, why.containsText("wrong id") { continue }
             return answer
         }
         return .failure("no matching answer")

@@ -31,3 +31,66 @@ public func describeDuration(_ ms: Int64) -> String {
     if ms < 7_200_000 { return "\(ms / 60_000) min" }
     return "\(ms / 3_600_000) h"
 }
+
+/// Substring search and replacement on UTF-8 bytes. The standard library leaves these to the
+/// _StringProcessing module, whose regex engine would come with them into the binary (about 1 MB);
+/// Perch only ever looks for literal text.
+extension StringProtocol {
+    /// Whether `other` occurs in this string (compared as UTF-8, so without Unicode canonical
+    /// equivalence, which literal protocol text does not need).
+    public func containsText(_ other: some StringProtocol) -> Bool {
+        firstByteOffset(of: other) != nil
+    }
+
+    /// This string with every occurrence of `target` replaced by `replacement`.
+    public func replacingText(_ target: some StringProtocol, with replacement: some StringProtocol) -> String {
+        let bytes = Array(utf8)
+        let needle = Array(target.utf8)
+        guard !needle.isEmpty else { return String(self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if i + needle.count <= bytes.count, bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle {
+                out.append(contentsOf: replacement.utf8)
+                i += needle.count
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The parts between occurrences of `separator` (empty parts kept).
+    public func splitText(separator: some StringProtocol) -> [String] {
+        let bytes = Array(utf8)
+        let needle = Array(separator.utf8)
+        guard !needle.isEmpty else { return [String(self)] }
+        var parts: [String] = []
+        var start = 0
+        var i = 0
+        while i + needle.count <= bytes.count {
+            if Array(bytes[i..<(i + needle.count)]) == needle {
+                parts.append(String(decoding: bytes[start..<i], as: UTF8.self))
+                i += needle.count
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        parts.append(String(decoding: bytes[start...], as: UTF8.self))
+        return parts
+    }
+
+    private func firstByteOffset(of other: some StringProtocol) -> Int? {
+        let bytes = Array(utf8)
+        let needle = Array(other.utf8)
+        if needle.isEmpty { return 0 }
+        guard needle.count <= bytes.count else { return nil }
+        for i in 0...(bytes.count - needle.count) where bytes[i] == needle[0] {
+            if bytes[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+}

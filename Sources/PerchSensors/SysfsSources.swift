@@ -161,7 +161,7 @@ public struct SysfsReader: Sendable {
         guard lines[0].hasSuffix("YES") else {
             throw SensorError("\(device): CRC check failed (noise on the bus: check the wiring and the 4.7 kΩ pull-up)")
         }
-        guard let t = lines[1].split(separator: "t=").last, let v = Double(t.trimmingWhitespace()) else {
+        guard let t = lines[1].splitText(separator: "t=").last, let v = Double(t.trimmingWhitespace()) else {
             throw SensorError("\(device): no temperature in w1_slave")
         }
         return v

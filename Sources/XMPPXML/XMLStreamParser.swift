@@ -405,11 +405,23 @@ extension XMLStreamParser {
     private static func value(_ start: UnsafePointer<xmlChar>?, _ end: UnsafePointer<xmlChar>?) -> String {
         guard let start, let end, end > start else { return "" }
         let bytes = UnsafeBufferPointer(start: start, count: end - start)
-        let text = String(decoding: bytes, as: UTF8.self)
         // Without entity substitution libxml2 hands over `&amp;` in an attribute as the five characters
         // `&#38;` (so it could tell it from a literal ampersand); nothing else reaches here escaped,
         // since every other entity reference is refused as restricted XML.
-        guard bytes.contains(UInt8(ascii: "&")) else { return text }
-        return text.replacing("&#38;", with: "&")
+        guard bytes.contains(UInt8(ascii: "&")) else { return String(decoding: bytes, as: UTF8.self) }
+        let escaped = Array("&#38;".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "&"), i + escaped.count <= bytes.count, bytes[i..<(i + escaped.count)].elementsEqual(escaped) {
+                out.append(UInt8(ascii: "&"))
+                i += escaped.count
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -15,3 +15,25 @@ import Testing
         #expect(input.trimmingWhitespace() == expected)
     }
 }
+
+@Suite struct LiteralTextTests {
+    @Test func containsText() {
+        #expect("lamp.tmp-123".containsText(".tmp-"))
+        #expect(!"lamp".containsText(".tmp-"))
+        #expect("ab".containsText(""))
+        #expect(!"".containsText("a"))
+        #expect("übung".containsText("bun"))
+    }
+
+    @Test func replacingText() {
+        #expect("a&#38;b&#38;".replacingText("&#38;", with: "&") == "a&b&")
+        #expect("none".replacingText("x", with: "y") == "none")
+        #expect("aaa".replacingText("aa", with: "b") == "ba")
+    }
+
+    @Test func splitText() {
+        #expect("c4 01 t=23125".splitText(separator: "t=") == ["c4 01 ", "23125"])
+        #expect("abc".splitText(separator: "t=") == ["abc"])
+        #expect("t=t=".splitText(separator: "t=") == ["", "", ""])
+    }
+}
