@@ -135,16 +135,17 @@ extension XMPPClient {
         sm = state
     }
 
-    /// Counts a stanza from the server before it is handled. Messages and iq requests (commands) mark
+    /// Counts a stanza from the server before it is handled. Messages and iq sets (commands) mark
     /// the batch for a save before any of it is handled, so a restart never makes the server deliver
     /// them twice.
     func countReceived(_ stanza: XMLElement) {
         guard smActive, var state = sm else { return }
         state.didReceive()
         sm = state
-        // Other stanzas (iq results, presence) are saved with the next save: if a restart comes
-        // first, the server only sends them again.
-        if stanza.stanzaKind == .message || stanza.isIQRequest { batchSavePending = true }
+        // Other stanzas (iq results and gets such as pings, presence) are saved with the next save:
+        // if a restart comes first, the server only sends them again, and answering them twice is
+        // harmless.
+        if stanza.stanzaKind == .message || (stanza.stanzaKind == .iq && stanza.stanzaType == "set") { batchSavePending = true }
     }
 
     /// `<r/>` and `<a/>` from the server.
