@@ -102,7 +102,11 @@ let package = Package(
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware", "PerchAgent"],
             swiftSettings: shippedSettings),
         .executableTarget(
-            name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: shippedSettings),
+            name: "perch", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware"], swiftSettings: shippedSettings,
+            // lld packs the executable's 27,000 relative relocations into 5 KB (DT_RELR, glibc 2.36,
+            // Debian 12) instead of 650 KB the loader reads at every start: 0.6 MB smaller, 0.9 MB
+            // less resident.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]),
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
