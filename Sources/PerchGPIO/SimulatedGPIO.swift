@@ -129,6 +129,8 @@ final class SimulatedOutput: OutputLine {
     let file: String
     let activeLow: Bool
     private weak var backend: SimulatedGPIO?
+    /// The line's file, kept open: a switch is one two-byte write over two bytes.
+    private let level: InPlaceFile
 
     init(backend: SimulatedGPIO, address: LineAddress, path: String, file: String, activeLow: Bool) {
         self.backend = backend
@@ -136,6 +138,7 @@ final class SimulatedOutput: OutputLine {
         self.path = path
         self.file = file
         self.activeLow = activeLow
+        level = InPlaceFile(path: path, mode: 0o644)
     }
 
     /// Writes the line's file anew (a leftover from an earlier run is replaced whatever it holds).
@@ -152,7 +155,7 @@ final class SimulatedOutput: OutputLine {
         let level = value != activeLow
         do {
             // In place: two bytes over two bytes, so a reader never sees a torn value.
-            try writeFileInPlace(path, level ? "1\n" : "0\n")
+            try self.level.write(body: Array((level ? "1\n" : "0\n").utf8), tail: [])
         } catch {
             throw .failed(address, operation: "writing \(path)", message: error.message)
         }
