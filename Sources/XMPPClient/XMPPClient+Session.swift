@@ -188,6 +188,16 @@ extension XMPPClient {
         livenessTimer = loop.schedule(after: max(due, 0)) { [weak self] in self?.checkLiveness() }
     }
 
+    /// Bytes arrived. While a keepalive ping is out they are its answer (or as good as one): the next
+    /// check is a ping interval away, instead of a wake-up at the ping's timeout with nothing to do.
+    func activity() {
+        lastActivity = .now()
+        if pingSentAt != nil {
+            pingSentAt = nil
+            scheduleLiveness()
+        }
+    }
+
     private func checkLiveness() {
         guard case .online = status, let connection else { return }
         let now = Instant.now()

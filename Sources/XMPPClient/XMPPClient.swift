@@ -249,7 +249,7 @@ public final class XMPPClient {
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
         conn.onStanzas = { [unowned self, unowned conn] batch, counted in self.received(batch, counted: counted, on: conn) }
-        conn.onActivity = { [unowned self] in self.lastActivity = .now() }
+        conn.onActivity = { [unowned self] in self.activity() }
         conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
         logger.info("connecting to \(candidate.host) at \(address)\(candidate.directTLS ? " with direct TLS" : "")")
         attemptTimer = loop.schedule(after: config.connectTimeout) { [weak self, weak conn] in

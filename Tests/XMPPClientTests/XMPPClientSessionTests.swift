@@ -105,6 +105,20 @@ final class LogLines: Sendable {
         c.stop {}
     }
 
+    @Test func theAnswerToAPingSchedulesTheNextOneAnIntervalLater() throws {
+        // With a long timeout, the next ping must not wait for the timeout timer: an answered ping is
+        // done, and the loop sleeps until the next is due (one wake-up to send, one to receive).
+        let server = FakeServer(loop: loop)
+        let c = try client(server) {
+            $0.pingInterval = 50
+            $0.pingTimeout = 5_000
+        }
+        c.start()
+        #expect(run { self.isOnline(c) })
+        #expect(run(1_000) { (server.current?.stanzas.filter { $0.child("ping", namespace: XMPPNamespace.ping) != nil }.count ?? 0) >= 4 })
+        c.stop {}
+    }
+
     @Test func systemShutdownWaitsThenReconnects() throws {
         let server = FakeServer(loop: loop)
         let c = try client(server) {
