@@ -32,7 +32,7 @@ let swiftSettings: [SwiftSetting] = [
 ]
 /// The daemon's own code does without _StringProcessing: using any of it (String.contains(String),
 /// replacing, firstRange, Regex) links the regex engine and Unicode name tables, about 2 MB of
-/// binary. PerchIO's containsText / replacingText / splitText cover what Perch needs.
+/// binary. PerchIO's containsText and splitText cover what Perch needs.
 let shippedSettings = swiftSettings + [
     .unsafeFlags(["-Xfrontend", "-disable-implicit-string-processing-module-import"]),
 ]

@@ -32,7 +32,7 @@ public func describeDuration(_ ms: Int64) -> String {
     return "\(ms / 3_600_000) h"
 }
 
-/// Substring search and replacement on UTF-8 bytes. The standard library leaves these to the
+/// Substring search and splitting on UTF-8 bytes. The standard library leaves these to the
 /// _StringProcessing module, whose regex engine would come with them into the binary (about 1 MB);
 /// Perch only ever looks for literal text.
 extension StringProtocol {
@@ -40,26 +40,6 @@ extension StringProtocol {
     /// equivalence, which literal protocol text does not need).
     public func containsText(_ other: some StringProtocol) -> Bool {
         firstByteOffset(of: other) != nil
-    }
-
-    /// This string with every occurrence of `target` replaced by `replacement`.
-    public func replacingText(_ target: some StringProtocol, with replacement: some StringProtocol) -> String {
-        let bytes = Array(utf8)
-        let needle = Array(target.utf8)
-        guard !needle.isEmpty else { return String(self) }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if i + needle.count <= bytes.count, bytes[i] == needle[0], Array(bytes[i..<(i + needle.count)]) == needle {
-                out.append(contentsOf: replacement.utf8)
-                i += needle.count
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The parts between occurrences of `separator` (empty parts kept).

@@ -25,12 +25,6 @@ import Testing
         #expect("übung".containsText("bun"))
     }
 
-    @Test func replacingText() {
-        #expect("a&#38;b&#38;".replacingText("&#38;", with: "&") == "a&b&")
-        #expect("none".replacingText("x", with: "y") == "none")
-        #expect("aaa".replacingText("aa", with: "b") == "ba")
-    }
-
     @Test func splitText() {
         #expect("c4 01 t=23125".splitText(separator: "t=") == ["c4 01 ", "23125"])
         #expect("abc".splitText(separator: "t=") == ["abc"])
