@@ -202,11 +202,8 @@ extension XMPPClient {
         guard case .online = status, let connection else { return }
         let now = Instant.now()
         if let sent = pingSentAt {
-            // Clocks tick in milliseconds and a server on the same host answers within one: traffic
-            // stamped in the same millisecond as the ping came after it (nothing else runs in between).
-            if lastActivity >= sent {
-                pingSentAt = nil
-            } else if now - sent >= config.pingTimeout {
+            // Still set, so nothing has arrived since the ping (``activity()`` clears it).
+            if now - sent >= config.pingTimeout {
                 logger.warning("no answer from the server for \(config.pingTimeout / 1000) s after a ping; the connection is dead")
                 pingSentAt = nil
                 connection.abort()
