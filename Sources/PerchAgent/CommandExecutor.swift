@@ -42,6 +42,8 @@ public final class CommandExecutor {
     public let hardware: Hardware
     public var policy: AccessPolicy
     public let deviceName: String
+    /// Refusals to senders without a role, shared by every front-end: bounded replies and log lines.
+    public let strangers: StrangerGate
     /// Sends an XEP-0191 block or unblock to the server; the executor has already updated ``policy``.
     public var sendBlock: ((JID, Bool) -> Void)?
     /// Answers a pending subscription request (true: allow); returns the reply text, or nil when no
@@ -63,8 +65,12 @@ public final class CommandExecutor {
     /// Interlock groups waiting out their `wait`, by name, with when the wait ends.
     private var switching: [String: Instant] = [:]
 
-    public init(hardware: Hardware, policy: AccessPolicy, settings: Configuration.Commands, deviceName: String, loop: EventLoop, logger: Logger) {
+    public init(
+        hardware: Hardware, policy: AccessPolicy, settings: Configuration.Commands, deviceName: String, loop: EventLoop, logger: Logger,
+        strangers: StrangerGate? = nil
+    ) {
         self.hardware = hardware
+        self.strangers = strangers ?? StrangerGate(logger: logger.with(label: "access"), loop: loop)
         self.policy = policy
         self.settings = settings
         self.deviceName = deviceName

@@ -39,6 +39,7 @@ extension XMPPClient {
             case .success(let iq):
                 if let q = iq.child("query", namespace: XMPPNamespace.roster) { self.roster.load(q) }
                 self.logger.debug("roster: \(self.roster.items.count) contacts")
+                self.onRosterChange?(Array(self.roster.items.values), true)
             case .failure(let error):
                 self.logger.warning("the server would not give the roster: \(error)")
             }
@@ -327,6 +328,7 @@ extension XMPPClient {
             }
             let changed = roster.apply(push: payload)
             logger.debug("roster push: \(changed.map { "\($0.jid) \($0.subscription)" }.joined(separator: ", "))")
+            onRosterChange?(changed, false)
             return Stanza.result(for: iq)
         default:
             return nil

@@ -31,6 +31,9 @@ public final class XMPPClient {
     /// What disco#info reports; extend `features` before ``start()``.
     public var discoInfo: DiscoInfo
     public internal(set) var roster = Roster()
+    /// Called after the roster arrived at login (`full`: every item) and after each roster push from
+    /// our own account (the items it changed), so access can follow what the server holds.
+    public var onRosterChange: ((_ items: [Roster.Item], _ full: Bool) -> Void)?
     /// The last reason a connection attempt failed or a session ended, for status reports.
     public internal(set) var lastProblem: String?
 
