@@ -517,7 +517,7 @@ extension XMLStreamParser {
 
     private func checkSkipCeiling() {
         if stanzaBytes > limits.skipCeiling {
-            fail(XMLStreamError(.policyViolation, "a stanza larger than \(limits.skipCeiling) bytes, more than any server relays"))
+            fail(XMLStreamError(.policyViolation, "a stanza larger than \(limits.skipCeiling) bytes, more than servers relay"))
         }
     }
 

@@ -113,7 +113,7 @@ func oversized(_ event: XMLStreamEvent?) -> OversizedStanza? {
     }
 
     @Test func aStanzaPastAnyServersLimitStillEndsTheStream() throws {
-        // Skipping is bounded too: no server relays a 10 MB stanza, so it is refused after 1 MiB.
+        // Skipping is bounded too: no server relays a 10 MB stanza, so it is refused after 512 KiB.
         let parser = XMLStreamParser()
         _ = try parser.feed(header + "<message><body>")
         let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
@@ -129,6 +129,13 @@ func oversized(_ event: XMLStreamEvent?) -> OversizedStanza? {
         }
         #expect(refused)
         #expect(fed <= XMLStreamLimits.default.skipCeiling + 64 * 1024)
+    }
+
+    @Test func nestingWithoutEndPastTheCeilingEndsTheStream() {
+        // 200,000 levels count 800,000 bytes: past what any server relays.
+        #expect(condition(of: header + String(repeating: "<x>", count: 200_000), chunk: 65536) == .policyViolation)
+        // 10,000 are only a stanza being skipped.
+        #expect(condition(of: header + String(repeating: "<x>", count: 10_000), chunk: 65536) == nil)
     }
 
     @Test func oneUnfinishedHugeTagIsStillFatal() throws {
