@@ -153,7 +153,7 @@ public final class XMLStreamParser {
                 // was fed); whatever the peer sent after it was not for this parser.
                 stopRequested = false
                 closed = true
-                let consumed = offset + max(0, stopOffset - sliceStart)
+                let consumed = max(0, offset + stopOffset - sliceStart)
                 return max(0, bytes.count - consumed)
             }
             if freshRequested {
@@ -266,6 +266,7 @@ public final class XMLStreamParser {
     private func contextGrown(_ context: xmlParserCtxtPtr) -> Bool {
         if let dict = context.pointee.dict, Int(xmlDictSize(dict)) > dictionaryLimit { return true }
         return Int(context.pointee.nameMax) > Self.stackLimit || Int(context.pointee.nsMax) > 2 * Self.stackLimit
+            || Int(context.pointee.maxatts) > 10 * Self.stackLimit
     }
 
     /// The bytes libxml2 holds but has not parsed yet: a single unfinished tag or text run can make it
@@ -312,8 +313,10 @@ public final class XMLStreamParser {
 
     /// A first-level element ended: replace a grown context now, before libxml2 reads on. Only when
     /// the element ended within the bytes of the current slice, which are then fed again from there.
-    fileprivate func stanzaEnded() {
-        guard !stopRequested, !closed, failure == nil, let context, contextGrown(context) else { return }
+    /// After a skipped stanza always: whatever it made libxml2 grow (stacks, attribute table, input
+    /// buffer) is given back.
+    fileprivate func stanzaEnded(skipped: Bool = false) {
+        guard !stopRequested, !closed, failure == nil, let context, skipped || contextGrown(context) else { return }
         let offset = Int(xmlByteConsumed(context))
         guard offset >= sliceStart, offset <= fed else { return }
         freshOffset = offset
@@ -579,7 +582,7 @@ extension XMLStreamParser {
             skipping = nil
             top = nil
             emit(.oversized(skipped))
-            stanzaEnded()
+            stanzaEnded(skipped: true)
             return
         }
         guard let frame = frames.popLast() else { return }
