@@ -3,11 +3,18 @@ import XMPPClient
 import XMPPCore
 import XMPPXML
 
-/// One fuzz input through everything that reads bytes from the network: the XML stream parser (fed
-/// in two pieces, split where the input says), then every element through the stanza readers (JIDs,
-/// stanza and stream errors, XEP-0082 times, delays) and the stream negotiator. Nothing may crash,
-/// hang or grow without bound; errors are the expected outcome for most inputs.
+/// One fuzz input through everything that reads bytes from the network: as an XML stream
+/// (``fuzzXML(_:)``) and as a DNS answer (``fuzzDNS(_:)``). Nothing may crash, hang or grow without
+/// bound; errors are the expected outcome for most inputs.
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
+    fuzzXML(data)
+    fuzzDNS(data)
+}
+
+/// The XML stream parser (fed in two pieces, split where the input says), then every element through
+/// the stanza readers (JIDs, stanza and stream errors, XEP-0082 times, delays) and the stream
+/// negotiator; stanzas over the limits are reported and skipped.
+func fuzzXML(_ data: UnsafeRawBufferPointer) {
     guard data.count >= 1 else { return }
     let split = Int(data[0]) % max(data.count, 1)
     let body = UnsafeRawBufferPointer(rebasing: data[1...])
@@ -17,6 +24,7 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     var elements = 0
     func handle(_ event: XMLStreamEvent) -> XMLStreamParser.Disposition {
         _ = negotiator.handle(event)
+        if case .oversized(let o) = event { _ = o.description }
         guard case .element(let e) = event else { return .continue }
         elements += 1
         inspect(e)

@@ -1,6 +1,7 @@
 import PerchIO
 import XMPPAddress
 import XMPPCore
+import XMPPXML
 import PerchLog
 
 /// XEP-0198 in the client: counting, acknowledgements, resumption, and the saved state.
@@ -48,6 +49,8 @@ extension XMPPClient {
     /// the session is ready, and whether the session was resumed.
     func adoptStreamManagement(_ session: NegotiatedSession) -> [XMLElement] {
         smLostAt = nil
+        // From here on the connection counts stanzas; the ones over the parser's limits come here.
+        connection?.onOversized = { [unowned self] in self.receivedOversized($0) }
         if session.resumed, var state = sm {
             let everything = !smFromDisk
             let resend = state.resumed(serverHandled: session.serverHandled ?? state.acknowledged)
@@ -146,6 +149,26 @@ extension XMPPClient {
         // if a restart comes first, the server only sends them again, and answering them twice is
         // harmless.
         if stanza.stanzaKind == .message || (stanza.stanzaKind == .iq && stanza.stanzaType == "set") { batchSavePending = true }
+    }
+
+    /// A stanza the parser skipped for crossing a limit (size, depth, attributes). It was handled as far
+    /// as the server is concerned: counted like any other, an iq request answered with
+    /// `policy-violation`, and one line logged saying who sent it. Messages and presence are dropped.
+    /// Nothing of its content was kept.
+    func receivedOversized(_ o: OversizedStanza) {
+        let stanza = XMLElement(o.name, namespace: o.namespace, attrs: ["id": o.id, "type": o.type, "from": o.from, "to": o.to])
+        if stanza.stanzaKind != nil {
+            batchSavePending = false
+            countReceived(stanza)
+            if batchSavePending { saveResumptionSoon() }
+            batchSavePending = false
+        }
+        if stanza.isIQRequest, o.id != nil {
+            logger.warning("answered \(o) with policy-violation; the sender must send less")
+            _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))
+        } else {
+            logger.warning("dropped \(o)")
+        }
     }
 
     /// `<r/>` and `<a/>` from the server.

@@ -48,6 +48,9 @@ final class XMPPConnection {
     private let maxOutboundBytes: Int
 
     var onEstablished: ((NegotiatedSession) -> Void)?
+    /// A stanza over the parser's limits on the established stream, in order with the others (the
+    /// stanzas before it have been delivered): the client counts it, answers an iq request, logs it.
+    var onOversized: ((OversizedStanza) -> Void)?
     /// The stanzas of one read once the session is established, in order, and whether stream
     /// management counts them. One call a read lets the client save its state once for all of them.
     var onStanzas: (([XMLElement], _ counted: Bool) -> Void)?
@@ -198,6 +201,20 @@ final class XMPPConnection {
             case .element(let e): logger.info("RECV \(XMLTrace.redacted(e))")
             case .streamOpened(let open): logger.info("RECV <stream:stream id='\(open.id ?? "")' from='\(open.from ?? "")' version='\(open.version ?? "")'>")
             case .streamClosed: logger.info("RECV </stream:stream>")
+            case .oversized(let o): logger.info("RECV (skipped) \(o)")
+            }
+        }
+        if case .oversized(let o) = event {
+            if session != nil {
+                deliverInbox()
+                if !ended { onOversized?(o) }
+                return ended ? .stop : .continue
+            }
+            if o.namespace == XMPPNamespace.client, let kind = StanzaKind(rawValue: o.name), kind != .iq || o.type == "get" || o.type == "set" {
+                // Routed to the new resource before <enabled/>: the server does not count it, nor do we,
+                // and an answer now would be counted by the server and not by us. Dropped.
+                logger.warning("dropped \(o) during stream negotiation")
+                return .continue
             }
         }
         if session != nil {
@@ -218,6 +235,8 @@ final class XMPPConnection {
                 deliverInbox()
                 end(.localStreamError(XMLStreamError(.badFormat, "a second stream header")))
                 return .stop
+            case .oversized:
+                break
             }
             return .continue
         }

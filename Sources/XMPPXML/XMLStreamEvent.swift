@@ -26,6 +26,9 @@ public enum XMLStreamEvent: Sendable, Hashable {
     case streamOpened(StreamOpen)
     /// A complete first-level element (a stanza, or a negotiation element such as `<stream:features/>`).
     case element(XMLElement)
+    /// A complete first-level element that crossed a per-stanza limit (size, depth, attributes): it was
+    /// skipped, not built, and the stream goes on. What was kept of its tag says who sent what.
+    case oversized(OversizedStanza)
     /// The peer closed its stream with `</stream:stream>`.
     case streamClosed
 }

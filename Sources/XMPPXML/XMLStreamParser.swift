@@ -7,7 +7,15 @@ import XMPPCore
 /// first-level child is built into an ``XMLElement`` and reported when its end tag is read. The parser
 /// enforces RFC 6120 §11.1 restricted XML: a DTD, an entity declaration or reference (other than the five
 /// predefined ones), a processing instruction or a comment ends the stream with `restricted-xml`, and
-/// nothing is ever expanded. ``XMLStreamLimits`` bound what one stanza can make us hold in memory.
+/// nothing is ever expanded. ``XMLStreamLimits`` bound what one stanza can make us hold in memory: a
+/// stanza that crosses one is skipped to its end and reported as ``XMLStreamEvent/oversized(_:)``,
+/// and the stream goes on. The stream must be UTF-8 XML 1.0 (RFC 6120 §11.6), and a stream header
+/// inside the stream is refused.
+///
+/// libxml2 keeps every element name and namespace it has seen in a dictionary for as long as its
+/// context lives, so a peer that invents names would grow it without bound: between stanzas, once it
+/// holds ``dictionaryLimit`` names (or deep nesting has grown libxml2's stacks), the context is
+/// replaced by a fresh one primed with the stream's own header, invisibly to the caller.
 ///
 /// It is correct for any split of the input: feed one byte at a time or a whole buffer.
 /// Create a fresh parser (or call ``reset()``) at every stream restart (after STARTTLS and after SASL).
@@ -31,9 +39,22 @@ public final class XMLStreamParser {
     // callbacks never overlap (libxml2 calls them one after another from within feed), so the
     // run-time exclusivity checks on these, about a tenth of the decoding time, are left out.
     @exclusivity(unchecked) fileprivate var depth = 0
-    @exclusivity(unchecked) fileprivate var frames: [Frame] = []
+    @exclusivity(unchecked) private(set) var frames: [Frame] = []
     @exclusivity(unchecked) fileprivate var stanzaBytes = 0
     @exclusivity(unchecked) fileprivate var failure: XMLStreamError?
+    /// Set while the current stanza is being skipped: what was kept of its tag, and the limit it crossed.
+    @exclusivity(unchecked) private(set) var skipping: OversizedStanza?
+    /// The current stanza's own tag, kept until its end in case it has to be reported as oversized.
+    @exclusivity(unchecked) fileprivate var top: OversizedStanza?
+    /// The stream header's prefix and namespace declarations, to prime a fresh context with.
+    fileprivate var streamPrefix: String?
+    fileprivate var streamNamespaces: [(prefix: String?, uri: String)] = []
+    /// True while a fresh context reads the synthetic header: nothing is reported.
+    fileprivate var priming = false
+    fileprivate var freshRequested = false
+    fileprivate var freshOffset = 0
+    /// What had been fed to the current context when the current slice began.
+    fileprivate var sliceStart = 0
     fileprivate var stopRequested = false
     fileprivate var stopOffset: Int = 0
     fileprivate var sink: ((XMLStreamEvent) -> Disposition)?
@@ -46,6 +67,16 @@ public final class XMLStreamParser {
     /// context, so the cache is emptied with it.
     @exclusivity(unchecked) private var names = [(key: UnsafeRawPointer?, name: String)](repeating: (nil, ""), count: XMLStreamParser.nameSlots)
     static let nameSlots = 512
+
+    /// Names in libxml2's dictionary past which the context is replaced between stanzas. A stream of
+    /// ordinary stanzas uses a few hundred; one stanza may still add up to its size in names.
+    public static let dictionaryLimit = 4096
+    /// ``dictionaryLimit`` for this parser (tests make it small).
+    var dictionaryLimit = XMLStreamParser.dictionaryLimit
+    /// How many times the context was replaced mid-stream.
+    private(set) var freshContexts = 0
+    /// libxml2's per-depth stacks past which the context is replaced too (they grow, never shrink).
+    static let stackLimit = 256
 
     /// The chunk size handed to libxml2 at once; limits are checked between chunks, so this bounds
     /// how far past a limit a peer can push us.
@@ -75,10 +106,22 @@ public final class XMLStreamParser {
         frames.removeAll(keepingCapacity: true)
         stanzaBytes = 0
         failure = nil
+        skipping = nil
+        top = nil
+        streamPrefix = nil
+        streamNamespaces = []
+        priming = false
+        freshRequested = false
         stopRequested = false
         fed = 0
         closed = false
         makeContext()
+    }
+
+    /// How many names libxml2's dictionary holds (for tests and the bound above).
+    var dictionaryCount: Int {
+        guard let context, let dict = context.pointee.dict else { return 0 }
+        return Int(xmlDictSize(dict))
     }
 
     /// Feeds bytes and reports each event to `handler` as soon as it is complete.
@@ -91,28 +134,36 @@ public final class XMLStreamParser {
     @discardableResult
     public func feed(_ bytes: UnsafeRawBufferPointer, _ handler: (XMLStreamEvent) -> Disposition) throws(XMLStreamError) -> Int {
         if let failure { throw failure }
-        guard let context, !closed else {
+        guard context != nil, !closed else {
             if bytes.contains(where: { !Self.isXMLWhitespace($0) }) {
                 throw XMLStreamError(.notWellFormed, "data after the end of the stream")
             }
             return 0
         }
         var offset = 0
-        let start = fed
-        while offset < bytes.count {
+        while offset < bytes.count, let context = self.context {
             let n = min(Self.sliceSize, bytes.count - offset)
             let base = bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self)
+            sliceStart = fed
             fed += n
-            offset += n
             let rc = withSink(handler) { xmlParseChunk(context, base, Int32(n), 0) }
             if let failure { throw failure }
             if stopRequested {
-                // The element that asked for the stop ended at stopOffset (counted from the start of this
-                // stream); whatever the peer sent after it was not for this parser.
+                // The element that asked for the stop ended at stopOffset (counted in what this context
+                // was fed); whatever the peer sent after it was not for this parser.
                 stopRequested = false
                 closed = true
-                let consumedHere = max(0, stopOffset - start)
-                return max(0, bytes.count - consumedHere)
+                let consumed = max(0, offset + stopOffset - sliceStart)
+                return max(0, bytes.count - consumed)
+            }
+            if freshRequested {
+                // A stanza ended at freshOffset and the context has grown: go on from the byte after it
+                // with a fresh one.
+                freshRequested = false
+                let resume = offset + (freshOffset - sliceStart)
+                try freshContext()
+                offset = resume
+                continue
             }
             if rc != 0 {
                 let f = lastError(rc)
@@ -120,6 +171,7 @@ public final class XMLStreamParser {
                 throw f
             }
             try checkBuffered(context)
+            offset += n
             if closed { break }
         }
         if closed, offset < bytes.count {
@@ -166,11 +218,55 @@ public final class XMLStreamParser {
         context = xmlCreatePushParserCtxt(handlers, userData, nil, 0, nil)
         if let context {
             // No network access, never substitute entities, keep going after recoverable warnings only.
-            _ = xmlCtxtUseOptions(context, Int32(XML_PARSE_NONET.rawValue))
+            // XML_PARSE_HUGE lifts libxml2's own fixed limits (nesting 256 deep, names of 50,000 bytes,
+            // a 10 MB dictionary), which end the parse: servers relay stanzas past them, and ours (per
+            // stanza, checkBuffered, the dictionary bound) take their place.
+            _ = xmlCtxtUseOptions(context, Int32(XML_PARSE_NONET.rawValue | XML_PARSE_HUGE.rawValue))
             context.pointee.replaceEntities = 0
             context.pointee.loadsubset = 0
             context.pointee.validate = 0
         }
+    }
+
+    /// Replaces the context between stanzas: the old one's dictionary and stacks are freed, and the new
+    /// one reads a copy of the stream header (nothing reported) so it stands at depth 1 with the same
+    /// namespace declarations in scope.
+    private func freshContext() throws(XMLStreamError) {
+        if let context { xmlFreeParserCtxt(context) }
+        context = nil
+        for i in names.indices { names[i] = (nil, "") }
+        makeContext()
+        guard let context else { throw XMLStreamError(.internalServerError, "out of memory for a parser") }
+        var header = "<" + (streamPrefix.map { $0 + ":" } ?? "") + "stream"
+        for (prefix, uri) in streamNamespaces {
+            // As libxml2 handed them over (an escaped character stays escaped), so the new context
+            // reads back the same strings.
+            let quote = uri.utf8.contains(UInt8(ascii: "'")) ? "\"" : "'"
+            header += (prefix.map { " xmlns:" + $0 } ?? " xmlns") + "=" + quote + uri + quote
+        }
+        header += ">"
+        let bytes = Array(header.utf8)
+        depth = 0
+        priming = true
+        let rc = bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { xmlParseChunk(context, $0.baseAddress, Int32($0.count), 0) }
+        }
+        priming = false
+        fed = bytes.count
+        freshContexts += 1
+        if let failure { throw failure }
+        guard rc == 0, depth == 1 else {
+            let f = XMLStreamError(.internalServerError, "a fresh parser did not accept the stream header")
+            failure = f
+            throw f
+        }
+    }
+
+    /// Whether the context should be replaced now, between stanzas.
+    private func contextGrown(_ context: xmlParserCtxtPtr) -> Bool {
+        if let dict = context.pointee.dict, Int(xmlDictSize(dict)) > dictionaryLimit { return true }
+        return Int(context.pointee.nameMax) > Self.stackLimit || Int(context.pointee.nsMax) > 2 * Self.stackLimit
+            || Int(context.pointee.maxatts) > 10 * Self.stackLimit
     }
 
     /// The bytes libxml2 holds but has not parsed yet: a single unfinished tag or text run can make it
@@ -215,6 +311,19 @@ public final class XMLStreamParser {
         if case .streamClosed = event { closed = true }
     }
 
+    /// A first-level element ended: replace a grown context now, before libxml2 reads on. Only when
+    /// the element ended within the bytes of the current slice, which are then fed again from there.
+    /// After a skipped stanza always: whatever it made libxml2 grow (stacks, attribute table, input
+    /// buffer) is given back.
+    fileprivate func stanzaEnded(skipped: Bool = false) {
+        guard !stopRequested, !closed, failure == nil, let context, skipped || contextGrown(context) else { return }
+        let offset = Int(xmlByteConsumed(context))
+        guard offset >= sliceStart, offset <= fed else { return }
+        freshOffset = offset
+        freshRequested = true
+        xmlStopParser(context)
+    }
+
     static func isXMLWhitespace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 }
 
@@ -253,7 +362,7 @@ extension XMLStreamParser {
         h.pointee.initialized = UInt32(XML_SAX2_MAGIC)
         h.pointee.startElementNs = { ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, _, attributes in
             XMLStreamParser.parser(ctx).startElement(
-                localname: localname, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
+                localname: localname, prefix: prefix, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
                 nbAttributes: Int(nbAttributes), attributes: attributes)
         }
         h.pointee.endElementNs = { ctx, _, _, _ in XMLStreamParser.parser(ctx).endElement() }
@@ -306,7 +415,7 @@ extension XMLStreamParser {
     }
 
     fileprivate func startElement(
-        localname: UnsafePointer<xmlChar>?, uri: UnsafePointer<xmlChar>?, nbNamespaces: Int,
+        localname: UnsafePointer<xmlChar>?, prefix: UnsafePointer<xmlChar>?, uri: UnsafePointer<xmlChar>?, nbNamespaces: Int,
         namespaces: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, nbAttributes: Int,
         attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
     ) {
@@ -318,9 +427,17 @@ extension XMLStreamParser {
                 fail(XMLStreamError(.invalidNamespace, "the stream element is <\(name) xmlns='\(ns)'>"))
                 return
             }
+            depth = 1
+            if priming { return }
+            if let problem = declarationProblem() { return fail(problem) }
             var open = StreamOpen()
-            for i in 0..<nbNamespaces where namespaces?[2 * i] == nil {
-                open.contentNamespace = Self.string(namespaces?[2 * i + 1])
+            streamPrefix = prefix.map { String(cString: $0) }
+            streamNamespaces = []
+            for i in 0..<nbNamespaces {
+                let declared = namespaces?[2 * i].map { String(cString: $0) }
+                let value = Self.string(namespaces?[2 * i + 1])
+                streamNamespaces.append((declared, value))
+                if declared == nil { open.contentNamespace = value }
             }
             for i in 0..<nbAttributes {
                 let base = 5 * i
@@ -336,34 +453,121 @@ extension XMLStreamParser {
                 default: break
                 }
             }
-            depth = 1
             emit(.streamOpened(open))
             return
         }
-        if depth > limits.maxDepth {
-            fail(XMLStreamError(.policyViolation, "elements nested deeper than \(limits.maxDepth)"))
+        if depth == 1 {
+            // A stream header as a stanza would swallow every stanza after it as its children.
+            if name == "stream", ns == XMPPNamespace.stream {
+                return fail(XMLStreamError(.badFormat, "a stream header inside the stream"))
+            }
+            stanzaBytes = 0
+            skipping = nil
+            top = Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes)
+        }
+        // Names, attributes and namespace declarations all count towards the stanza's size.
+        var size = name.utf8.count + 3
+        for i in 0..<(2 * nbNamespaces) {
+            if let p = namespaces?[i] { size += Int(xmlStrlen(p)) }
+        }
+        size += 10 * nbNamespaces
+        for i in 0..<nbAttributes {
+            let base = 5 * i
+            if let p = attributes?[base] { size += Int(xmlStrlen(p)) }
+            if let start = attributes?[base + 3], let end = attributes?[base + 4], end > start { size += end - start }
+            size += 4
+        }
+        stanzaBytes += size
+        if skipping != nil {
+            depth += 1
+            checkSkipCeiling()
             return
+        }
+        if depth > limits.maxDepth {
+            return beginSkipping(.depth, "elements nested deeper than \(limits.maxDepth)")
         }
         if nbAttributes > limits.maxAttributes {
-            fail(XMLStreamError(.policyViolation, "an element with more than \(limits.maxAttributes) attributes"))
-            return
+            return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes")
         }
-        if depth == 1 { stanzaBytes = 0 }
+        if stanzaBytes > limits.maxStanzaBytes {
+            return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
+        }
         var attrs: [XMLAttribute] = []
         attrs.reserveCapacity(nbAttributes)
-        var size = name.utf8.count + 3
         for i in 0..<nbAttributes {
             let base = 5 * i
             let attrName = interned(attributes?[base])
             let attrURI = attributes?[base + 2].map { interned($0) }
             let value = Self.value(attributes?[base + 3], attributes?[base + 4])
-            size += attrName.utf8.count + value.utf8.count + 4
             attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
         }
-        if !account(size) { return }
         if !frames.isEmpty { frames[frames.count - 1].flushText() }
         frames.append(Frame(name: name, namespace: ns, attributes: attrs))
         depth += 1
+    }
+
+    /// The current stanza crossed a limit at the element being opened: everything built of it is
+    /// dropped, and from here on only its depth and size are counted until it ends.
+    private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String) {
+        var kept = top ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
+        kept.limit = limit
+        kept.detail = detail
+        skipping = kept
+        frames.removeAll(keepingCapacity: true)
+        depth += 1
+        checkSkipCeiling()
+    }
+
+    private func checkSkipCeiling() {
+        if stanzaBytes > limits.skipCeiling {
+            fail(XMLStreamError(.policyViolation, "a stanza larger than \(limits.skipCeiling) bytes, more than servers relay"))
+        }
+    }
+
+    /// What the oversized report keeps of a stanza's own tag: its name, namespace, and the id, type,
+    /// from and to attributes wherever they stand among the others, each at most a JID's length.
+    private static func summary(
+        name: String, namespace: String, nbAttributes: Int, attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    ) -> OversizedStanza {
+        var kept = OversizedStanza(name: name, namespace: namespace, limit: .size, detail: "")
+        for i in 0..<nbAttributes {
+            let base = 5 * i
+            guard attributes?[base + 2] == nil, let n = attributes?[base], let start = attributes?[base + 3],
+                let end = attributes?[base + 4], end - start <= 3071
+            else { continue }
+            guard xmlStrlen(n) <= 4 else { continue }
+            switch String(cString: n) {
+            case "id": kept.id = value(start, end)
+            case "type": kept.type = value(start, end)
+            case "from": kept.from = value(start, end)
+            case "to": kept.to = value(start, end)
+            default: break
+            }
+        }
+        return kept
+    }
+
+    /// Problems with the XML declaration, read by the time the stream header is: RFC 6120 §11.6 wants
+    /// XML 1.0 in UTF-8.
+    private func declarationProblem() -> XMLStreamError? {
+        guard let context else { return nil }
+        if let declared = context.pointee.encoding {
+            let name = String(cString: declared)
+            let lower = String(name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? Character(Unicode.Scalar($0 + 0x20)) : Character(Unicode.Scalar($0)) })
+            if lower != "utf-8" && lower != "utf8" {
+                return XMLStreamError(.unsupportedEncoding, "the stream is declared as \(name); XMPP is UTF-8")
+            }
+        }
+        if let input = context.pointee.input, let buf = input.pointee.buf, buf.pointee.encoder != nil {
+            return XMLStreamError(.unsupportedEncoding, "the stream is not in UTF-8")
+        }
+        if let version = context.pointee.version {
+            let v = String(cString: version)
+            if v != "1.0" {
+                return XMLStreamError(.badFormat, "the stream is XML \(v); XMPP is XML 1.0")
+            }
+        }
+        return nil
     }
 
     fileprivate func endElement() {
@@ -373,10 +577,20 @@ extension XMLStreamParser {
             emit(.streamClosed)
             return
         }
+        if let skipped = skipping {
+            guard depth == 1 else { return }
+            skipping = nil
+            top = nil
+            emit(.oversized(skipped))
+            stanzaEnded(skipped: true)
+            return
+        }
         guard let frame = frames.popLast() else { return }
         let element = frame.finish()
         if frames.isEmpty {
+            top = nil
             emit(.element(element))
+            stanzaEnded()
         } else {
             frames[frames.count - 1].flushText()
             frames[frames.count - 1].children.append(.element(element))
@@ -386,25 +600,25 @@ extension XMLStreamParser {
     fileprivate func characters(_ chars: UnsafePointer<xmlChar>?, _ len: Int) {
         guard failure == nil, let chars, len > 0 else { return }
         let buffer = UnsafeBufferPointer(start: chars, count: len)
-        if frames.isEmpty {
+        if depth <= 1 {
             // Between stanzas only whitespace (keepalives) is allowed.
             if buffer.contains(where: { !Self.isXMLWhitespace($0) }) {
                 fail(XMLStreamError(.badFormat, "character data between stanzas"))
             }
             return
         }
-        if !account(len) { return }
+        stanzaBytes += len
+        if skipping != nil { return checkSkipCeiling() }
+        if stanzaBytes > limits.maxStanzaBytes {
+            return beginSkippingText()
+        }
         frames[frames.count - 1].text += String(decoding: buffer, as: UTF8.self)
     }
 
-    /// Adds to the current stanza's size; false (and the stream failed) when over the limit.
-    private func account(_ bytes: Int) -> Bool {
-        stanzaBytes += bytes
-        if stanzaBytes > limits.maxStanzaBytes {
-            fail(XMLStreamError(.policyViolation, "a stanza larger than \(limits.maxStanzaBytes) bytes"))
-            return false
-        }
-        return true
+    /// Text made the stanza too large: skip the rest of it (no element is being opened, so depth stays).
+    private func beginSkippingText() {
+        beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
+        depth -= 1
     }
 
     /// A name from libxml2's dictionary (element and attribute local names, namespace URIs).

@@ -29,6 +29,8 @@ final class FakeServer {
         /// Chat messages routed to the new resource before the server takes `<enable/>` (a busy
         /// device's commands); the server does not count them.
         var messagesBeforeEnabled = 0
+        /// Stanzas written as they are just before `<enabled/>` (after the messages above).
+        var rawBeforeEnabled = ""
     }
 
     /// XEP-0198 state the server keeps per session id.
@@ -173,6 +175,9 @@ final class FakeServer {
             drop(session)
         case .element(let e):
             element(e, session)
+        case .oversized:
+            // Perch never sends one; a test that makes it would see the stream end.
+            fail(session, "policy-violation")
         }
     }
 
@@ -190,7 +195,7 @@ final class FakeServer {
             let early = (0..<behaviour.messagesBeforeEnabled).map {
                 "<message from='peer@perch.test/x' to='\(m.jid)' type='chat' id='early\($0)'><body>status</body></message>"
             }
-            session.send(early.joined() + "<enabled xmlns='urn:xmpp:sm:3' id='\(id)' resume='true' max='60'/>")
+            session.send(early.joined() + behaviour.rawBeforeEnabled + "<enabled xmlns='urn:xmpp:sm:3' id='\(id)' resume='true' max='60'/>")
         case ("resume", XMPPNamespace.streamManagement):
             guard behaviour.keepsSessions, let id = e[attribute: "previd"], let m = managed[id] else {
                 session.send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>")

@@ -5,9 +5,13 @@
 # USER-secret; c2s on PERCH_IT_PORT (STARTTLS,
 # default 15222) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs.
 # Started again on the same DIR, it keeps its data: that is how the tests restart a server.
+# PERCH_IT_PROSODY_OFFLINE=1 keeps Prosody's default mod_offline (for a test's own server only: what
+# it stores for the device is delivered at every login).
 set -eu
 dir=$1
 port=${PERCH_IT_PORT:-15222}
+disabled='"s2s"; "offline"; "c2s_direct_tls"'
+[ "${PERCH_IT_PROSODY_OFFLINE:-}" = 1 ] && disabled='"s2s"; "c2s_direct_tls"'
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$dir/data" "$dir/certs"
 cp "$root/Tests/Fixtures/certs/server.pem" "$dir/certs/perch.test.crt"
@@ -26,7 +30,7 @@ http_ports = { }
 https_ports = { }
 admin_socket = "$dir/admin.sock"
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "blocklist"; "carbons"; "pep"; "smacks" }
-modules_disabled = { "s2s"; "offline"; "c2s_direct_tls" }
+modules_disabled = { $disabled }
 authentication = "internal_hashed"
 c2s_require_encryption = true
 allow_registration = false

@@ -135,6 +135,8 @@ public struct StreamNegotiator {
             return []
         case .streamClosed:
             return fail(.protocolViolation, "the server closed the stream during negotiation")
+        case .oversized(let o):
+            return fail(.protocolViolation, "an element over Perch's limits during negotiation: \(o)")
         case .element(let e):
             if e.name == "error" && e.namespace == XMPPNamespace.stream {
                 let error = StreamError(element: e)
