@@ -37,7 +37,8 @@ public struct CommandOutcome: Sendable, Hashable {
 
 /// Runs ``DeviceCommand``s against the hardware, whatever front-end they came by, with the checks
 /// every front-end shares: the sender's role, stale messages, the rate limit, output limits and
-/// interlocks. Every command is audited: one log line with who, what, the result and the latency.
+/// interlocks, the outputs' minimum switching interval. Every command from a role holder is audited:
+/// one log line with who, what, the result and the latency (strangers go to ``strangers``).
 public final class CommandExecutor {
     public let hardware: Hardware
     public var policy: AccessPolicy
