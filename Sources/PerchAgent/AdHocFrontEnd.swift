@@ -65,7 +65,9 @@ final class AdHocFrontEnd {
         guard node == Self.ns else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
         out[attribute: "node"] = Self.ns
         let role = role(iq)
-        // Strangers see an empty list: the commands are not theirs to know about.
+        // Strangers see an empty list (the commands are not theirs to know about), while the gate
+        // has replies for strangers; after that, nothing.
+        if role == .stranger, let from = iq.from, !executor.strangers.refuse(from, "ad-hoc command list") { return .handled }
         for c in commands where role >= c.role {
             out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
         }
@@ -89,12 +91,19 @@ final class AdHocFrontEnd {
     // MARK: Execution
 
     func command(_ iq: XMLElement) -> IQHandling {
-        guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"], let from = iq.from else {
+        guard let from = iq.from else { return .reply(Stanza.error(for: iq, StanzaError(.badRequest))) }
+        // The role first: a stranger gets the same answer whatever it asks for, with no audit line
+        // each, and none at all once the gate has spent the replies to strangers.
+        let role = role(iq)
+        if role == .stranger {
+            guard executor.strangers.refuse(from, "ad-hoc command") else { return .handled }
+            let e = executor.policy.isBlocked(from) ? StanzaError(.serviceUnavailable) : StanzaError(.forbidden, text: "commands are for the device's viewers, operators and owners")
+            return .reply(Stanza.error(for: iq, e))
+        }
+        guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"] else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }
-        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
         guard let c = commands.first(where: { $0.node == node }) else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)"))) }
-        let role = role(iq)
         guard role >= c.role else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role"))) }
         let action = cmd[attribute: "action"] ?? "execute"
         expireSessions()
@@ -173,7 +182,8 @@ final class AdHocFrontEnd {
 
     /// Runs a command and completes the session with its outcome: a note, or an iq error.
     func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ from: JID, _ role: Role) {
-        executor.execute(command, CommandContext(from: from, role: role, frontEnd: "adhoc")) { [weak self] outcome in
+        let context = CommandContext(from: from, role: role, frontEnd: "adhoc", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
+        executor.execute(command, context) { [weak self] outcome in
             guard let self else { return }
             if let e = outcome.error {
                 self.client.send(Stanza.error(for: iq, e))

@@ -73,6 +73,7 @@ public final class Agent {
             previous?(status)
             self.statusChanged(status)
         }
+        client.isTrusted = { [unowned self] jid in self.executor.policy.role(of: jid) > .stranger }
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         executor.onOutputsChanged = { [unowned self] in self.presence.changed() }
@@ -149,7 +150,7 @@ public final class Agent {
                 return
             }
         }
-        let age = stanza.child("delay", namespace: XMPPNamespace.delay)?[attribute: "stamp"].flatMap(XMPPDateTime.parse).map { WallClock.milliseconds() - $0 }
+        let age = CommandAge.from(stanza: stanza, now: WallClock.milliseconds())
         switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() })) {
         case .failure(.unknown(let word)):
             reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key)

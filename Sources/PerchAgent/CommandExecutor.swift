@@ -37,7 +37,8 @@ public struct CommandOutcome: Sendable, Hashable {
 
 /// Runs ``DeviceCommand``s against the hardware, whatever front-end they came by, with the checks
 /// every front-end shares: the sender's role, stale messages, the rate limit, output limits and
-/// interlocks. Every command is audited: one log line with who, what, the result and the latency.
+/// interlocks, the outputs' minimum switching interval. Every command from a role holder is audited:
+/// one log line with who, what, the result and the latency (strangers go to ``strangers``).
 public final class CommandExecutor {
     public let hardware: Hardware
     public var policy: AccessPolicy
@@ -81,7 +82,18 @@ public final class CommandExecutor {
     }
 
     /// Vets and runs a command; `completion` gets the outcome, at once or after an interlock's wait.
+    ///
+    /// Role holders get one audit line per command. A sender without a role runs nothing and is not
+    /// audited one by one: the refusal goes to ``strangers`` (a line for the first, a summary for the
+    /// rest), and `completion` is called only when the gate allows a reply, so a flood of them costs
+    /// neither log lines nor stanzas. (The front-ends refuse strangers before they get here.)
     public func execute(_ command: DeviceCommand, _ context: CommandContext, completion: @escaping (CommandOutcome) -> Void) {
+        guard context.role > .stranger else {
+            if strangers.refuse(context.from, "\(context.frontEnd) command") {
+                completion(.fail(.forbidden, "\(deviceName) only takes commands from the people its owner allows"))
+            }
+            return
+        }
         let started = Instant.now()
         let finish: (CommandOutcome) -> Void = { [logger] outcome in
             let ms = Instant.now() - started
@@ -101,6 +113,9 @@ public final class CommandExecutor {
         guard command.isAction else { return nil }
         if let age = context.age, age > settings.maxAge {
             return .fail(.notAllowed, "not done: this command was sent \(describeDuration(age)) ago (delivered late, probably from offline storage), older than the \(describeDuration(settings.maxAge)) allowed. Send it again if you still want it.")
+        }
+        if let age = context.age, age < -CommandAge.futureSkew {
+            return .fail(.notAllowed, "not done: this command is stamped \(describeDuration(-age)) in the future, so its age cannot be told (clocks may differ by \(describeDuration(CommandAge.futureSkew)) at most); the sender's clock or this device's is wrong: check NTP, then send it again.")
         }
         if let wait = limiter.take(context.from) {
             return .fail(.resourceConstraint, "too many commands; try again in \(describeDuration(wait))")
@@ -182,6 +197,7 @@ public final class CommandExecutor {
         if turnsOn, let group = interlocks.first(where: { $0.contains(output.name) }), let until = switching[group.name] {
             return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
         }
+        if switches(output, change), let refusal = tooSoon(output) { return finish(refusal) }
         do throws(OutputError) {
             switch change {
             case .set(let on): try output.set(on)
@@ -200,6 +216,9 @@ public final class CommandExecutor {
         if let until = switching[group.name] {
             return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
         }
+        // Refused before the others go off, so a refusal changes nothing. Switching the others off is
+        // the interlock's safety step and is not held back (their next switch on is).
+        if switches(output, change), let refusal = tooSoon(output) { return finish(refusal) }
         // A member resting on but pulsed off counts as on: its pulse would end by switching it back on.
         let others = group.outputs.compactMap { hardware.output(named: $0) }.filter { $0 !== output && ($0.state || $0.resting) }
         for other in others {
@@ -220,6 +239,23 @@ public final class CommandExecutor {
                 finish(o)
             }
         }
+    }
+
+    /// Whether `change` drives the line to another level now (a pulse during a pulse, or `on` for an
+    /// output that is on, does not).
+    private func switches(_ output: Output, _ change: Change) -> Bool {
+        switch change {
+        case .set(let on): output.state != on
+        case .pulse: output.state == output.resting
+        }
+    }
+
+    /// The refusal of a switch that would come sooner than the output's `min_switch_interval` after
+    /// its last one. Only commands are held back: the end of a pulse, the safe state and shutdown are not.
+    private func tooSoon(_ output: Output) -> CommandOutcome? {
+        guard let since = output.switchedTooRecently() else { return nil }
+        let minimum = output.spec.minSwitchInterval
+        return .fail(.resourceConstraint, "\(output.name) switched \(describeDuration(since)) ago; relays need \(describeDuration(minimum)) between switches (min_switch_interval): try again in \(describeDuration(minimum - since))")
     }
 
     private func outcome(_ error: OutputError, _ output: Output) -> CommandOutcome {

@@ -1,3 +1,4 @@
+import PerchConfig
 import PerchGPIO
 import PerchHardware
 import PerchIO
@@ -25,18 +26,37 @@ struct IoTFrontEnd {
 
     // MARK: XEP-0325 set
 
+    /// At most this many parameters in one `<set>` (and never more than the device has outputs).
+    static let maxParameters = 16
+
     /// `<set><boolean name='pump' value='true'/></set>`; `int` 0/1 too; `duration` pulses. Every
     /// parameter is checked before any runs; the reply comes when the last has run.
+    ///
+    /// A sender without a role is refused before anything of the request is looked at, with the same
+    /// answer whatever it names (no output names leak), through the stranger gate: no audit line each,
+    /// and no reply at all once the replies to strangers are spent.
     func set(_ iq: XMLElement) -> IQHandling {
-        guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control), let from = iq.from else {
-            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
+        guard let from = iq.from else {
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "an XEP-0325 set needs a sender")))
         }
         let role = executor.policy.role(of: from)
-        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
+        if role == .stranger { return refuse(iq, from, "XEP-0325 set", "switching is for the device's operators and owners") }
+        guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control) else {
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
+        }
+        let parameters = set.elements
+        let limit = min(Self.maxParameters, max(1, hardware.config.outputs.count))
+        guard parameters.count <= limit else {
+            return .reply(error(iq, nil, StanzaError(.badRequest, text: "\(parameters.count) parameters in one set; at most \(limit) (one per output)")))
+        }
         var commands: [(String, DeviceCommand)] = []
-        for p in set.elements {
+        var named: Set<String> = []
+        for p in parameters {
             guard let name = p[attribute: "name"], let value = p[attribute: "value"] else {
                 return .reply(error(iq, nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value")))
+            }
+            guard named.insert(name.lowercased()).inserted else {
+                return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) is named more than once in this set; set each output once")))
             }
             let command: DeviceCommand
             switch p.name {
@@ -58,21 +78,31 @@ struct IoTFrontEnd {
             commands.append((name, command))
         }
         guard !commands.isEmpty else { return .reply(error(iq, nil, StanzaError(.badRequest, text: "no parameters to set"))) }
-        run(commands[...], iq, from, role)
+        // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
+        let age = CommandAge.from(stanza: iq, now: WallClock.milliseconds())
+        run(commands[...], iq, CommandContext(from: from, role: role, frontEnd: "iot", age: age))
         return .handled
     }
 
-    private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ from: JID, _ role: Role) {
+    /// The answer to a sender without a role (a blocked one gets service-unavailable, as if nothing
+    /// were here), or none once the gate has spent the replies to strangers.
+    private func refuse(_ iq: XMLElement, _ from: JID, _ what: String, _ why: String) -> IQHandling {
+        guard executor.strangers.refuse(from, what) else { return .handled }
+        let e = executor.policy.isBlocked(from) ? StanzaError(.serviceUnavailable) : StanzaError(.forbidden, text: why)
+        return .reply(Stanza.error(for: iq, e))
+    }
+
+    private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ context: CommandContext) {
         guard let (name, command) = rest.first else {
             client.send(Stanza.result(for: iq, payload: XMLElement("setResponse", namespace: Self.control)))
             return
         }
-        executor.execute(command, CommandContext(from: from, role: role, frontEnd: "iot")) { outcome in
+        executor.execute(command, context) { outcome in
             if let e = outcome.error {
                 self.client.send(self.error(iq, name, e))
                 return
             }
-            self.run(rest.dropFirst(), iq, from, role)
+            self.run(rest.dropFirst(), iq, context)
         }
     }
 
@@ -110,12 +140,16 @@ struct IoTFrontEnd {
     /// `<req momentary='true'/>` → `<accepted/>`, then the fields in a message with `done='true'`.
     /// `<field name='…'/>` children restrict the readout.
     func readout(_ iq: XMLElement) -> IQHandling {
-        guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData), let from = iq.from else {
+        guard let from = iq.from else {
+            return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "an XEP-0323 request needs a sender")))
+        }
+        // The role first: a stranger learns nothing of the field names, and costs a reply only while
+        // the gate has some.
+        let role = executor.policy.role(of: from)
+        if role == .stranger { return refuse(iq, from, "XEP-0323 readout", "readings are for the device's viewers, operators and owners") }
+        guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>")))
         }
-        if executor.policy.isBlocked(from) { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
-        let role = executor.policy.role(of: from)
-        guard role >= .viewer else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "readings are for the device's viewers, operators and owners"))) }
         // The last versions name the request `id`; early ones `seqnr`. Answer in the request's terms.
         let key = req[attribute: "id"] != nil ? "id" : "seqnr"
         let seq = req[attribute: key] ?? "1"

@@ -35,6 +35,11 @@ public struct DeviceConfiguration: Sendable {
     /// The sysfs reader the sensors use.
     public var sysfsReader: SysfsReader { SysfsReader(sysRoot: sysfsRoot, procRoot: procfsRoot, diskPath: stateDirectory) }
 
+    /// `min_switch_interval` when an output does not set it: a relay's contacts need some 5 to 20 ms to
+    /// settle, and a motor or a valve behind it much longer; ten switches a second at most keeps a
+    /// flood of commands (or one set naming an output many times) from chattering it.
+    public static let defaultMinSwitchInterval: Int64 = 100
+
     /// Words the chat front-end uses as commands, so no output, input or sensor may be called so.
     public static let reservedNames: Set<String> = ["help", "status", "read", "pulse", "block", "unblock", "on", "off", "toggle", "all", "set"]
 }
@@ -117,7 +122,7 @@ extension ConfigurationLoader {
 
         for (i, t) in try r.tables(root, "output").enumerated() {
             let key = "output[\(i)]"
-            try r.allowOnly(t, ["name", "line", "chip", "active_low", "initial", "safe_state", "max_pulse", "safe_after"], prefix: "\(key).")
+            try r.allowOnly(t, ["name", "line", "chip", "active_low", "initial", "safe_state", "max_pulse", "min_switch_interval", "safe_after"], prefix: "\(key).")
             let name = try claim(t, key)
             var spec = OutputSpec(name: name, line: try line(t, key, name))
             spec.activeLow = try r.bool(t, "active_low", prefix: "\(key).") ?? false
@@ -128,6 +133,7 @@ extension ConfigurationLoader {
             default: spec.safeState = false
             }
             spec.maxPulse = try r.duration(t, "max_pulse", prefix: "\(key).", range: 10...86_400_000) ?? spec.maxPulse
+            spec.minSwitchInterval = try r.duration(t, "min_switch_interval", prefix: "\(key).", range: 0...60_000) ?? DeviceConfiguration.defaultMinSwitchInterval
             if let after = try r.duration(t, "safe_after", prefix: "\(key).", range: 1_000...604_800_000) {
                 guard spec.safeState != nil else { throw r.error(t["safe_after"], "\(key).safe_after", "needs a safe_state of \"off\" or \"on\", not \"keep\"") }
                 device.safeAfter[name] = after

@@ -17,6 +17,10 @@ public struct OutputSpec: Hashable, Sendable {
     public var safeState: Bool? = false
     /// The longest pulse accepted, in milliseconds.
     public var maxPulse: Int64 = 60_000
+    /// The shortest time between two switches a command may cause (ms), so a relay is never driven
+    /// faster than it can follow; 0 allows any pace. The configuration's default is 100 ms
+    /// (`min_switch_interval`); a spec built in code starts at 0.
+    public var minSwitchInterval: Int64 = 0
 
     public init(name: String, line: LineAddress) {
         self.name = name
@@ -56,6 +60,8 @@ public final class Output {
     public private(set) var resting: Bool
     /// When the running pulse ends, if one runs.
     public private(set) var pulseEnds: Instant?
+    /// When the line last changed level (a command, or the end of a pulse); nil before the first change.
+    public private(set) var lastSwitch: Instant?
     /// Called after every change of ``state``.
     public var onChange: ((Output) -> Void)?
 
@@ -82,6 +88,14 @@ public final class Output {
     }
 
     public var isPulsing: Bool { pulseEnds != nil }
+
+    /// How long ago the line last changed level, when that is less than ``OutputSpec/minSwitchInterval``
+    /// (a switch now would come too soon); nil when a switch may come now.
+    public func switchedTooRecently(now: Instant = .now()) -> Int64? {
+        guard spec.minSwitchInterval > 0, let last = lastSwitch else { return nil }
+        let since = now - last
+        return since < spec.minSwitchInterval ? since : nil
+    }
 
     /// Drives the output on or off (ending a pulse) and remembers it as the resting state.
     public func set(_ on: Bool) throws(OutputError) {
@@ -138,6 +152,7 @@ public final class Output {
         do { try line.set(on) } catch { throw .gpio(error) }
         if state != on {
             state = on
+            lastSwitch = .now()
             onChange?(self)
         }
     }

@@ -250,7 +250,7 @@ extension XMPPClient {
         case .message, .presence: onStanza?(stanza)
         case nil:
             if stanza.namespace == XMPPNamespace.streamManagement { return receivedStreamManagement(stanza) }
-            logger.debug("ignoring a top-level <\(stanza.name) xmlns='\(stanza.namespace)'>")
+            logger.debug("ignoring a top-level element \(logQuoted(stanza.name)) in namespace \(logQuoted(stanza.namespace))")
         }
     }
 
@@ -272,16 +272,17 @@ extension XMPPClient {
             if iq.stanzaID != nil { send(Stanza.error(for: iq, StanzaError(.badRequest))) }
             return
         }
-        if type == "set", let id = iq.stanzaID {
+        if type == "set", let id = iq.stanzaID, let sender = repeatCheckSender(iq) {
             // A set is an action: the same request (sender and id) again gets the first answer.
-            switch recentSets.check(RecentRequests.key(from: iq.fromAttribute ?? "", id: id)) {
+            let who = iq.fromAttribute.map(logQuoted) ?? "the server"
+            switch recentSets.check(RecentRequests.key(from: iq.fromAttribute ?? "", id: id), sender: sender) {
             case .new:
                 break
             case .inProgress:
-                logger.info("iq \(id) from \(iq.fromAttribute ?? "the server") arrived again while still being handled; it runs once")
+                logger.info("iq \(logQuoted(id)) from \(who) arrived again while still being handled; it runs once")
                 return
             case .answered(let reply):
-                logger.info("iq \(id) from \(iq.fromAttribute ?? "the server") arrived again; sent the first answer, not run twice")
+                logger.info("iq \(logQuoted(id)) from \(who) arrived again; sent the first answer, not run twice")
                 send(reply)
                 return
             }
@@ -300,6 +301,15 @@ extension XMPPClient {
             // RFC 6120 §8.4: an iq nobody understands gets service-unavailable.
             send(Stanza.error(for: iq, StanzaError(.serviceUnavailable)))
         }
+    }
+
+    /// Whose share of the repeat check an iq set counts against (its bare JID; "" for our own server),
+    /// or nil when it is not recorded: a sender ``isTrusted`` does not accept, or an unreadable `from`.
+    private func repeatCheckSender(_ iq: XMLElement) -> String? {
+        guard iq.fromAttribute != nil else { return "" }
+        guard let from = iq.from else { return nil }
+        if let isTrusted, !isTrusted(from) { return nil }
+        return from.bare.description
     }
 
     private func builtInReply(_ iq: XMLElement, _ payload: XMLElement) -> XMLElement? {
@@ -327,7 +337,7 @@ extension XMPPClient {
                 return Stanza.error(for: iq, StanzaError(.serviceUnavailable))
             }
             let changed = roster.apply(push: payload)
-            logger.debug("roster push: \(changed.map { "\($0.jid) \($0.subscription)" }.joined(separator: ", "))")
+            logger.debug("roster push: \(changed.map { "\($0.jid) \(logQuoted($0.subscription))" }.joined(separator: ", "))")
             onRosterChange?(changed, false)
             return Stanza.result(for: iq)
         default:

@@ -1,7 +1,7 @@
 public import PerchIO
 public import PerchLog
 import PerchTLS
-import XMPPAddress
+public import XMPPAddress
 public import XMPPCore
 import XMPPSASL
 
@@ -76,8 +76,12 @@ public final class XMPPClient {
     var inBatch = false
     var batchSavePending = false
     let resumptionStore: ResumptionStore?
-    /// iq set requests answered lately, so a repeated id is answered again rather than run twice.
-    var recentSets = RecentRequests()
+    /// iq set requests answered lately, so a repeated id is answered again rather than run twice: only
+    /// those of senders ``isTrusted`` accepts (and of our own server), each sender a bounded share.
+    var recentSets = RecentRequests(capacity: 256, perSender: 32)
+    /// Whether iq sets from this sender are remembered for the repeat check (nil: every sender's are).
+    /// The agent trusts those with a role, so strangers can neither fill the table nor evict entries.
+    public var isTrusted: ((JID) -> Bool)?
 
     public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
         self.loop = loop

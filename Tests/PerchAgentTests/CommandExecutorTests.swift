@@ -35,7 +35,7 @@ struct Rig {
     let executor: CommandExecutor
     let audit = AuditLog()
 
-    init(rateLimit: Int = 30, maxAge: Int64 = 60_000) throws {
+    init(rateLimit: Int = 30, maxAge: Int64 = 60_000, minSwitchInterval: Int64 = 0) throws {
         loop = try EventLoop()
         var d = DeviceConfiguration()
         d.backend = .simulated
@@ -45,6 +45,7 @@ struct Rig {
         var pump = OutputSpec(name: "pump", line: LineAddress(chip: nil, line: .name("pump")))
         pump.maxPulse = 5_000
         d.outputs = [pump, OutputSpec(name: "fill", line: LineAddress(chip: nil, line: .name("fill"))), OutputSpec(name: "drain", line: LineAddress(chip: nil, line: .name("drain")))]
+        for i in d.outputs.indices { d.outputs[i].minSwitchInterval = minSwitchInterval }
         var door = InputSpec(name: "door", line: LineAddress(chip: nil, line: .name("door")))
         door.debounce = 0
         d.inputs = [door]
