@@ -1,9 +1,21 @@
 #ifndef PERCH_CLINUX_SHIM_H
 #define PERCH_CLINUX_SHIM_H
-/* Linux interfaces the Swift Glibc module does not expose: the event loop's epoll, signalfd and eventfd, and inotify. */
+/* Linux interfaces the Swift Glibc module does not expose: the event loop's epoll, signalfd and eventfd, and inotify;
+   pipe2 and posix_spawn_file_actions_addclosefrom_np (glibc 2.34), declared under _GNU_SOURCE only, for command sensors. */
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
 #include <netinet/tcp.h>
 #include <sys/inotify.h>
+#include <spawn.h>
+
+static inline int perch_pipe2(int fds[2], int flags) {
+    extern int pipe2(int fds[2], int flags);
+    return pipe2(fds, flags);
+}
+
+static inline int perch_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 #endif
