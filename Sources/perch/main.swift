@@ -131,6 +131,10 @@ case "sensors read", "doctor":
             problems += 1
             text = "FAIL  password: \(error.message)\n      → make it readable by this user, or run the check as the service's user\n" + text
         }
+        for problem in [FileModeChecks.passwordFileProblem(config.account.passwordSource), FileModeChecks.stateDirectoryProblem(config.device.stateDirectory)].compactMap({ $0 }) {
+            problems += 1
+            text = "FAIL  \(problem)\n" + text
+        }
         emit(text)
         exit(problems == 0 ? 0 : 1)
     }

@@ -83,6 +83,14 @@ import Testing
         #expect(text.contains("warning      the password file \(dir)/password has mode 0644: every user can read the password. Run chmod 600 \(dir)/password"), "\(text)")
         #expect(text.contains("warning      the state directory \(dir)/state has mode 0755: other users can reach the readings kept offline and the session state. Run chmod 700 \(dir)/state"), "\(text)")
 
+        // doctor counts them as problems.
+        let doctor = try launch(["doctor", "--config", "\(dir)/perch.toml"], dir: dir)
+        doctor.waitUntilExit()
+        let doctorText = output(dir)
+        #expect(doctor.terminationStatus == 1, "\(doctorText)")
+        #expect(doctorText.contains("FAIL  the password file \(dir)/password has mode 0644"), "\(doctorText)")
+        #expect(doctorText.contains("FAIL  the state directory \(dir)/state has mode 0755"), "\(doctorText)")
+
         chmod("\(dir)/password", 0o640)
         (status, text) = try check()
         #expect(text.contains("has mode 0640: the group "), "\(text)")
