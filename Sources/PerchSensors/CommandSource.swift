@@ -41,9 +41,10 @@ enum CommandSource {
     /// printed with a decimal point.
     static let environment = ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
 
-    /// How often the child is looked at once its standard output is closed, or while something else
-    /// (a grandchild) holds it open.
-    static let exitCheckInterval: Int32 = 20
+    /// How often (ms) the child is looked at once its standard output is closed, and while the
+    /// output stays open and quiet (a grandchild may hold it open after the child exited).
+    static let exitCheckInterval: Int64 = 20
+    static let quietOutputCheckInterval: Int64 = 100
 
     /// Runs `argv` (argv[0] an absolute path) and returns its standard output.
     ///
@@ -116,10 +117,10 @@ enum CommandSource {
             let left = end - Self.nowMilliseconds()
             if left <= 0 { timedOut = true; break }
             if pipeOpen {
-                // Wakes on output or on EOF; at least every exitCheckInterval ms while the pipe stays
-                // open, to see the child exit while a grandchild holds it.
+                // Wakes on output or on EOF, and at least every quietOutputCheckInterval to see the
+                // child exit while a grandchild holds the pipe.
                 var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-                let r = poll(&p, 1, Int32(min(left, Int64(Self.exitCheckInterval * 5))))
+                let r = poll(&p, 1, Int32(min(left, Self.quietOutputCheckInterval)))
                 if r < 0 && errno == EINTR { continue }
                 if r <= 0 { continue }
                 let n = Glibc.read(fds[0], &buffer, buffer.count)
@@ -128,7 +129,7 @@ enum CommandSource {
                 if output.count < 65536 { output += buffer[0..<min(n, 65536 - output.count)] }
             } else {
                 // Output closed, child still running: look again shortly, until the deadline.
-                _ = poll(nil, 0, Int32(min(left, Int64(Self.exitCheckInterval))))
+                _ = poll(nil, 0, Int32(min(left, Self.exitCheckInterval)))
             }
         }
         close(fds[0])
