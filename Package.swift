@@ -14,7 +14,7 @@
 //   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
-//   PerchSensors           <- PerchIO            (sysfs/procfs sources, commands, report policy)
+//   PerchSensors           <- PerchIO, CLinux    (sysfs/procfs sources, commands, report policy)
 //   PerchStore             <- PerchIO, CSQLite   (the durable outbox on SQLite)
 //   PerchBoard             <- PerchGPIO, TOML    (board profiles from devices/)
 //   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
@@ -76,7 +76,7 @@ let package = Package(
         // Every libgpiod (v1) call; a v2 backend will be a sibling target with its own C module.
         .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: shippedSettings),
 
-        .target(name: "PerchSensors", dependencies: ["PerchIO"], swiftSettings: shippedSettings),
+        .target(name: "PerchSensors", dependencies: ["PerchIO", "CLinux"], swiftSettings: shippedSettings),
         // The durable outbox (SQLite): every SQLite call is here.
         .target(name: "PerchStore", dependencies: ["CSQLite", "PerchIO", "PerchLog"], swiftSettings: shippedSettings),
         .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: shippedSettings),

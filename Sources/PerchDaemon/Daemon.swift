@@ -28,6 +28,9 @@ public final class Daemon {
         do { try makeDirectories(config.device.stateDirectory, mode: 0o700) } catch {
             logger.warning("cannot create the state directory \(config.device.stateDirectory) (\(error.message)); session state and readings taken offline are not kept across restarts. Create it, owned by the user perch runs as, or set device.state_dir")
         }
+        // An existing directory keeps its mode: say so when it is not private.
+        if let problem = FileModeChecks.stateDirectoryProblem(config.device.stateDirectory) { logger.warning(problem) }
+        if let problem = FileModeChecks.passwordFileProblem(config.account.passwordSource) { logger.warning(problem) }
         var c = ClientConfiguration(jid: config.account.jid, password: password)
         c.host = config.server.host
         c.port = config.server.port

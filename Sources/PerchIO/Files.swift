@@ -34,9 +34,19 @@ public func readFileOrError(_ path: String, limit: Int = 1 << 20) throws(IOError
 
 /// Replaces a file's contents atomically: a reader sees the old or the new contents, never a torn or
 /// empty file, and a power cut leaves one of the two (the data is synced before the rename).
+///
+/// The temporary file (`PATH.tmp-PID`) is created new (`O_EXCL | O_NOFOLLOW`): a file or symbolic
+/// link already at that name (left by a killed process with the same pid, or planted) is removed, not
+/// written through. `mode` is filtered by the umask.
 public func writeFileAtomically(_ path: String, _ bytes: some Collection<UInt8>, mode: UInt32 = 0o644, sync: Bool = true) throws(IOError) {
     let tmp = "\(path).tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    var fd = open(tmp, flags, mode)
+    if fd < 0 && errno == EEXIST {
+        // unlink removes a symbolic link itself, never its target.
+        _ = unlink(tmp)
+        fd = open(tmp, flags, mode)
+    }
     guard fd >= 0 else { throw IOError.errno("open \(tmp)") }
     let data = Array(bytes)
     var off = 0

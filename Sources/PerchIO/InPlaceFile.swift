@@ -62,10 +62,12 @@ public final class InPlaceFile {
 
     private func reopen() {
         closeFile()
-        fd = open(path, O_WRONLY | O_CLOEXEC)
+        // Never through a symbolic link, and only a regular file: anything else at the path is
+        // replaced by the atomic write, not overwritten in place.
+        fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return }
         var st = stat()
-        if fstat(fd, &st) == 0 { length = Int(st.st_size) } else { closeFile() }
+        if fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG { length = Int(st.st_size) } else { closeFile() }
     }
 
     private func closeFile() {

@@ -38,7 +38,8 @@ public enum LogLevel: Int, Comparable, Sendable, CaseIterable {
 /// Under systemd (`JOURNAL_STREAM` set) each line starts with its syslog priority, `<6>`, which journald
 /// turns into the entry's priority; it adds the timestamp itself. On a terminal each line starts with a
 /// UTC time and the level. Messages never contain newlines: a multi-line message is joined with " | ",
-/// so one event is one journal entry.
+/// so one event is one journal entry, and every other control (CR, U+2028, escapes…) is written as
+/// `\xHH`, so text from a peer cannot forge a line. Quote untrusted fields with `logQuoted(_:)`.
 public struct Logger: Sendable {
     public enum Format: Sendable { case journald, terminal, bare }
 
@@ -76,8 +77,7 @@ public struct Logger: Sendable {
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String) {
         guard l >= level else { return }
-        var text = message()
-        if text.contains("\n") { text = text.split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " | ") }
+        let text = Self.oneLine(message())
         switch format {
         case .journald:
             sink("<\(l.syslogPriority)>\(label): \(text)")
@@ -95,6 +95,18 @@ public struct Logger: Sendable {
     public func notice(_ m: @autoclosure () -> String) { log(.notice, m()) }
     public func warning(_ m: @autoclosure () -> String) { log(.warning, m()) }
     public func error(_ m: @autoclosure () -> String) { log(.error, m()) }
+
+    /// `text` as one line: LF joined with " | " as Perch's own multi-line messages expect, every other
+    /// control escaped (see `LogText`), so text from a peer cannot start a line of its own.
+    static func oneLine(_ text: String) -> String {
+        var fast = true
+        for b in text.utf8 where b < 0x20 || b >= 0x7F { fast = false; break }
+        if fast { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 16)
+        LogText.append(text, to: &out, joinLines: true, quoting: false)
+        return String(decoding: out, as: UTF8.self)
+    }
 
     private static func now() -> (String, String) {
         var ts = timespec()

@@ -102,6 +102,9 @@ public final class Outbox {
     private func openDatabase() throws(StoreError) {
         db?.close()
         db = nil
+        for (file, mode) in Database.makePrivate(path) {
+            logger.notice("\(file) had mode 0\(String(mode, radix: 8)), open to group or others; changed it to 0\(String(mode & 0o700, radix: 8))")
+        }
         let d = try Database(path: path)
         do throws(StoreError) {
             try d.execute("PRAGMA journal_mode = WAL")

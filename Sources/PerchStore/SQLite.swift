@@ -1,4 +1,5 @@
 internal import CSQLite
+import Glibc
 
 /// A failed SQLite call, with SQLite's own message and whether it means the file is damaged.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -24,6 +25,22 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 final class Database {
     private var handle: OpaquePointer?
     let path: String
+
+    /// Makes the database file private before SQLite opens it: SQLite creates it 0644 less the umask
+    /// and gives the -wal and -shm files it creates the database file's mode, so the file is created
+    /// here 0600. Existing files (the database, -wal, -shm) open to group or others are narrowed to
+    /// their owner's bits; returns those, with their old modes, for the log.
+    static func makePrivate(_ path: String) -> [(file: String, mode: UInt32)] {
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o600)
+        if fd >= 0 { Glibc.close(fd) }
+        var narrowed: [(file: String, mode: UInt32)] = []
+        for file in [path, path + "-wal", path + "-shm"] {
+            var st = stat()
+            guard lstat(file, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o077 != 0 else { continue }
+            if chmod(file, st.st_mode & 0o700) == 0 { narrowed.append((file, st.st_mode & 0o7777)) }
+        }
+        return narrowed
+    }
 
     init(path: String) throws(StoreError) {
         self.path = path

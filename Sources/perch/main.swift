@@ -26,6 +26,10 @@ let usage = """
     --log-level    trace, debug, info, notice, warning or error (overrides log.level)
     """
 
+// Before anything is read or written: files private to us, no core dump holding the password.
+ProcessHygiene.restrictNewFileModes()
+ProcessHygiene.disableCoreDumps()
+
 var args = Array(CommandLine.arguments.dropFirst())
 func fail(_ message: String, code: Int32 = 2) -> Never {
     var line = Array(("perch: " + message + "\n").utf8)
@@ -127,6 +131,10 @@ case "sensors read", "doctor":
             problems += 1
             text = "FAIL  password: \(error.message)\n      → make it readable by this user, or run the check as the service's user\n" + text
         }
+        for problem in [FileModeChecks.passwordFileProblem(config.account.passwordSource), FileModeChecks.stateDirectoryProblem(config.device.stateDirectory)].compactMap({ $0 }) {
+            problems += 1
+            text = "FAIL  \(problem)\n" + text
+        }
         emit(text)
         exit(problems == 0 ? 0 : 1)
     }
@@ -147,6 +155,8 @@ do {
 } catch {
     fail("\(error)", code: command == "check-config" ? 1 : 78)  // 78: EX_CONFIG
 }
+// Read once: command sensors and anything else started from here must not inherit it.
+ProcessHygiene.forgetEnvironmentVariable("PERCH_PASSWORD")
 
 switch command {
 case "check-config":
@@ -168,6 +178,9 @@ case "check-config":
         print("  outbox       \(config.device.stateDirectory)/outbox.db, written \(commit) (\(o.syncEveryCommit ? "synced" : "survives kill -9")), up to \(o.maxEntries) entries, \(o.maxBytes >> 20) MB, \(describeDuration(o.maxAge))")
     }
     print("  session      \(config.device.stateDirectory)/session.xml (XEP-0198 resumption across restarts)")
+    for problem in [FileModeChecks.passwordFileProblem(config.account.passwordSource), FileModeChecks.stateDirectoryProblem(config.device.stateDirectory)].compactMap({ $0 }) {
+        print("  warning      \(problem)")
+    }
     exit(0)
 case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info

@@ -60,4 +60,33 @@ import Testing
         try file.write(body: Array("two".utf8), tail: [])
         #expect(readTextFile(file.path)?.hasPrefix("two") == true)
     }
+
+    /// A symbolic link planted at the state file's path is replaced, never written through.
+    @Test func aSymbolicLinkAtThePathIsNotWrittenThrough() throws {
+        defer { _ = system("rm -rf '\(dir)'") }
+        let victim = "\(dir)/victim"
+        try writeFileAtomically(victim, Array(String(repeating: "precious\n", count: 100).utf8))
+        #expect(symlink(victim, "\(dir)/state.xml") == 0)
+        let file = InPlaceFile(path: "\(dir)/state.xml")
+        try file.write(body: Array("<s/>".utf8), tail: [])
+        #expect(readTextFile(victim) == String(repeating: "precious\n", count: 100), "written through the link")
+        var st = stat()
+        #expect(lstat(file.path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "the link is replaced by a file")
+        #expect(readTextFile(file.path)?.hasPrefix("<s/>") == true)
+    }
+
+    /// The temporary file of an atomic write is created new: a link (or a stale file) at its name is
+    /// removed, and its target left alone.
+    @Test func theTemporaryFileIsCreatedNewNotThroughALink() throws {
+        defer { _ = system("rm -rf '\(dir)'") }
+        let victim = "\(dir)/victim"
+        try writeFileAtomically(victim, Array("precious".utf8))
+        #expect(symlink(victim, "\(dir)/data.tmp-\(getpid())") == 0)
+        try writeFileAtomically("\(dir)/data", Array("new".utf8), mode: 0o600)
+        #expect(readTextFile(victim) == "precious")
+        #expect(readTextFile("\(dir)/data") == "new")
+        var st = stat()
+        #expect(lstat("\(dir)/data", &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o777 == 0o600)
+        #expect(!fileExists("\(dir)/data.tmp-\(getpid())"))
+    }
 }
