@@ -169,10 +169,10 @@ public final class Agent {
             switch recentMessages.check(key!) {
             case .new: break
             case .inProgress:
-                logger.info("message \(id) from \(from.bare) arrived again while its command runs; it runs once")
+                logger.info("message \(logQuoted(id)) from \(from.bare) arrived again while its command runs; it runs once")
                 return
             case .answered(let previous):
-                logger.info("message \(id) from \(from.bare) arrived again; repeated the answer, not the command")
+                logger.info("message \(logQuoted(id)) from \(from.bare) arrived again; repeated the answer, not the command")
                 transmit(previous)
                 return
             }
