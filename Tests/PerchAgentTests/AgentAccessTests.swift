@@ -134,6 +134,18 @@ final class AccessRig {
         #expect(rig.agent.asks.waiting.count == 31)
     }
 
+    /// Repeated asks from a stranger already waiting are recorded without spending the reply budget.
+    @Test func recordingWithoutAReplyLeavesTheBudget() throws {
+        let log = AuditLog()
+        let gate = StrangerGate(logger: Logger(label: "t", level: .info, format: .bare, sink: { log.lines.append($0) })) { _, _ in }
+        let jid = try JID("s@evil.example")
+        for _ in 0..<100 { #expect(!gate.refuse(jid, "repeated subscription request", wantsReply: false, now: 0)) }
+        var replies = 0
+        for _ in 0..<100 where gate.refuse(jid, "subscription request", now: 0) { replies += 1 }
+        #expect(replies == gate.replyBurst)
+        #expect(log.lines.count == 1)
+    }
+
     @Test func pendingAsksExpireAndCoalesce() throws {
         var asks = SubscriptionAsks(capacity: 2, lifetime: 1_000, asksPerMinute: 1)
         let a = try JID("a@x"), b = try JID("b@x"), c = try JID("c@x")
