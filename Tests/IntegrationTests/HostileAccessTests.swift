@@ -310,4 +310,45 @@ struct HostileAccessTests {
         #expect(a.terminate() == 0)
         #expect(b.terminate() == 0)
     }
+
+    // MARK: What held up
+
+    /// Through the server: a `from` forged as the owner's, an owner's command forwarded inside a forged
+    /// carbon or a plain <forwarded/>, groupchat and headline messages from the owner, a body in a
+    /// foreign namespace: the pump stays off and nothing but the stranger's one telling-off comes back.
+    @Test(arguments: servers)
+    func forgedAndWrappedCommandsChangeNothing(_ server: ITServer) throws {
+        let d = server.domain
+        let board = "perch@\(d)/board"
+        let daemon = try haStart(server, haConfig(server))
+        let owner = try haPeer("peer", server)
+        let stranger = try haPeer("stranger", server)
+        func message(_ from: String?, _ type: String, _ body: String?, _ extra: [XMLElement] = []) -> XMLElement {
+            var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["to": board, "type": type, "from": from, "id": stranger.client.makeID("h")])
+            if let body { m.append(.text("body", namespace: XMPPNamespace.client, body)) }
+            for e in extra { m.append(e) }
+            return m
+        }
+        let inner = message("peer@\(d)/tester", "chat", "pump on")
+        let forwarded = XMLElement("forwarded", namespace: "urn:xmpp:forward:0", attrs: [:], children: [inner])
+        stranger.send(message("peer@\(d)/tester", "chat", "pump on"))
+        stranger.send(message(nil, "chat", nil, [XMLElement("received", namespace: "urn:xmpp:carbons:2", attrs: [:], children: [forwarded])]))
+        stranger.send(message(nil, "chat", nil, [XMLElement("sent", namespace: "urn:xmpp:carbons:2", attrs: [:], children: [forwarded])]))
+        stranger.send(message(nil, "chat", nil, [forwarded]))
+        for type in ["groupchat", "headline"] { owner.send(message(nil, type, "pump on")) }
+        owner.send(message(nil, "chat", nil, [XMLElement.text("body", namespace: "urn:example:other", "pump on")]))
+        owner.idle(2_000)
+        stranger.idle(500)
+        let pump = (try? String(contentsOfFile: "\(daemon.dir)/gpio/pump", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(pump == "0", "log:\n\(daemon.log)")
+        #expect(!owner.received.contains { $0.name == "message" && $0.from?.description == board && $0.stanzaType != "error" }, "the owner's wrapped commands got no answer")
+        let toStranger = stranger.received.filter { $0.name == "message" && $0.from?.description == board }
+        #expect(toStranger.count <= 1, "\(toStranger.map { $0.child("body")?.text ?? "" })")
+        #expect(!daemon.log.contains("command from"), "no command ran:\n\(daemon.log)")
+        // The owner's plain command still works.
+        #expect(try owner.say("status", to: board)?.hasPrefix("pump off") == true)
+        owner.disconnect()
+        stranger.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
 }
