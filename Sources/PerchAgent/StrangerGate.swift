@@ -54,8 +54,9 @@ public final class StrangerGate {
 
     /// Records a refusal of `what` (a short kind: "chat command", "XEP-0325 set") from `jid`, logs it
     /// (at once when it is the first of a quiet spell, else in the next summary), and says whether a
-    /// refusal may be sent back now.
-    public func refuse(_ jid: JID, _ what: String, now: Int64 = Instant.now().milliseconds) -> Bool {
+    /// refusal may be sent back now. With `wantsReply` false (nothing would be sent back) it only
+    /// records, and leaves the reply budget to others.
+    public func refuse(_ jid: JID, _ what: String, wantsReply: Bool = true, now: Int64 = Instant.now().milliseconds) -> Bool {
         let bare = jid.bare
         if !summaryScheduled {
             summaryScheduled = true
@@ -65,6 +66,7 @@ public final class StrangerGate {
             pending[what, default: 0] += 1
             if senders[bare] != nil || senders.count < capacity { senders[bare, default: 0] += 1 }
         }
+        guard wantsReply else { return false }
         let allowed = takeToken(now)
         if !allowed { dropped += 1 }
         return allowed
