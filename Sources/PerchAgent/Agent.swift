@@ -103,6 +103,12 @@ public final class Agent {
             self.statusChanged(status)
         }
         client.isTrusted = { [unowned self] jid in self.executor.policy.role(of: jid) > .stranger }
+        client.strangerBudget = { [unowned self] jid, cost in
+            switch cost {
+            case .answer(let what): self.executor.strangers.mayAnswer(jid, what)
+            case .refused(let what, let reply): self.executor.strangers.refuse(jid, what, wantsReply: reply)
+            }
+        }
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         executor.onOutputsChanged = { [unowned self] in self.presence.changed() }

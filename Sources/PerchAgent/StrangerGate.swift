@@ -72,6 +72,15 @@ public final class StrangerGate {
         return allowed
     }
 
+    /// Whether an answer anyone would get (a pong, disco#info) may go to `jid` now: it spends the
+    /// strangers' reply budget, and once that is spent the answer is refused, and counted as such.
+    public func mayAnswer(_ jid: JID, _ what: String, now: Int64 = Instant.now().milliseconds) -> Bool {
+        if takeToken(now) { return true }
+        _ = refuse(jid, what, wantsReply: false, now: now)
+        dropped += 1
+        return false
+    }
+
     /// True when `jid` (bare) was not seen within `within` ms, and remembers it as seen now.
     public func firstContact(_ jid: JID, within: Int64, now: Int64 = Instant.now().milliseconds) -> Bool {
         let bare = jid.bare

@@ -292,15 +292,34 @@ extension XMPPClient {
             send(Stanza.error(for: iq, StanzaError(.badRequest, text: "an iq request carries exactly one payload")))
             return
         }
-        switch builtInReply(iq, payload).map(IQHandling.reply) ?? iqHandlers[payload.namespace]?(iq) ?? .unhandled {
+        if let reply = builtInReply(iq, payload) {
+            if mayAnswer(iq, payload.name) { send(reply) }
+            return
+        }
+        switch iqHandlers[payload.namespace]?(iq) ?? .unhandled {
         case .reply(let reply):
             send(reply)
         case .handled:
             break
         case .unhandled:
             // RFC 6120 §8.4: an iq nobody understands gets service-unavailable.
-            send(Stanza.error(for: iq, StanzaError(.serviceUnavailable)))
+            if mayAnswer(iq, "<\(payload.name)> request") { send(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
         }
+    }
+
+    /// Whether a built-in answer to `iq` may go out: always to our own server and account and to
+    /// trusted senders; to anyone else while ``strangerBudget`` allows.
+    func mayAnswer(_ iq: XMLElement, _ what: String) -> Bool {
+        guard let budget = strangerBudget, let from = untrustedSender(iq) else { return true }
+        return budget(from, .answer(what))
+    }
+
+    /// The sender of `stanza` when it is somebody ``isTrusted`` refuses; nil for our own server or
+    /// account, a trusted sender, or when no trust is configured.
+    func untrustedSender(_ stanza: XMLElement) -> JID? {
+        guard let isTrusted, let from = stanza.from else { return nil }
+        if from.bare == config.jid.bare || from == config.jid.domain { return nil }
+        return isTrusted(from) ? nil : from
     }
 
     /// Whose share of the repeat check an iq set counts against (its bare JID; "" for our own server),

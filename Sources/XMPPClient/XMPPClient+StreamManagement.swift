@@ -163,6 +163,14 @@ extension XMPPClient {
             if batchSavePending { saveResumptionSoon() }
             batchSavePending = false
         }
+        // A stranger's are not logged one by one: the stranger budget logs the first and sums up the rest.
+        if let budget = strangerBudget, let from = untrustedSender(stanza) {
+            let request = stanza.isIQRequest && o.id != nil
+            if budget(from, .refused("stanza over the limits", reply: request)), request {
+                _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))
+            }
+            return
+        }
         if stanza.isIQRequest, o.id != nil {
             logger.warning("answered \(o) with policy-violation; the sender must send less")
             _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))

@@ -82,6 +82,19 @@ public final class XMPPClient {
     /// Whether iq sets from this sender are remembered for the repeat check (nil: every sender's are).
     /// The agent trusts those with a role, so strangers can neither fill the table nor evict entries.
     public var isTrusted: ((JID) -> Bool)?
+    /// Asked before a sender ``isTrusted`` refuses costs a built-in answer (ping, disco, version, time,
+    /// `service-unavailable` for an iq nobody handles) or a log line (a stanza over the limits): true
+    /// when it may, now. The agent hands it to its stranger gate, so a flood of pings from strangers
+    /// gets a bounded number of answers and one summary line; nil lets everything through.
+    public var strangerBudget: ((_ from: JID, _ cost: StrangerCost) -> Bool)?
+
+    /// What a sender without trust is about to cost, for ``strangerBudget``.
+    public enum StrangerCost: Sendable, Equatable {
+        /// An answer anyone gets (a pong, disco#info, `service-unavailable`): true sends it.
+        case answer(String)
+        /// Something refused or dropped, to be logged; `reply`: an error would go back, true sends it.
+        case refused(String, reply: Bool)
+    }
 
     public init(loop: EventLoop, config: ClientConfiguration, logger: Logger) {
         self.loop = loop

@@ -78,3 +78,19 @@ final class GateRig {
         #expect(!rig.gate.firstContact(b, within: 1000, now: 300))
     }
 }
+
+@Suite struct StrangerGateAnswerTests {
+    @Test func answersSpendTheBudgetAndTheirRefusalsAreSummarised() {
+        let rig = GateRig()
+        let a = try! JID("mallory@evil.example/x")
+        var answered = 0
+        for _ in 0..<100 where rig.gate.mayAnswer(a, "ping", now: 0) { answered += 1 }
+        #expect(answered == 10)
+        // Answers are not refusals: the first line comes with the first ping refused.
+        #expect(rig.audit.lines.count == 1)
+        #expect(rig.audit.lines[0].contains("refused a ping"))
+        rig.fire()
+        #expect(rig.audit.lines.last?.contains("refused 89 more requests") == true)
+        #expect(rig.audit.lines.last?.contains("90 got no answer") == true)
+    }
+}
