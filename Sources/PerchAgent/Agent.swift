@@ -160,8 +160,9 @@ public final class Agent {
         let role = executor.policy.role(of: from)
         if role == .stranger {
             // The role first: a stranger costs a table look-up, never a log line or a reply of its own.
+            // Told off once an hour at most; the repeats are counted without spending the reply budget.
             let first = executor.strangers.firstContact(from, within: 3_600_000)
-            if executor.strangers.refuse(from, "chat message"), first {
+            if executor.strangers.refuse(from, "chat message", wantsReply: first) {
                 reply(to: stanza, "This device only takes commands from the people its owner allows.")
             }
             return

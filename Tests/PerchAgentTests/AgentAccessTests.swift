@@ -102,6 +102,14 @@ final class AccessRig {
         #expect(rig.messages.first?.child("body")?.text.contains("only takes commands") == true)
     }
 
+    /// A stranger's repeats do not spend the replies other strangers' first messages need.
+    @Test func repeatsDoNotSpendTheReplyBudget() throws {
+        let rig = try AccessRig()
+        for i in 0..<30 { rig.message(from: "s@evil.example/r\(i)", "status") }
+        for i in 0..<9 { rig.message(from: "t\(i)@evil.example/r", "status") }
+        #expect(rig.messages.count == 10, "\(rig.messages.count) told off")
+    }
+
     @Test func aSubscriptionFloodFromStrangersIsBounded() throws {
         let rig = try AccessRig()
         for i in 0..<5_000 { rig.presence(from: "s\(i % 50)@evil.example/x", "subscribe") }
