@@ -24,7 +24,7 @@ public final class Agent {
     let pubsub: PubSubPublisher
     /// Strangers whose subscription requests wait for an owner's decision (bounded, see SubscriptionAsks).
     var asks = SubscriptionAsks()
-    private var asksTimer: EventLoop.Timer?
+    var asksTimer: EventLoop.Timer?
     /// Strangers an owner let in with `allow` (viewers, kept in state_dir/allowed).
     var guests: AllowedGuests
     /// Every full JID this process has been bound to (the configured one, and any other the server gave
@@ -32,7 +32,7 @@ public final class Agent {
     private(set) var boundJIDs: Set<JID> = []
     /// JIDs whose subscription was taken back on this session (so the blocklist and the roster, arriving
     /// in either order, revoke once).
-    private var revoked: Set<JID> = []
+    var revoked: Set<JID> = []
     /// How stanzas go out (the client; a test records them instead).
     var transmit: (XMLElement) -> Void
     private var safeTimers: [String: EventLoop.Timer] = [:]
@@ -224,158 +224,6 @@ public final class Agent {
         m = Self.marked(m)
         if let key { recentMessages.answered(key, m) }
         transmit(m)
-    }
-
-    // MARK: Subscriptions
-
-    func presenceStanza(_ stanza: XMLElement) {
-        guard let from = stanza.from, stanza.stanzaType == "subscribe" else { return }
-        let bare = from.bare
-        if executor.policy.isBlocked(bare) { return }
-        if executor.policy.role(of: bare) >= .viewer { return approve(bare) }
-        guard config.access.strangers == .askOwners else { return refuseSubscription(bare) }
-        switch asks.request(bare, now: Instant.now().milliseconds) {
-        case .alreadyWaiting:
-            _ = executor.strangers.refuse(bare, "repeated subscription request", wantsReply: false)
-        case .askNow:
-            logger.notice("\(logQuoted(bare.description)) asks to subscribe; asking the owners")
-            tellOwners("\(bare) asks to see \(executor.deviceName). Reply \"allow \(bare)\" or \"deny \(bare)\".")
-        case .later:
-            logger.notice("\(logQuoted(bare.description)) asks to subscribe; the owners hear of it with the others waiting, within a minute")
-            if asksTimer == nil { asksTimer = loop.schedule(after: 60_000) { [weak self] in self?.tellUntold() } }
-        case .full(let tell):
-            if tell {
-                logger.warning("\(asks.capacity) subscription requests wait for an owner's decision: further requests are refused until owners answer (allow JID / deny JID) or they expire after 24 h")
-                tellOwners("\(asks.capacity) subscription requests to \(executor.deviceName) wait for your decision; further requests are refused until you answer (allow JID / deny JID) or they expire after 24 h.")
-            }
-            refuseSubscription(bare)
-        }
-    }
-
-    /// Refuses a stranger's subscription: through the gate (a summary line, replies within its budget).
-    func refuseSubscription(_ bare: JID) {
-        if executor.strangers.refuse(bare, "subscription request") {
-            transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribed", "to": bare.description]))
-        }
-    }
-
-    /// The asks the owners have not heard of, in one message.
-    func tellUntold() {
-        asksTimer = nil
-        let jids = asks.takeUntold(now: Instant.now().milliseconds)
-        guard !jids.isEmpty else { return }
-        let list = jids.map(\.description).joined(separator: ", ")
-        tellOwners("\(jids.count) more ask\(jids.count == 1 ? "s" : "") to see \(executor.deviceName): \(list). Reply \"allow JID\" or \"deny JID\" for each.")
-    }
-
-    func tellOwners(_ text: String) {
-        for owner in config.access.owners {
-            guard case .jid(let jid) = owner else { continue }
-            transmit(Self.marked(Stanza.message(to: jid, body: text, id: client.makeID("ask"))))
-        }
-    }
-
-    /// Accepts a subscription and subscribes back, unless we already are.
-    func approve(_ jid: JID) {
-        revoked.remove(jid)
-        transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribed", "to": jid.description]))
-        let item = client.roster.items[jid]
-        if item?.subscription != "both" && item?.subscription != "to" && item?.ask != "subscribe" {
-            transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": jid.description]))
-        }
-        logger.info("approved the subscription of \(jid) (\(executor.policy.role(of: jid)))")
-    }
-
-    func decide(_ jid: JID, _ allow: Bool) -> String? {
-        let bare = jid.bare
-        guard asks.remove(bare, now: Instant.now().milliseconds) else {
-            // `deny` of a guest allowed earlier takes the access back.
-            guard !allow, guests.contains(bare) else { return nil }
-            forget(bare)
-            revoke(bare, subscription: client.roster.items[bare]?.subscription ?? "both", reason: "an owner denied it")
-            return "\(bare) may no longer see \(executor.deviceName)"
-        }
-        if allow {
-            executor.policy.viewers.append(.jid(bare))
-            do {
-                try guests.add(bare)
-            } catch {
-                logger.warning("cannot keep \(bare) in \(guests.path) (\(error.message)); it is a viewer until perch restarts")
-            }
-            approve(bare)
-            return "\(bare) may now see \(executor.deviceName) (as a viewer, kept across restarts, until you deny or block it)"
-        }
-        transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribed", "to": bare.description]))
-        return "refused \(bare)"
-    }
-
-    /// Removes an allowed guest (its viewer entry and the file's line).
-    func forget(_ bare: JID) {
-        executor.policy.viewers.removeAll { $0 == .jid(bare) }
-        do {
-            try guests.remove(bare)
-        } catch {
-            logger.warning("cannot remove \(bare) from \(guests.path) (\(error.message)); remove the line by hand, or it is a viewer again after a restart")
-        }
-    }
-
-    // MARK: Revocation
-
-    /// Takes back the presence subscription of every roster item that has no role (or is blocked):
-    /// a viewer removed from the configuration, a JID blocked, a contact someone added by hand. Runs on
-    /// the roster at login and on every push.
-    func revokeUnwanted(_ items: [Roster.Item]) {
-        for item in items where item.subscription == "from" || item.subscription == "both" {
-            let jid = item.jid.bare
-            if jid == config.account.jid.bare { continue }
-            if executor.policy.isBlocked(jid) {
-                revoke(jid, subscription: item.subscription, reason: "it is blocked")
-            } else if executor.policy.role(of: jid) == .stranger {
-                let reason = item.subscription == "both"
-                    ? "it has no role here (no longer in the access lists: removed from the configuration?)"
-                    : "it has no role here"
-                revoke(jid, subscription: item.subscription, reason: reason)
-            }
-        }
-    }
-
-    /// Ends the subscription both ways: `unsubscribed` takes our presence from them, `unsubscribe`
-    /// ends ours to theirs (we subscribed back when we approved).
-    func revoke(_ jid: JID, subscription: String, reason: String) {
-        guard revoked.insert(jid).inserted else { return }
-        transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribed", "to": jid.description]))
-        let item = client.roster.items[jid]
-        if subscription == "both" || subscription == "to" || item?.subscription == "both" || item?.subscription == "to" || item?.ask == "subscribe" {
-            transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribe", "to": jid.description]))
-        }
-        logger.notice("took back the presence subscription of \(jid): \(reason)")
-    }
-
-    // MARK: Blocking (XEP-0191)
-
-    func sendBlock(_ jid: JID, _ block: Bool) {
-        if block {
-            // Before the block reaches the server: a server that honours it drops what we send to the
-            // blocked JID afterwards, the `unsubscribed` included.
-            for guest in guests.jids where executor.policy.isBlocked(guest) { forget(guest) }
-            _ = asks.remove(jid, now: Instant.now().milliseconds)
-            for item in client.roster.items.values where executor.policy.isBlocked(item.jid) {
-                if item.subscription == "from" || item.subscription == "both" {
-                    revoke(item.jid, subscription: item.subscription, reason: "it is blocked")
-                } else if item.subscription == "to" || item.ask == "subscribe" {
-                    transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribe", "to": item.jid.description]))
-                }
-            }
-        } else {
-            revoked.remove(jid.bare)
-        }
-        let item = XMLElement("item", namespace: "urn:xmpp:blocking", attrs: ["jid": jid.description])
-        let payload = XMLElement(block ? "block" : "unblock", namespace: "urn:xmpp:blocking", children: [.element(item)])
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("blk"), payload: payload)) { [logger] result in
-            if case .failure(let e) = result {
-                logger.warning("the server did not take the \(block ? "block" : "unblock") of \(jid) (\(e)); perch still ignores \(jid) itself")
-            }
-        }
     }
 
     // MARK: Connection state
