@@ -26,7 +26,8 @@ public struct ChannelBinding: Sendable, Hashable {
     }
 }
 
-/// RFC 4616 PLAIN. Only ever used inside TLS, and only when the server offers no SCRAM.
+/// RFC 4616 PLAIN. Only ever used inside TLS, when the operator allowed it, no pins are set and the
+/// server offers no SCRAM.
 public struct SASLPlain: SASLMechanism {
     public let name = "PLAIN"
     private let username: String

@@ -118,10 +118,15 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(MechanismSelection.choose(offered: ["SCRAM-SHA-1"], tls: false, bindings: [], serverBindingTypes: nil) == .scram(algorithm: .sha1, binding: .unsupported))
     }
 
-    @Test func plainOnlyInsideTLSAndOnlyWithoutSCRAM() {
-        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil) == .plain)
-        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: false, bindings: [], serverBindingTypes: nil) == nil)
-        #expect(MechanismSelection.choose(offered: ["PLAIN", "SCRAM-SHA-512"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
-        #expect(MechanismSelection.choose(offered: ["DIGEST-MD5", "X-OAUTH2"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
+    @Test func plainOnlyWhenAllowedInsideTLSAndOnlyWithoutSCRAM() {
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == .plain)
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: false, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+        #expect(MechanismSelection.choose(offered: ["PLAIN", "SCRAM-SHA-512"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+        #expect(MechanismSelection.choose(offered: ["DIGEST-MD5", "X-OAUTH2"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+    }
+
+    @Test func plainIsNotChosenUnlessAllowed() {
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: false) == nil)
     }
 }
