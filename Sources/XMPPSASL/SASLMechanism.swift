@@ -33,13 +33,14 @@ public struct SASLPlain: SASLMechanism {
     private let username: String
     private let password: String
 
+    /// - Parameters: the user name and password, already SASLprep'd (``SASLPrep/prepare(_:what:stored:)``).
     public init(username: String, password: String) {
         self.username = username
         self.password = password
     }
 
     public mutating func initialResponse() -> [UInt8] {
-        [0] + Array(username.utf8) + [0] + Array(SASLPrep.prepare(password).utf8)
+        [0] + Array(username.utf8) + [0] + Array(password.utf8)
     }
 
     public mutating func respond(to challenge: [UInt8]) throws(SASLError) -> [UInt8] {

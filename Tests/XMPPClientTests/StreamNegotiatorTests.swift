@@ -114,6 +114,25 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         #expect(e.detail.contains("check the account's JID and password"))
     }
 
+    @Test func nonASCIIPasswordIsSASLprepped() throws {
+        // The server holds the keys of the prepared password ("fish-é", U+00E9); the configuration has
+        // "ﬁsh-é" with the ligature and a decomposed é.
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "\u{FB01}sh-e\u{0301}", security: .directTLS)
+        #expect(try authenticate(&n, serverPassword: "fish-\u{00E9}") == [.restartStream])
+    }
+
+    @Test func passwordSASLprepRefusesFailsBeforeAnythingIsSent() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "bell\u{0007}", security: .directTLS)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let actions = n.handle(.element(try features(scram)))
+        #expect(sent(actions) == nil)
+        guard case .fail(let e)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .authentication)
+        #expect(e.detail.contains("the password of perch@perch.test cannot be used with SASL"))
+        #expect(e.detail.contains("U+0007"))
+    }
+
     @Test func noSTARTTLSMeansNoLogin() throws {
         var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .requireTLS)
         _ = n.start()

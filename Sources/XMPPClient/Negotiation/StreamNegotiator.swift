@@ -213,7 +213,16 @@ public struct StreamNegotiator {
                 return fail(.security, noMechanism(offered))
             }
             var mech: any SASLMechanism
-            let user = jid.localpart ?? ""
+            // SASLprep (RFC 4013) before anything is sent: the server derived its stored keys from the
+            // prepared password, and a password SASLprep refuses can never log in.
+            let user: String
+            let password: String
+            do {
+                user = try SASLPrep.prepare(jid.localpart ?? "", what: "the account's user name", stored: false)
+                password = try SASLPrep.prepare(self.password, what: "the password of \(jid.bareString)")
+            } catch {
+                return fail(.authentication, "\(error.detail)")
+            }
             switch choice {
             case .plain: mech = SASLPlain(username: user, password: password)
             case .scram(let alg, let binding):
