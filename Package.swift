@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog"],
+            name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog", "PerchTLS"],
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.

@@ -314,7 +314,7 @@ public final class TLSConnection {
     }
 
     /// The SPKI pins of the certificates in a PEM text, in order (for tools and tests that derive pins).
-    static func spkiDigests(ofPEM pem: String) throws(TLSError) -> [[UInt8]] {
+    public static func spkiDigests(ofPEM pem: String) throws(TLSError) -> [[UInt8]] {
         let chain = UnsafeMutablePointer<mbedtls_x509_crt>.allocate(capacity: 1)
         mbedtls_x509_crt_init(chain)
         defer { mbedtls_x509_crt_free(chain); chain.deallocate() }

@@ -261,10 +261,10 @@ public struct StreamNegotiator {
         let onlyPlain = upper.contains("PLAIN") && !upper.contains { $0.hasPrefix("SCRAM-") }
         if onlyPlain && tls {
             if pinned {
-                return "the server offers only PLAIN (\(names)), which would hand over the password itself; Perch never uses PLAIN when server.pins are set: enable SCRAM on the server"
+                return "the server offers no SCRAM (only \(names)), and PLAIN would hand it the password itself; Perch never uses PLAIN when server.pins are set: enable SCRAM on the server"
             }
             if !allowPlain {
-                return "the server offers only PLAIN (\(names)), which hands the password itself to the server; enable SCRAM on the server, or set server.allow_plain = true to send it in the clear inside TLS"
+                return "the server offers no SCRAM (only \(names)), and PLAIN would hand it the password itself; enable SCRAM on the server, or set server.allow_plain = true to send the password in the clear inside TLS"
             }
         }
         return "no acceptable SASL mechanism: the server offers \(names); Perch needs SCRAM-SHA-1 or SCRAM-SHA-256 (PLAIN only inside TLS, with server.allow_plain = true and no pins)"
