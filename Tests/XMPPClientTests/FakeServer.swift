@@ -28,6 +28,9 @@ final class FakeServer {
         var lostInFlight: UInt32 = 0
         /// Require STARTTLS, say <proceed/>, then never answer the TLS handshake.
         var stallInTLS = false
+        /// With ``stallInTLS``: sent in the clear right after <proceed/>, in the same write (a STARTTLS
+        /// injection: plaintext the client must not take for part of the stream).
+        var plaintextAfterProceed: String?
         /// Stop reading from the client once it is bound (its writes pile up).
         var stopReadingAfterBind = false
         /// Chat messages routed to the new resource before the server takes `<enable/>` (a busy
@@ -215,7 +218,7 @@ final class FakeServer {
         if e.stanzaKind != nil { session.managed?.received &+= 1 }
         switch (e.name, e.namespace) {
         case ("starttls", XMPPNamespace.tls):
-            session.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            session.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + (behaviour.plaintextAfterProceed ?? ""))
             session.ignoring = true
         case ("enable", XMPPNamespace.streamManagement):
             let id = "sm\(session.number)"

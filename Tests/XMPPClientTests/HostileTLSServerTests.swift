@@ -106,3 +106,36 @@ enum PlainPolicyCerts {
         loop.run(until: { stopped }, timeout: 5_000)
     }
 }
+
+/// Plaintext right behind `<proceed/>` (the STARTTLS command injection of CVE-2011-0411): the bytes are
+/// TLS from there on, so the client's handshake fails and nothing of the injected stream is acted on.
+@Suite(.serialized) struct STARTTLSInjectionTests {
+    let loop: EventLoop
+    let log = LogLines()
+
+    init() throws {
+        loop = try EventLoop()
+    }
+
+    @Test func plaintextAfterProceedIsNotTakenForTheStream() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.stallInTLS = true
+        behaviour.plaintextAfterProceed = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+            + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "perch-secret")
+        config.host = "127.0.0.1"
+        config.port = server.port
+        config.transport = .starttls
+        config.caFile = PlainPolicyCerts.caFile
+        config.systemTrustStore = nil
+        config.allowPlain = true
+        let log = self.log
+        let c = XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
+        c.start()
+        #expect(loop.run(until: { self.log.contains("reconnecting in") }, timeout: 10_000), "\(log.all)")
+        #expect(log.contains("TLS handshake failed"), "\(log.all)")
+        #expect(!log.contains("authenticating with PLAIN"), "\(log.all)")
+        c.stop {}
+    }
+}
