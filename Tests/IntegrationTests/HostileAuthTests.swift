@@ -23,3 +23,56 @@ struct HostileAuthTests {
         #expect(daemon.terminate() == 0)
     }
 }
+
+/// The sha256/ pin of a fixture certificate's key, computed by openssl (independently of Perch).
+func hostileAuthPin(_ certificate: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", "openssl x509 -pubkey -noout -in '\(IT.root)/Tests/Fixtures/certs/\(certificate)' | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let b64 = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard p.terminationStatus == 0, b64.count == 44 else { throw ITError("cannot compute the pin of \(certificate): \(b64)") }
+    return "sha256/" + b64
+}
+
+/// A daemon configuration with [server] extras (daemonConfig's `extra` lands after [device]).
+func hostileAuthConfig(jid: String, port: Int, server extra: String) -> String {
+    daemonConfig(jid: jid, port: port).replacingOccurrences(of: "[access]", with: "\(extra)\n[access]")
+}
+
+@Suite(.serialized, .enabled(if: IT.anyServer, "set PERCH_IT_PROSODY=1 / PERCH_IT_EJABBERD=1 (scripts/integration/run starts the servers)"))
+struct HostileAuthPinTests {
+    @Test(arguments: ITServer.running)
+    func aPinOfTheCAKeyIsSatisfiedByTheServersChain(_ server: ITServer) throws {
+        // The servers send only their own certificate: the CA is on the verified path as its anchor.
+        let config = hostileAuthConfig(jid: server.jid, port: server.port, server: "pins = [\"\(try hostileAuthPin("ca.pem"))\"]")
+        let daemon = try DaemonProcess(config: config, password: "perch-secret")
+        #expect(daemon.waitFor("online as \(server.jid)"), "log:\n\(daemon.log)")
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: ITServer.running)
+    func aPinOfAnotherKeyIsRefusedBeforeAnyCredential(_ server: ITServer) throws {
+        let config = hostileAuthConfig(jid: server.jid, port: server.port, server: "pins = [\"\(try hostileAuthPin("misissued.pem"))\"]")
+        let daemon = try DaemonProcess(config: config, password: "perch-secret")
+        #expect(daemon.waitFor("matches a configured pin"), "log:\n\(daemon.log)")
+        #expect(!daemon.log.contains("online as"))
+        #expect(!daemon.log.contains("authentication as"))
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test(arguments: ITServer.running)
+    func aPasswordSASLprepRefusesIsReportedAndNeverSent(_ server: ITServer) throws {
+        let daemon = try DaemonProcess(config: daemonConfig(jid: server.jid, port: server.port), password: "perch\u{0007}secret")
+        #expect(daemon.waitFor("cannot be used with SASL"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("U+0007"), "log:\n\(daemon.log)")
+        // Refused by the client itself: the server never saw an attempt to fail.
+        #expect(!daemon.log.contains("not-authorized"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("reconnecting in 1"))
+        #expect(daemon.terminate() == 0)
+    }
+}
