@@ -3,13 +3,13 @@
 // Perch: an XMPP device agent for Linux edge boards.
 //
 // Layering (an arrow means "may import"; nothing points back up):
-//   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CGPIOD, CSQLite) are each imported by exactly one Swift target, with
+//   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CIDN, CGPIOD, CSQLite) are each imported by exactly one Swift target, with
 //   `internal import`, so no C type appears in a public signature.
 //   XMPPAddress            <- nothing            (RFC 7622 JIDs)
 //   XMPPCore               <- XMPPAddress        (element tree, serializer, stanza vocabulary)
 //   XMPPXML                <- XMPPCore, CLibXML2 (libxml2 push parser, restricted XML, limits)
 //   PerchCrypto            <- CMbedCrypto        (digests, HMAC, PBKDF2, random, base64)
-//   XMPPSASL               <- PerchCrypto        (SCRAM, PLAIN; pure)
+//   XMPPSASL               <- PerchCrypto, CIDN  (SCRAM, PLAIN, SASLprep with libidn; pure)
 //   PerchTLS               <- PerchCrypto, CMbedTLS (TLS over memory buffers, X.509 checks)
 //   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
@@ -50,6 +50,8 @@ let package = Package(
         // Debian 12's libmbedtls-dev ships no pkg-config file: the module maps carry the link lines.
         .systemLibrary(name: "CMbedCrypto", path: "Sources/CMbedCrypto", providers: [.apt(["libmbedtls-dev"])]),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
+        // libidn's stringprep, for SASLprep (RFC 4013); linked dynamically (libidn12) in every build.
+        .systemLibrary(name: "CIDN", path: "Sources/CIDN", pkgConfig: "libidn", providers: [.apt(["libidn-dev"])]),
         .systemLibrary(
             name: "CGPIOD", path: "Sources/CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -61,7 +63,7 @@ let package = Package(
         .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: shippedSettings),
         .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings),
         .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: shippedSettings),
-        .target(name: "XMPPSASL", dependencies: ["PerchCrypto"], swiftSettings: shippedSettings),
+        .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "CIDN"], swiftSettings: shippedSettings),
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),
 
         // MARK: I/O and the client
@@ -122,7 +124,7 @@ let package = Package(
         .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog"],
+            name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog", "PerchTLS"],
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.

@@ -12,6 +12,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/ssl_ciphersuites.h>
 #include <string.h>
 
 /* The client's Finished verify_data of the last handshake: the "tls-unique" channel binding
@@ -77,4 +78,35 @@ static inline int CMbedTLS_crt_has_san(const mbedtls_x509_crt *crt) {
 
 /* The public key of a certificate, for SPKI pins. */
 static inline mbedtls_pk_context *CMbedTLS_crt_pk(mbedtls_x509_crt *crt) { return &crt->pk; }
+
+/* 0 when the certificate may authenticate a TLS server: its extendedKeyUsage lists serverAuth or
+   anyExtendedKeyUsage, or it has no such extension (RFC 5280 §4.2.1.12). */
+static inline int CMbedTLS_crt_check_server_auth(const mbedtls_x509_crt *crt) {
+    return mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH));
+}
+
+/* The keyUsage bit the server's certificate needs for the negotiated cipher suite's key exchange
+   (RFC 5246 §7.4.2, RFC 4492 §5.3): digitalSignature where the key signs the (EC)DHE parameters,
+   keyEncipherment where it decrypts the premaster secret, keyAgreement for static ECDH; 0 for none
+   (PSK), -1 when the suite is unknown. */
+static inline int CMbedTLS_required_key_usage(const mbedtls_ssl_context *ssl) {
+    const char *name = mbedtls_ssl_get_ciphersuite(ssl);
+    if (name == NULL) return -1;
+    const mbedtls_ssl_ciphersuite_t *info = mbedtls_ssl_ciphersuite_from_id(mbedtls_ssl_get_ciphersuite_id(name));
+    if (info == NULL) return -1;
+    switch (info->key_exchange) {
+    case MBEDTLS_KEY_EXCHANGE_RSA:
+    case MBEDTLS_KEY_EXCHANGE_RSA_PSK:
+        return MBEDTLS_X509_KU_KEY_ENCIPHERMENT;
+    case MBEDTLS_KEY_EXCHANGE_DHE_RSA:
+    case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
+    case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
+        return MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
+    case MBEDTLS_KEY_EXCHANGE_ECDH_RSA:
+    case MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA:
+        return MBEDTLS_X509_KU_KEY_AGREEMENT;
+    default:
+        return 0;
+    }
+}
 #endif

@@ -17,6 +17,9 @@ public struct Configuration: Sendable {
         public var caFile: String?
         /// SPKI SHA-256 pins, decoded.
         public var pins: [[UInt8]]
+        /// `allow_plain`: SASL PLAIN (the password itself, inside TLS) with a server that has no SCRAM.
+        /// Never used when pins are set.
+        public var allowPlain = false
     }
 
     public struct Access: Sendable {

@@ -59,7 +59,7 @@ public struct ConfigurationLoader {
 
         var server = Configuration.Server(host: nil, port: nil, transport: nil, caFile: nil, pins: [])
         if let t = try r.table(root, "server") {
-            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins"], prefix: "server.")
+            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins", "allow_plain"], prefix: "server.")
             server.host = try r.string(t, "host", prefix: "server.")
             if let p = try r.integer(t, "port", prefix: "server.") {
                 guard (1...65535).contains(p) else { throw r.error(t["port"], "server.port", "must be between 1 and 65535") }
@@ -79,6 +79,7 @@ public struct ConfigurationLoader {
                     throw r.error(t["transport"], "server.transport", "\"plain\" sends the password unencrypted and is only allowed to a server on the loopback interface, not \(host)")
                 }
             }
+            server.allowPlain = try r.bool(t, "allow_plain", prefix: "server.") ?? false
             if let ca = try r.string(t, "ca_file", prefix: "server.") {
                 guard access(ca, R_OK) == 0 else { throw r.error(t["ca_file"], "server.ca_file", "cannot read \(ca)") }
                 server.caFile = ca

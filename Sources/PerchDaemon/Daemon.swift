@@ -43,6 +43,10 @@ public final class Daemon {
         }
         c.caFile = config.server.caFile
         c.spkiPins = config.server.pins
+        c.allowPlain = config.server.allowPlain
+        if c.allowPlain && !c.spkiPins.isEmpty {
+            logger.warning("server.allow_plain is ignored: PLAIN is never used when server.pins are set")
+        }
         c.limits = XMLStreamLimits(maxStanzaBytes: config.connection.maxStanzaBytes)
         c.pingInterval = config.connection.pingInterval
         c.pingTimeout = config.connection.pingTimeout

@@ -9,8 +9,10 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var systemTrustStore: String?
     /// A PEM file of extra CAs, for servers with a private CA.
     public var extraCAFile: String?
-    /// SHA-256 digests of SubjectPublicKeyInfo DER. When not empty, one certificate of the chain must
-    /// match one pin, in addition to (never instead of) normal verification.
+    /// SHA-256 digests of SubjectPublicKeyInfo DER. When not empty, one certificate of the verified
+    /// path (the server's certificate, the intermediates verification used, or the trust anchor) must
+    /// match one pin, in addition to (never instead of) normal verification. Certificates the server
+    /// sent that are not on that path do not count.
     public var spkiPins: [[UInt8]]
     /// ALPN protocols to offer (`xmpp-client` for direct TLS, XEP-0368).
     public var alpn: [String]

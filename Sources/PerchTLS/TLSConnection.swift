@@ -10,7 +10,8 @@ import PerchCrypto
 /// nothing can sit inside the TLS layer while the event loop waits on the socket.
 ///
 /// The client runs the handshake with verification deferred, then checks the peer's chain against the
-/// trust store, its name against the reference identifiers and any SPKI pins before reporting the
+/// trust store, its name against the reference identifiers, its (extended) key usage against what a TLS
+/// server with the negotiated suite needs, and any SPKI pins against the verified path, before reporting the
 /// handshake complete, so no application data is ever sent to an unverified peer.
 ///
 /// Not thread-safe: use from one thread.
@@ -218,7 +219,17 @@ public final class TLSConnection {
         let trust = try TrustStore(systemBundle: config.systemTrustStore, extraFile: config.extraCAFile)
         defer { trust.release() }
         var flags: UInt32 = 0
-        let rc = mbedtls_x509_crt_verify(chain, trust.chain, nil, nil, &flags, nil, nil)
+        // mbedTLS calls back once for each certificate of the path it built and verified, from the
+        // trust anchor down to the server's certificate: that path, not what the server presented
+        // (which may carry any certificate it likes), is what pins are matched against.
+        let path = VerifiedPath()
+        let rc = withExtendedLifetime(path) {
+            mbedtls_x509_crt_verify(chain, trust.chain, nil, nil, &flags, { context, crt, _, _ in
+                guard let context, let crt else { return 0 }
+                Unmanaged<VerifiedPath>.fromOpaque(context).takeUnretainedValue().spkiDigests.append(TLSConnection.spkiDigest(crt))
+                return 0
+            }, Unmanaged.passUnretained(path).toOpaque())
+        }
         if rc != 0 || flags != 0 {
             var info = [CChar](repeating: 0, count: 512)
             _ = mbedtls_x509_crt_verify_info(&info, info.count, "", flags)
@@ -230,18 +241,37 @@ public final class TLSConnection {
             let presented = (names.dns.isEmpty ? names.common : names.dns).joined(separator: ", ")
             throw fail(TLSError(.nameMismatch, "the server's certificate is for \(presented.isEmpty ? "no name" : presented), not \(config.referenceNames.joined(separator: " or "))"))
         }
+        if let problem = Self.usageProblem(chain, requiredKeyUsage: CMbedTLS_required_key_usage(ssl), suite: cipherSuite) {
+            throw fail(TLSError(.certificateUsage, "the server's certificate is not for a TLS server: \(problem)"))
+        }
         if !config.spkiPins.isEmpty {
-            var cert: UnsafeMutablePointer<mbedtls_x509_crt>? = chain
-            var matched = false
-            while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
-                if let spki = Self.spkiDigest(c), config.spkiPins.contains(spki) { matched = true; break }
-                cert = UnsafeMutablePointer(mutating: CMbedTLS_crt_next(c))
-            }
+            let matched = path.spkiDigests.contains { digest in digest.map { config.spkiPins.contains($0) } ?? false }
             if !matched {
                 let actual = Self.spkiDigest(chain).map { Base64.encode($0) } ?? "unknown"
-                throw fail(TLSError(.pinMismatch, "no certificate of the server matches a configured pin (the server's key is sha256/\(actual))"))
+                throw fail(TLSError(.pinMismatch, "no certificate of the verified chain matches a configured pin (the server's key is sha256/\(actual))"))
             }
         }
+    }
+
+    /// What forbids the certificate to authenticate a TLS server with this cipher suite, or nil:
+    /// an extended key usage without serverAuth (none at all allows any use), or a key usage that
+    /// leaves out what the key exchange does with the key.
+    static func usageProblem(_ cert: UnsafePointer<mbedtls_x509_crt>, requiredKeyUsage: Int32, suite: String) -> String? {
+        if CMbedTLS_crt_check_server_auth(cert) != 0 {
+            return "its extended key usage does not include serverAuth (a certificate for TLS clients, code signing or the like)"
+        }
+        if requiredKeyUsage < 0 { return "the cipher suite \(suite) is unknown" }
+        if requiredKeyUsage > 0, mbedtls_x509_crt_check_key_usage(cert, UInt32(requiredKeyUsage)) != 0 {
+            let needed: String
+            switch requiredKeyUsage {
+            case MBEDTLS_X509_KU_DIGITAL_SIGNATURE: needed = "digitalSignature"
+            case MBEDTLS_X509_KU_KEY_ENCIPHERMENT: needed = "keyEncipherment"
+            case MBEDTLS_X509_KU_KEY_AGREEMENT: needed = "keyAgreement"
+            default: needed = "0x\(String(requiredKeyUsage, radix: 16))"
+            }
+            return "its key usage does not allow \(needed), which the cipher suite \(suite) needs"
+        }
+        return nil
     }
 
     private func captureChannelBindings() {
@@ -283,6 +313,23 @@ public final class TLSConnection {
         return DigestAlgorithm.sha256.hash(buf[(buf.count - Int(n))...])
     }
 
+    /// The SPKI pins of the certificates in a PEM text, in order (for tools and tests that derive pins).
+    public static func spkiDigests(ofPEM pem: String) throws(TLSError) -> [[UInt8]] {
+        let chain = UnsafeMutablePointer<mbedtls_x509_crt>.allocate(capacity: 1)
+        mbedtls_x509_crt_init(chain)
+        defer { mbedtls_x509_crt_free(chain); chain.deallocate() }
+        var bytes = Array(pem.utf8) + [0]
+        let rc = mbedtls_x509_crt_parse(chain, &bytes, bytes.count)
+        if rc != 0 { throw TLSError(.configuration, "parsing certificates: \(describe(rc))") }
+        var out: [[UInt8]] = []
+        var cert: UnsafeMutablePointer<mbedtls_x509_crt>? = chain
+        while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
+            if let d = spkiDigest(c) { out.append(d) }
+            cert = UnsafeMutablePointer(mutating: CMbedTLS_crt_next(c))
+        }
+        return out
+    }
+
     private func fail(_ error: TLSError) -> TLSError {
         failed = error
         return error
@@ -301,6 +348,11 @@ public final class TLSConnection {
 
 @available(*, unavailable)
 extension TLSConnection: Sendable {}
+
+/// The SPKI digests of the certificates on the path verification built, filled by the verify callback.
+final class VerifiedPath {
+    var spkiDigests: [[UInt8]?] = []
+}
 
 /// The memory "socket" under mbedTLS: its send callback appends to `outbound`, its receive callback
 /// takes from `inbound`.

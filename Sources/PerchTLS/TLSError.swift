@@ -9,8 +9,11 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         case untrustedCertificate
         /// The certificate is valid but not for the name we connected to.
         case nameMismatch
-        /// No certificate in the chain matches a configured public-key pin.
+        /// No certificate of the verified path matches a configured public-key pin.
         case pinMismatch
+        /// The certificate is trusted but not for this use: its extended key usage leaves out
+        /// serverAuth, or its key usage does not allow what the cipher suite needs.
+        case certificateUsage
         /// Reading or writing application data failed.
         case io
         /// The peer closed the TLS session.

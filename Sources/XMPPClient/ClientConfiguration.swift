@@ -24,6 +24,9 @@ public struct ClientConfiguration: Sendable {
     public var caFile: String?
     public var systemTrustStore: String? = "/etc/ssl/certs/ca-certificates.crt"
     public var spkiPins: [[UInt8]] = []
+    /// Allow SASL PLAIN (the password itself, inside TLS) when the server offers no SCRAM. Never used
+    /// with ``spkiPins`` set, whatever this says.
+    public var allowPlain = false
     public var limits: XMLStreamLimits = .default
 
     /// Ping the server after this long without receiving anything (ms).

@@ -261,7 +261,8 @@ public final class XMPPClient {
             extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
         let negotiator = StreamNegotiator(
             jid: config.jid, password: config.password, security: security, scramCache: scramCache,
-            streamManagement: config.streamManagement, resumption: resumptionRequest)
+            streamManagement: config.streamManagement, resumption: resumptionRequest, allowPlain: config.allowPlain,
+            pinned: !config.spkiPins.isEmpty)
         let conn = XMPPConnection(
             loop: loop, candidate: candidate, address: address, negotiator: negotiator, tlsConfiguration: tlsConfig,
             limits: config.limits, maxOutboundBytes: config.maxOutboundBytes, traceXML: config.traceXML,

@@ -276,6 +276,8 @@ final class XMPPConnection {
                 stop = true
             case .deliverUncounted(let e):
                 onStanzas?([e], false)
+            case .warn(let text):
+                logger.warning(text)
             }
         }
         return stop

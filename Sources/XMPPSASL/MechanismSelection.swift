@@ -1,8 +1,10 @@
 /// Chooses the SASL mechanism from what the server offers (RFC 6120 §6.3.3: the client picks).
 ///
 /// Preference: SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS (when we hold a channel binding of a type the server
-/// accepts), SCRAM-SHA-256, SCRAM-SHA-1, then PLAIN, which is chosen only inside TLS and only when the
-/// server offers no SCRAM at all (a server that offers SCRAM but has it fail must not push us to PLAIN).
+/// accepts), SCRAM-SHA-256, SCRAM-SHA-1, then PLAIN, which is chosen only when allowed (the operator set
+/// `server.allow_plain` and no pins), only inside TLS and only when the server offers no SCRAM at all (a
+/// server that offers SCRAM but has it fail must not push us to PLAIN). PLAIN hands the password itself
+/// to whoever terminates the TLS session, so a pinned or SCRAM-capable setup never uses it.
 public enum MechanismSelection {
     /// The decision: which mechanism and with which binding.
     public enum Choice: Sendable, Hashable {
@@ -21,7 +23,8 @@ public enum MechanismSelection {
     ///   - bindings: the channel bindings the TLS layer can produce, in our order of preference.
     ///   - serverBindingTypes: the types listed by XEP-0440 `<sasl-channel-binding/>`, or nil if the server
     ///     did not say (then `tls-unique`, RFC 5802's default, is assumed for TLS 1.2).
-    public static func choose(offered: [String], tls: Bool, bindings: [ChannelBinding], serverBindingTypes: [String]?) -> Choice? {
+    ///   - allowPlain: whether PLAIN may be used at all.
+    public static func choose(offered: [String], tls: Bool, bindings: [ChannelBinding], serverBindingTypes: [String]?, allowPlain: Bool = false) -> Choice? {
         let set = Set(offered.map { $0.uppercased() })
         let acceptedTypes = serverBindingTypes ?? ["tls-unique"]
         let usable = tls ? bindings.first { acceptedTypes.contains($0.type) } : nil
@@ -37,7 +40,7 @@ public enum MechanismSelection {
         if set.contains("SCRAM-SHA-256") { return .scram(algorithm: .sha256, binding: plainBinding) }
         if set.contains("SCRAM-SHA-1") { return .scram(algorithm: .sha1, binding: plainBinding) }
         let anySCRAM = set.contains { $0.hasPrefix("SCRAM-") }
-        if tls, !anySCRAM, set.contains("PLAIN") { return .plain }
+        if allowPlain, tls, !anySCRAM, set.contains("PLAIN") { return .plain }
         return nil
     }
 }

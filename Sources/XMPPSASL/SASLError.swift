@@ -16,6 +16,8 @@ public struct SASLError: Error, Hashable, Sendable, CustomStringConvertible {
         case serverError
         /// The server ended authentication with a `<failure/>`.
         case failure
+        /// SASLprep refuses the user name or password (a prohibited character, the bidi rules).
+        case preparation
     }
 
     public let code: Code

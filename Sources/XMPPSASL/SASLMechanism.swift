@@ -26,19 +26,21 @@ public struct ChannelBinding: Sendable, Hashable {
     }
 }
 
-/// RFC 4616 PLAIN. Only ever used inside TLS, and only when the server offers no SCRAM.
+/// RFC 4616 PLAIN. Only ever used inside TLS, when the operator allowed it, no pins are set and the
+/// server offers no SCRAM.
 public struct SASLPlain: SASLMechanism {
     public let name = "PLAIN"
     private let username: String
     private let password: String
 
+    /// - Parameters: the user name and password, already SASLprep'd (``SASLPrep/prepare(_:what:stored:)``).
     public init(username: String, password: String) {
         self.username = username
         self.password = password
     }
 
     public mutating func initialResponse() -> [UInt8] {
-        [0] + Array(username.utf8) + [0] + Array(SASLPrep.prepare(password).utf8)
+        [0] + Array(username.utf8) + [0] + Array(password.utf8)
     }
 
     public mutating func respond(to challenge: [UInt8]) throws(SASLError) -> [UInt8] {

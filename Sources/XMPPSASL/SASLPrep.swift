@@ -1,29 +1,69 @@
-/// The parts of SASLprep (RFC 4013) / OpaqueString (RFC 8265 §4.2) that need no normalisation tables:
-/// non-ASCII spaces map to U+0020 and characters "commonly mapped to nothing" are removed. ASCII
-/// passwords are unchanged, which is what servers store for them.
+internal import CIDN
+
+/// SASLprep (RFC 4013), the stringprep profile SCRAM (RFC 5802 §2.2) and PLAIN (RFC 4616 §2) apply to
+/// user names and passwords, by GNU libidn: mapping (non-ASCII spaces to U+0020, "commonly mapped to
+/// nothing" removed), NFKC, prohibited output and the bidi rules. Prosody derives its stored SCRAM keys
+/// from the SASLprep'd password and ejabberd from its NFKC form (Resourceprep), so a non-ASCII password
+/// logs in only when the client prepares it the same way. ASCII text without control characters is
+/// unchanged.
 public enum SASLPrep {
-    public static func prepare(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 >= 0x80 }) else { return s }
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar.value {
-            case 0x00AD, 0x034F, 0x1806, 0x180B...0x180D, 0x200B...0x200D, 0x2060, 0xFE00...0xFE0F, 0xFEFF:
-                continue
-            default:
-                if scalar.properties.generalCategory == .spaceSeparator {
-                    out.unicodeScalars.append(" ")
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
+    /// The prepared string, or why SASLprep refuses it.
+    ///
+    /// - Parameters:
+    ///   - what: names the string in the error ("the password").
+    ///   - stored: the rules for stored strings (RFC 3454 §7): unassigned code points are refused, as
+    ///     they may map differently in a later Unicode version. For passwords; user names sent to the
+    ///     server are prepared as queries.
+    public static func prepare(_ s: String, what: String = "the string", stored: Bool = true) throws(SASLError) -> String {
+        if !s.utf8.contains(where: { $0 >= 0x80 || $0 < 0x20 || $0 == 0x7F }) { return s }
+        if s.utf8.contains(0) { throw SASLError(.preparation, "\(what) contains U+0000, which SASLprep prohibits") }
+        var out: UnsafeMutablePointer<CChar>?
+        let rc = CIDN_saslprep(s, stored ? 1 : 0, &out)
+        defer { CIDN_free(out) }
+        guard rc == Int32(STRINGPREP_OK.rawValue), let out else {
+            throw SASLError(.preparation, "\(what) cannot be used with SASL: \(reason(rc, s, stored: stored))")
         }
-        return out
+        return String(cString: out)
     }
 
-    /// SCRAM's `saslname` escaping (RFC 5802 §5.1): `=` becomes `=3D` and `,` becomes `=2C`.
+    /// What is wrong, naming the offending character where there is one.
+    static func reason(_ rc: Int32, _ s: String, stored: Bool) -> String {
+        func offending() -> String {
+            for scalar in s.unicodeScalars where scalar.value >= 0x80 || scalar.value < 0x20 || scalar.value == 0x7F {
+                var out: UnsafeMutablePointer<CChar>?
+                let single = CIDN_saslprep(String(Character(scalar)), stored ? 1 : 0, &out)
+                CIDN_free(out)
+                if single == Int32(STRINGPREP_CONTAINS_PROHIBITED.rawValue) || single == Int32(STRINGPREP_CONTAINS_UNASSIGNED.rawValue) {
+                    return " (U+\(hex(scalar.value)))"
+                }
+            }
+            return ""
+        }
+        switch rc {
+        case Int32(STRINGPREP_CONTAINS_PROHIBITED.rawValue):
+            return "it contains a character SASLprep prohibits\(offending()): a control character, a private-use or non-character code point, or the like (RFC 4013 §2.3); choose a password without it"
+        case Int32(STRINGPREP_CONTAINS_UNASSIGNED.rawValue):
+            return "it contains a code point unassigned in Unicode 3.2\(offending()), which a stored password may not hold (RFC 4013 §2.5); choose a password without it"
+        case Int32(STRINGPREP_BIDI_BOTH_L_AND_RAL.rawValue):
+            return "it mixes right-to-left and left-to-right characters, which SASLprep's bidi rules refuse (RFC 3454 §6)"
+        case Int32(STRINGPREP_BIDI_LEADTRAIL_NOT_RAL.rawValue):
+            return "it holds right-to-left characters but does not start and end with one, which SASLprep's bidi rules refuse (RFC 3454 §6)"
+        case Int32(STRINGPREP_BIDI_CONTAINS_PROHIBITED.rawValue):
+            return "it contains a character the bidi rules prohibit (RFC 3454 §6)"
+        default:
+            return "SASLprep failed (libidn error \(rc)): the text is probably not valid UTF-8"
+        }
+    }
+
+    private static func hex(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// SCRAM's `saslname` escaping (RFC 5802 §5.1) of a prepared name: `=` becomes `=3D` and `,` becomes `=2C`.
     public static func scramName(_ s: String) -> String {
         var out = ""
-        for c in prepare(s) {
+        for c in s {
             switch c {
             case "=": out += "=3D"
             case ",": out += "=2C"

@@ -39,6 +39,7 @@ public struct SCRAM: SASLMechanism {
     public private(set) var serverVerified = false
 
     /// - Parameters:
+    ///   - username, password: already SASLprep'd (``SASLPrep/prepare(_:what:stored:)``).
     ///   - clientNonce: for tests only; by default 24 random bytes, base64-encoded.
     ///   - cache: remembers the salted password between connections so a reconnect does not pay PBKDF2
     ///     again while the server's salt and count are unchanged.
@@ -129,7 +130,7 @@ public struct SCRAM: SASLMechanism {
 
     private func saltedPassword(salt: [UInt8], iterations: Int) -> [UInt8] {
         if let cache, let hit = cache.lookup(algorithm: algorithm, salt: salt, iterations: iterations) { return hit }
-        let value = algorithm.pbkdf2(password: Array(SASLPrep.prepare(password).utf8), salt: salt, iterations: iterations)
+        let value = algorithm.pbkdf2(password: Array(password.utf8), salt: salt, iterations: iterations)
         cache?.store(algorithm: algorithm, salt: salt, iterations: iterations, value: value)
         return value
     }

@@ -1,12 +1,16 @@
 import Glibc
 import PerchIO
+import PerchCrypto
+import PerchTLS
 import XMPPCore
 import XMPPXML
 
 /// A scripted XMPP server on 127.0.0.1 over plain TCP, running on the test's event loop, so the client's
 /// session logic (timeouts, stream errors, reconnects, liveness) runs against real sockets. It speaks
 /// just enough of RFC 6120: SCRAM-SHA-1 (checked for real by ``ScriptedServer``), bind, roster and ping.
-/// ``Behaviour`` makes it misbehave in the ways a test needs.
+/// ``Behaviour`` makes it misbehave in the ways a test needs. With ``Behaviour/tls`` it speaks direct TLS
+/// (XEP-0368) with the given certificate, and ``Behaviour/mechanisms`` can make it offer PLAIN only, as
+/// a server after a password would.
 final class FakeServer {
     struct Behaviour {
         /// Send `<stream:features/>` after the stream header (false: a server that stalls there).
@@ -24,6 +28,9 @@ final class FakeServer {
         var lostInFlight: UInt32 = 0
         /// Require STARTTLS, say <proceed/>, then never answer the TLS handshake.
         var stallInTLS = false
+        /// With ``stallInTLS``: sent in the clear right after <proceed/>, in the same write (a STARTTLS
+        /// injection: plaintext the client must not take for part of the stream).
+        var plaintextAfterProceed: String?
         /// Stop reading from the client once it is bound (its writes pile up).
         var stopReadingAfterBind = false
         /// Chat messages routed to the new resource before the server takes `<enable/>` (a busy
@@ -31,6 +38,11 @@ final class FakeServer {
         var messagesBeforeEnabled = 0
         /// Stanzas written as they are just before `<enabled/>` (after the messages above).
         var rawBeforeEnabled = ""
+        /// Direct TLS from the first byte, presenting this certificate chain; nil for plain TCP.
+        var tls: TLSServerIdentity?
+        /// The SASL mechanisms offered: SCRAM-SHA-1 (checked for real) and/or PLAIN (any password is
+        /// accepted, and recorded).
+        var mechanisms = ["SCRAM-SHA-1"]
     }
 
     /// XEP-0198 state the server keeps per session id.
@@ -59,6 +71,11 @@ final class FakeServer {
         var ignoring = false
         /// The `h` of every `<a/>` the client sent.
         var acks: [UInt32] = []
+        /// The TLS session, with ``Behaviour/tls``.
+        var tls: TLSConnection?
+        /// Every `<auth/>` the client sent, and the decoded PLAIN message of each.
+        var auths: [XMLElement] = []
+        var plainMessages: [[UInt8]] = []
 
         init(fd: Int32, number: Int, password: String) {
             self.fd = fd
@@ -68,7 +85,15 @@ final class FakeServer {
 
         func send(_ text: String) {
             guard isOpen else { return }
-            var bytes = Array(text.utf8)[...]
+            if let tls {
+                do { try tls.send(Array(text.utf8)) } catch { return }
+                return write(tls.takeOutgoing())
+            }
+            write(Array(text.utf8))
+        }
+
+        func write(_ data: [UInt8]) {
+            var bytes = data[...]
             while !bytes.isEmpty {
                 let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 if n <= 0 { return }
@@ -134,6 +159,7 @@ final class FakeServer {
         let fd = Glibc.accept(listenFD, nil, nil)
         guard fd >= 0 else { return }
         let session = Session(fd: fd, number: sessions.count + 1, password: behaviour.password)
+        if let identity = behaviour.tls { session.tls = try? TLSConnection(role: .server(identity)) }
         sessions.append(session)
         loop.watch(fd, .readable) { [unowned self, unowned session] _ in self.readable(session) }
     }
@@ -143,9 +169,20 @@ final class FakeServer {
         let n = read(session.fd, &buffer, buffer.count)
         guard n > 0 else { return drop(session) }
         if session.ignoring { return }
+        var bytes = Array(buffer[0..<n])
+        if let tls = session.tls {
+            do {
+                bytes = try tls.receive(bytes)
+                session.write(tls.takeOutgoing())
+            } catch {
+                session.write(tls.takeOutgoing())
+                return drop(session)
+            }
+            if bytes.isEmpty { return }
+        }
         let events: [XMLStreamEvent]
         do {
-            events = try session.parser.feed(Array(buffer[0..<n]))
+            events = try session.parser.feed(bytes)
         } catch {
             return fail(session, "not-well-formed")
         }
@@ -168,7 +205,8 @@ final class FakeServer {
                 let sm = behaviour.streamManagement ? "<sm xmlns='urn:xmpp:sm:3'/>" : ""
                 session.send("<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\(sm)</stream:features>")
             } else {
-                session.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>")
+                let offered = behaviour.mechanisms.map { "<mechanism>\($0)</mechanism>" }.joined()
+                session.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>\(offered)</mechanisms></stream:features>")
             }
         case .streamClosed:
             session.send("</stream:stream>")
@@ -185,7 +223,7 @@ final class FakeServer {
         if e.stanzaKind != nil { session.managed?.received &+= 1 }
         switch (e.name, e.namespace) {
         case ("starttls", XMPPNamespace.tls):
-            session.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            session.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + (behaviour.plaintextAfterProceed ?? ""))
             session.ignoring = true
         case ("enable", XMPPNamespace.streamManagement):
             let id = "sm\(session.number)"
@@ -210,6 +248,14 @@ final class FakeServer {
         case ("a", XMPPNamespace.streamManagement):
             if let h = e[attribute: "h"].flatMap({ UInt32($0) }) { session.acks.append(h) }
         case ("auth", XMPPNamespace.sasl):
+            session.auths.append(e)
+            if e[attribute: "mechanism"] == "PLAIN" {
+                session.plainMessages.append(Base64.decode(e.text) ?? [])
+                session.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+                session.authenticated = true
+                session.parser.reset()
+                return
+            }
             session.send(session.scram.answer(auth: e))
         case ("response", XMPPNamespace.sasl):
             let answer = session.scram.answer(response: e)

@@ -114,6 +114,25 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         #expect(e.detail.contains("check the account's JID and password"))
     }
 
+    @Test func nonASCIIPasswordIsSASLprepped() throws {
+        // The server holds the keys of the prepared password ("fish-é", U+00E9); the configuration has
+        // "ﬁsh-é" with the ligature and a decomposed é.
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "\u{FB01}sh-e\u{0301}", security: .directTLS)
+        #expect(try authenticate(&n, serverPassword: "fish-\u{00E9}") == [.restartStream])
+    }
+
+    @Test func passwordSASLprepRefusesFailsBeforeAnythingIsSent() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "bell\u{0007}", security: .directTLS)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let actions = n.handle(.element(try features(scram)))
+        #expect(sent(actions) == nil)
+        guard case .fail(let e)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .authentication)
+        #expect(e.detail.contains("the password of perch@perch.test cannot be used with SASL"))
+        #expect(e.detail.contains("U+0007"))
+    }
+
     @Test func noSTARTTLSMeansNoLogin() throws {
         var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "p", security: .requireTLS)
         _ = n.start()
@@ -131,6 +150,54 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         let actions = n.handle(.element(try features("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>")))
         guard case .fail(let e)? = actions.first else { Issue.record("\(actions)"); return }
         #expect(e.kind == .security)
+    }
+
+    let plainOnly = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>"
+
+    /// A direct-TLS negotiation up to the server's features offering only PLAIN.
+    func plainOnlyOffer(_ n: inout StreamNegotiator) throws -> [StreamNegotiator.Action] {
+        _ = n.start(channelBindings: [ChannelBinding(type: "tls-unique", data: [1])])
+        _ = n.handle(streamOpen)
+        return n.handle(.element(try features(plainOnly)))
+    }
+
+    @Test func plainOnlyInsideTLSIsRefusedUnlessAllowed() throws {
+        // A server (or whoever holds a certificate for its domain) that offers only PLAIN would get the
+        // password itself.
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "perch-secret", security: .directTLS)
+        let actions = try plainOnlyOffer(&n)
+        #expect(sent(actions) == nil, "the password went out: \(actions)")
+        guard case .fail(let e)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .security, "retried rarely, like bad credentials")
+        #expect(e.detail.contains("server.allow_plain = true"))
+    }
+
+    @Test func plainIsNeverUsedWithPins() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "perch-secret", security: .directTLS, allowPlain: true, pinned: true)
+        let actions = try plainOnlyOffer(&n)
+        #expect(sent(actions) == nil, "the password went out: \(actions)")
+        guard case .fail(let e)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(e.kind == .security)
+        #expect(e.detail.contains("server.pins"))
+    }
+
+    @Test func plainWhenAllowedWarnsThenSendsThePassword() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "perch-secret", security: .directTLS, allowPlain: true)
+        let actions = try plainOnlyOffer(&n)
+        guard case .warn(let warning)? = actions.first else { Issue.record("no warning: \(actions)"); return }
+        #expect(warning.contains("in the clear inside TLS"))
+        #expect(warning.contains("enable SCRAM"))
+        let auth = try #require(sent(actions))
+        #expect(auth[attribute: "mechanism"] == "PLAIN")
+        #expect(Base64.decode(auth.text) == Array("\0perch\0perch-secret".utf8))
+    }
+
+    @Test func plainIsNotUsedWhenTheServerAlsoOffersSCRAM() throws {
+        var n = StreamNegotiator(jid: try JID("perch@perch.test"), password: "perch-secret", security: .directTLS, allowPlain: true)
+        _ = n.start()
+        _ = n.handle(streamOpen)
+        let auth = try #require(sent(n.handle(.element(try features(scram)))))
+        #expect(auth[attribute: "mechanism"] == "SCRAM-SHA-1")
     }
 
     @Test func bindConflictLetsTheServerChoose() throws {
@@ -192,6 +259,20 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         #expect(XMPPClient.parseHostPort(" other.example ", defaultPort: 5222)! == ("other.example", 5222))
         #expect(XMPPClient.parseHostPort("a:b:c", defaultPort: 5222) == nil)
         #expect(XMPPClient.parseHostPort("host:99999", defaultPort: 5222) == nil)
+    }
+
+    @Test func traceRedactsEverySASLPayloadTheSameWay() {
+        // The length of a PLAIN payload tells the password's length: every payload reads the same.
+        let short = XMLTrace.redacted(.text("auth", namespace: XMPPNamespace.sasl, Base64.encode(Array("\0perch\0pw".utf8))))
+        let long = XMLTrace.redacted(.text("auth", namespace: XMPPNamespace.sasl, Base64.encode(Array("\0perch\0a-much-longer-password".utf8))))
+        #expect(short == long)
+        #expect(short.contains("[redacted]"))
+        #expect(!short.contains("base64 characters"))
+        for name in ["response", "challenge", "success"] {
+            let e = XMLElement.text(name, namespace: XMPPNamespace.sasl, "cj1hYmMsaT00MDk2")
+            #expect(XMLTrace.redacted(e).contains("[redacted]"))
+            #expect(!XMLTrace.redacted(e).contains("cj1hYmMsaT00MDk2"))
+        }
     }
 
     @Test func traceRedactsSASL() {

@@ -95,9 +95,45 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(throws: SASLError.self) { try p.respond(to: []) }
     }
 
-    @Test func saslPrep() {
-        #expect(SASLPrep.prepare("pass\u{00A0}word\u{00AD}") == "pass word")
-        #expect(SASLPrep.prepare("ascii") == "ascii")
+    @Test func saslPrep() throws {
+        #expect(try SASLPrep.prepare("pass\u{00A0}word\u{00AD}") == "pass word")
+        #expect(try SASLPrep.prepare("ascii") == "ascii")
+        #expect(try SASLPrep.prepare("") == "")
+    }
+}
+
+/// SASLprep by libidn: NFKC, prohibited output, bidi. Compared as scalars: Swift's String equality
+/// treats canonically equivalent strings as equal, which would hide a missing normalisation.
+@Suite struct SASLPrepTests {
+    func scalars(_ s: String) -> [UInt32] { s.unicodeScalars.map(\.value) }
+
+    @Test func nfkcFoldsLigaturesAndComposes() throws {
+        // "ﬁsh-é" with a decomposed é: Prosody stores the keys of "fish-é" (U+00E9).
+        #expect(scalars(try SASLPrep.prepare("\u{FB01}sh-e\u{0301}")) == scalars("fish-\u{00E9}"))
+        #expect(scalars(try SASLPrep.prepare("I\u{2168}")) == scalars("IIX"))  // Roman numeral nine
+        // RFC 4013 §3 examples.
+        #expect(try SASLPrep.prepare("I\u{00AD}X") == "IX")
+        #expect(scalars(try SASLPrep.prepare("\u{00AA}")) == scalars("a"))
+    }
+
+    @Test func prohibitedCharactersAreNamed() {
+        #expect { try SASLPrep.prepare("pass\u{0007}word", what: "the password") } throws: { error in
+            guard let e = error as? SASLError else { return false }
+            return e.code == .preparation && e.detail.contains("the password") && e.detail.contains("prohibits (U+0007)")
+        }
+        #expect { try SASLPrep.prepare("key\u{E000}") } throws: { ($0 as? SASLError)?.detail.contains("U+E000") == true }
+    }
+
+    @Test func unassignedCodePointsAreRefusedInStoredStringsOnly() throws {
+        // U+0221 was assigned in Unicode 4.0, after stringprep's Unicode 3.2.
+        #expect { try SASLPrep.prepare("a\u{0221}", stored: true) } throws: { ($0 as? SASLError)?.detail.contains("unassigned") == true }
+        #expect(scalars(try SASLPrep.prepare("a\u{0221}", stored: false)) == [0x61, 0x221])
+    }
+
+    @Test func bidiRules() {
+        #expect { try SASLPrep.prepare("\u{05D0}a") } throws: { ($0 as? SASLError)?.detail.contains("mixes right-to-left and left-to-right") == true }
+        #expect { try SASLPrep.prepare("\u{0627}1") } throws: { ($0 as? SASLError)?.detail.contains("start and end") == true }
+        #expect(throws: Never.self) { try SASLPrep.prepare("\u{0627}1\u{0628}") }
     }
 }
 
@@ -118,10 +154,15 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(MechanismSelection.choose(offered: ["SCRAM-SHA-1"], tls: false, bindings: [], serverBindingTypes: nil) == .scram(algorithm: .sha1, binding: .unsupported))
     }
 
-    @Test func plainOnlyInsideTLSAndOnlyWithoutSCRAM() {
-        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil) == .plain)
-        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: false, bindings: [], serverBindingTypes: nil) == nil)
-        #expect(MechanismSelection.choose(offered: ["PLAIN", "SCRAM-SHA-512"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
-        #expect(MechanismSelection.choose(offered: ["DIGEST-MD5", "X-OAUTH2"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
+    @Test func plainOnlyWhenAllowedInsideTLSAndOnlyWithoutSCRAM() {
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == .plain)
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: false, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+        #expect(MechanismSelection.choose(offered: ["PLAIN", "SCRAM-SHA-512"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+        #expect(MechanismSelection.choose(offered: ["DIGEST-MD5", "X-OAUTH2"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: true) == nil)
+    }
+
+    @Test func plainIsNotChosenUnlessAllowed() {
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil) == nil)
+        #expect(MechanismSelection.choose(offered: ["PLAIN"], tls: true, bindings: [], serverBindingTypes: nil, allowPlain: false) == nil)
     }
 }

@@ -6,7 +6,9 @@
 # Two virtual hosts share one node so both SCRAM variants are tested against one server:
 #   perch.test          the default SCRAM-SHA-1 password storage
 #   sha256.perch.test   auth_scram_hash: sha256, so ejabberd offers SCRAM-SHA-256 only
-# Users perch, peer, operator, viewer and stranger on both, each with the password USER-secret. c2s on PERCH_IT_PORT (STARTTLS, default
+# Users perch, peer, operator, viewer and stranger on both, each with the password USER-secret, and
+# unicode with "ﬁsh-é" (U+FB01 ligature, decomposed é): ejabberd stores the SCRAM keys of its NFKC
+# form (Resourceprep), "fish-é" with U+00E9, as SASLprep gives too. c2s on PERCH_IT_PORT (STARTTLS, default
 # 15232) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs (it
 # covers perch.test and *.perch.test). The Erlang distribution listens on 127.0.0.1, port
 # PERCH_IT_PORT + 7, without epmd, so nothing outlives the node. Started again on the same DIR, it keeps
@@ -25,6 +27,7 @@ if [ "${1:-}" = users ]; then
         for user in perch peer operator viewer stranger; do
             ctl register "$user" "$host" "$user-secret"
         done
+        ctl register unicode "$host" "$(printf '\357\254\201sh-e\314\201')"
     done
     exit
 elif [ $# -gt 0 ]; then

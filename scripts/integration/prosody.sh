@@ -2,7 +2,7 @@
 # Starts a Prosody for tests in DIR, on loopback ports of its own, as a foreground child.
 # usage: [PERCH_IT_PORT=N] prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
 # Domain perch.test, users perch, peer, operator, viewer and stranger, each with the password
-# USER-secret; c2s on PERCH_IT_PORT (STARTTLS,
+# USER-secret, and unicode with a non-ASCII password that SASLprep changes (see below); c2s on PERCH_IT_PORT (STARTTLS,
 # default 15222) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs.
 # Started again on the same DIR, it keeps its data: that is how the tests restart a server.
 # PERCH_IT_PROSODY_OFFLINE=1 keeps Prosody's default mod_offline (for a test's own server only: what
@@ -49,6 +49,9 @@ prosodyctl --config "$dir/prosody.cfg.lua" register perch perch.test perch-secre
 for user in peer operator viewer stranger; do
     prosodyctl --config "$dir/prosody.cfg.lua" register "$user" perch.test "$user-secret" >/dev/null
 done
+# "ﬁsh-é" written with the U+FB01 ligature and a decomposed é (e, U+0301): Prosody stores the SCRAM
+# keys of its SASLprep form, "fish-é" with U+00E9, which a client must prepare the same way.
+prosodyctl --config "$dir/prosody.cfg.lua" register unicode perch.test "$(printf '\357\254\201sh-e\314\201')" >/dev/null
 # Prosody refuses to run as root: drop to its own user when we are root.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then
     exec runuser -u prosody -- prosody --config "$dir/prosody.cfg.lua"

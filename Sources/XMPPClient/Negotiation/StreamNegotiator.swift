@@ -36,6 +36,8 @@ public struct StreamNegotiator {
         case established(NegotiatedSession)
         /// Negotiation failed; close the connection.
         case fail(NegotiationError)
+        /// Log this warning for the operator (something insecure the configuration allowed is happening).
+        case warn(String)
         /// A stanza that arrived while stream management was being enabled: handle it as usual, after
         /// ``established(_:)``, but leave it out of the handled count (the server sent it before it
         /// started counting).
@@ -59,6 +61,9 @@ public struct StreamNegotiator {
     public let jid: JID
     private let password: String
     public let security: Security
+    /// Whether PLAIN may be used (`server.allow_plain`), and whether pins are set (which rules it out).
+    private let allowPlain: Bool
+    private let pinned: Bool
     private let scramCache: SCRAMCache?
     private var state: State = .awaitingHeader
     private var tls: Bool
@@ -84,11 +89,13 @@ public struct StreamNegotiator {
 
     public init(
         jid: JID, password: String, security: Security, scramCache: SCRAMCache? = nil, streamManagement: Bool = true,
-        resumption: ResumptionRequest? = nil
+        resumption: ResumptionRequest? = nil, allowPlain: Bool = false, pinned: Bool = false
     ) {
         self.jid = jid
         self.password = password
         self.security = security
+        self.allowPlain = allowPlain
+        self.pinned = pinned
         self.scramCache = scramCache
         self.tls = security == .directTLS
         self.streamManagement = streamManagement
@@ -202,11 +209,22 @@ public struct StreamNegotiator {
             guard !offered.isEmpty else { return fail(.protocolViolation, "the server offers no SASL mechanisms") }
             let cbTypes = f.child("sasl-channel-binding", namespace: XMPPNamespace.saslChannelBinding)?
                 .elements.filter { $0.name == "channel-binding" }.compactMap { $0[attribute: "type"] }
-            guard let choice = MechanismSelection.choose(offered: offered, tls: tls, bindings: channelBindings, serverBindingTypes: cbTypes) else {
-                return fail(.security, "no acceptable SASL mechanism: the server offers \(offered.joined(separator: ", ")); Perch needs SCRAM-SHA-1 or SCRAM-SHA-256 (or PLAIN inside TLS when the server has no SCRAM)")
+            guard let choice = MechanismSelection.choose(
+                offered: offered, tls: tls, bindings: channelBindings, serverBindingTypes: cbTypes, allowPlain: allowPlain && !pinned)
+            else {
+                return fail(.security, noMechanism(offered))
             }
             var mech: any SASLMechanism
-            let user = jid.localpart ?? ""
+            // SASLprep (RFC 4013) before anything is sent: the server derived its stored keys from the
+            // prepared password, and a password SASLprep refuses can never log in.
+            let user: String
+            let password: String
+            do {
+                user = try SASLPrep.prepare(jid.localpart ?? "", what: "the account's user name", stored: false)
+                password = try SASLPrep.prepare(self.password, what: "the password of \(jid.bareString)")
+            } catch {
+                return fail(.authentication, "\(error.detail)")
+            }
             switch choice {
             case .plain: mech = SASLPlain(username: user, password: password)
             case .scram(let alg, let binding):
@@ -217,6 +235,12 @@ public struct StreamNegotiator {
             state = .authenticating
             var auth = XMLElement("auth", namespace: XMPPNamespace.sasl, attrs: ["mechanism": mech.name])
             auth.append(text: initial.isEmpty ? "=" : Base64.encode(initial))
+            if choice == .plain {
+                return [
+                    .warn("authenticating with PLAIN (server.allow_plain = true): the password goes to the server in the clear inside TLS, readable by whoever holds the server's TLS key; enable SCRAM on the server and remove allow_plain"),
+                    .send(auth),
+                ]
+            }
             return [.send(auth)]
         }
         // Authenticated: bind a resource (RFC 6120 §7).
@@ -230,6 +254,22 @@ public struct StreamNegotiator {
             return [.send(XMLElement("resume", namespace: XMPPNamespace.streamManagement, attrs: ["h": String(resumption.handled), "previd": resumption.id]))]
         }
         return sendBind(resource: jid.resourcepart)
+    }
+
+    /// Why no mechanism was chosen, and what the operator can do.
+    private func noMechanism(_ offered: [String]) -> String {
+        let names = offered.joined(separator: ", ")
+        let upper = offered.map { $0.uppercased() }
+        let onlyPlain = upper.contains("PLAIN") && !upper.contains { $0.hasPrefix("SCRAM-") }
+        if onlyPlain && tls {
+            if pinned {
+                return "the server offers no SCRAM (only \(names)), and PLAIN would hand it the password itself; Perch never uses PLAIN when server.pins are set: enable SCRAM on the server"
+            }
+            if !allowPlain {
+                return "the server offers no SCRAM (only \(names)), and PLAIN would hand it the password itself; enable SCRAM on the server, or set server.allow_plain = true to send the password in the clear inside TLS"
+            }
+        }
+        return "no acceptable SASL mechanism: the server offers \(names); Perch needs SCRAM-SHA-1 or SCRAM-SHA-256 (PLAIN only inside TLS, with server.allow_plain = true and no pins)"
     }
 
     private var offersStreamManagement: Bool {
