@@ -5,8 +5,8 @@ public import XMPPAddress
 /// Strangers an owner has let in with `allow`: viewers until an owner says `deny` or `block`, kept
 /// in a file in the state directory (one bare JID a line) so that they stay viewers across restarts.
 ///
-/// The file is private (0600) and replaced atomically: a temporary file created with
-/// O_EXCL | O_NOFOLLOW (a link planted in its place is not followed), synced, then renamed.
+/// The file is private (0600) and replaced atomically by `writeFileAtomically` (a temporary file
+/// created with O_EXCL | O_NOFOLLOW, so a link planted in its place is not followed, synced, renamed).
 public struct AllowedGuests {
     public let path: String
     /// At most this many are read from the file.
@@ -23,7 +23,7 @@ public struct AllowedGuests {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
             if errno == ENOENT { return }
-            throw Self.error("open \(path)")
+            throw IOError.errno("open \(path)")
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
@@ -32,7 +32,7 @@ public struct AllowedGuests {
             let n = read(fd, &buf, buf.count)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("read \(path)")
+                throw IOError.errno("read \(path)")
             }
             if n == 0 { break }
             bytes += buf[0..<n]
@@ -67,38 +67,6 @@ public struct AllowedGuests {
     func save() throws(IOError) {
         var text = "# JIDs an owner allowed (perch rewrites this file)\n"
         for jid in jids { text += jid.description + "\n" }
-        let bytes = Array(text.utf8)
-        let tmp = "\(path).tmp-\(getpid())"
-        var fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        if fd < 0, errno == EEXIST {
-            // Left by a process of ours that died before the rename (unlink does not follow a link).
-            unlink(tmp)
-            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        }
-        guard fd >= 0 else { throw Self.error("open \(tmp)") }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = Self.error("write \(tmp)")
-                close(fd)
-                unlink(tmp)
-                throw e
-            }
-            off += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            let e = Self.error("rename \(tmp) to \(path)")
-            unlink(tmp)
-            throw e
-        }
-    }
-
-    private static func error(_ call: String) -> IOError {
-        let code = errno
-        return IOError(call: call, code: code, message: String(cString: strerror(code)))
+        try writeFileAtomically(path, Array(text.utf8), mode: 0o600)
     }
 }

@@ -13,7 +13,7 @@ public struct IOError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The current `errno`.
-    static func errno(_ call: String) -> IOError {
+    public static func errno(_ call: String) -> IOError {
         let e = Glibc.errno
         return IOError(call: call, code: e, message: String(cString: strerror(e)))
     }

@@ -16,21 +16,7 @@ import XMPPCore
         loop = try EventLoop()
     }
 
-    func client(_ server: FakeServer) throws -> XMPPClient {
-        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "secret")
-        config.host = "127.0.0.1"
-        config.port = server.port
-        config.transport = .plain
-        config.systemTrustStore = nil
-        config.reconnect.initialDelay = 10
-        let log = self.log
-        return XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
-    }
-
-    func isOnline(_ c: XMPPClient) -> Bool {
-        if case .online = c.status { return true }
-        return false
-    }
+    func client(_ server: FakeServer) throws -> XMPPClient { try server.client(on: loop, log: log) }
 
     @discardableResult
     func run(_ timeout: Int64 = 10_000, until condition: @escaping () -> Bool) -> Bool {
@@ -54,7 +40,7 @@ import XMPPCore
         var delivered: [XMLElement] = []
         c.onStanza = { delivered.append($0) }
         c.start()
-        #expect(run { self.isOnline(c) && c.sm?.inbound ?? 0 >= 1 })
+        #expect(run { c.isOnline && c.sm?.inbound ?? 0 >= 1 })
         let before = try #require(c.sm?.inbound)
         let session = try #require(server.current)
         session.send(Self.deep + Self.wide + Self.large)
@@ -63,7 +49,7 @@ import XMPPCore
         #expect(session.acks.first == before + 4, "three skipped stanzas and the message after them are handled: \(session.acks)")
         #expect(delivered.map { $0.stanzaID } == ["after"], "only the stanza within the limits reaches the application")
         #expect(server.sessions.count == 1 && session.isOpen, "the stream stays up")
-        #expect(isOnline(c))
+        #expect(c.isOnline)
         for (id, limit) in [("deep", "nested deeper than 64"), ("wide", "more than 64 attributes"), ("large", "larger than 262144 bytes")] {
             let lines = log.all.filter { $0.contains("dropped <message type='chat'> from '\(Self.from)' (id '\(id)')") && $0.contains(limit) }
             #expect(lines.count == 1, "one line for \(id): \(log.all)")
@@ -76,7 +62,7 @@ import XMPPCore
         let server = streamManagedServer()
         let c = try client(server)
         c.start()
-        #expect(run { self.isOnline(c) && c.sm?.inbound ?? 0 >= 1 })
+        #expect(run { c.isOnline && c.sm?.inbound ?? 0 >= 1 })
         let before = try #require(c.sm?.inbound)
         let session = try #require(server.current)
         let attrs = (0..<70).map { " a\($0)='v'" }.joined()
@@ -112,7 +98,7 @@ import XMPPCore
         var delivered: [String] = []
         c.onStanza = { if let id = $0.stanzaID { delivered.append(id) } }
         c.start()
-        #expect(run { self.isOnline(c) && delivered.count == 2 && c.sm?.inbound ?? 0 >= 1 })
+        #expect(run { c.isOnline && delivered.count == 2 && c.sm?.inbound ?? 0 >= 1 })
         #expect(delivered == ["early0", "early1"])
         let session = try #require(server.current)
         session.send("<r xmlns='urn:xmpp:sm:3'/>")

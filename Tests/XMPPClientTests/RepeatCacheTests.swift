@@ -15,20 +15,7 @@ import XMPPCore
         loop = try EventLoop()
     }
 
-    func client(_ server: FakeServer) throws -> XMPPClient {
-        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "secret")
-        config.host = "127.0.0.1"
-        config.port = server.port
-        config.transport = .plain
-        config.systemTrustStore = nil
-        let log = self.log
-        return XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
-    }
-
-    func online(_ c: XMPPClient) -> Bool {
-        if case .online = c.status { return true }
-        return false
-    }
+    func client(_ server: FakeServer) throws -> XMPPClient { try server.client(on: loop, log: log) }
 
     func set(_ id: String, from: String) -> String {
         "<iq type='set' id='\(id)' from='\(from)' to='perch@perch.test/board'><act xmlns='urn:example:act'/></iq>"
@@ -49,7 +36,7 @@ import XMPPCore
             return .reply(Stanza.result(for: iq))
         }
         c.start()
-        #expect(loop.run(until: { self.online(c) }, timeout: 10_000))
+        #expect(loop.run(until: { c.isOnline }, timeout: 10_000))
         let session = try #require(server.current)
         session.send(set("owner-1", from: "peer@perch.test/phone"))
         total += 1
@@ -104,7 +91,7 @@ import XMPPCore
             return .reply(Stanza.result(for: iq))
         }
         c.start()
-        #expect(loop.run(until: { self.online(c) }, timeout: 10_000))
+        #expect(loop.run(until: { c.isOnline }, timeout: 10_000))
         server.current!.send(set("s1", from: "stranger@perch.test/x") + set("s1", from: "stranger@perch.test/x"))
         #expect(loop.run(until: { replies >= 2 }, timeout: 5_000))
         #expect(runs == 2, "the handler sees both (it refuses strangers itself)")

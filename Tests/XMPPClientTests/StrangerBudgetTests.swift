@@ -16,20 +16,7 @@ import XMPPCore
         loop = try EventLoop()
     }
 
-    func client(_ server: FakeServer) throws -> XMPPClient {
-        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "secret")
-        config.host = "127.0.0.1"
-        config.port = server.port
-        config.transport = .plain
-        config.systemTrustStore = nil
-        let log = self.log
-        return XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
-    }
-
-    func online(_ c: XMPPClient) -> Bool {
-        if case .online = c.status { return true }
-        return false
-    }
+    func client(_ server: FakeServer) throws -> XMPPClient { try server.client(on: loop, log: log) }
 
     func ping(_ id: String, from: String) -> String {
         "<iq type='get' id='\(id)' from='\(from)' to='perch@perch.test/board'><ping xmlns='urn:xmpp:ping'/></iq>"
@@ -49,7 +36,7 @@ import XMPPCore
             return budget >= 0
         }
         c.start()
-        #expect(loop.run(until: { self.online(c) }, timeout: 10_000))
+        #expect(loop.run(until: { c.isOnline }, timeout: 10_000))
         let session = try #require(server.current)
         var flood = (0..<200).map { ping("s\($0)", from: "stranger@evil.example/r") }.joined()
         flood += "<iq type='get' id='nobody' from='stranger@evil.example/r' to='perch@perch.test/board'><q xmlns='urn:example:none'/></iq>"
@@ -75,7 +62,7 @@ import XMPPCore
         let c = try client(server)
         c.strangerBudget = { _, _ in false }
         c.start()
-        #expect(loop.run(until: { self.online(c) }, timeout: 10_000))
+        #expect(loop.run(until: { c.isOnline }, timeout: 10_000))
         let session = try #require(server.current)
         session.send((0..<20).map { ping("p\($0)", from: "someone@else.example/r") }.joined())
         #expect(loop.run(until: { answered >= 20 }, timeout: 5_000))
