@@ -18,7 +18,7 @@ struct HostileStanzaTests {
         let ownProsody: Bool
         var testDescription: String { name }
 
-        static let prosodyOffline = Target(name: "Prosody with mod_offline", port: 15300, ownProsody: true)
+        static let prosodyOffline = Target(name: "Prosody with mod_offline", port: 15310, ownProsody: true)
         static let ejabberd = Target(name: "ejabberd", port: 15232, ownProsody: false)
     }
 
