@@ -463,7 +463,6 @@ extension XMLStreamParser {
             }
             stanzaBytes = 0
             skipping = nil
-            top = Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes)
         }
         // Names, attributes and namespace declarations all count towards the stanza's size.
         var size = name.utf8.count + 3
@@ -486,10 +485,13 @@ extension XMLStreamParser {
         if depth > limits.maxDepth {
             return beginSkipping(.depth, "elements nested deeper than \(limits.maxDepth)")
         }
-        if nbAttributes > limits.maxAttributes {
-            return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes")
-        }
-        if stanzaBytes > limits.maxStanzaBytes {
+        if nbAttributes > limits.maxAttributes || stanzaBytes > limits.maxStanzaBytes {
+            // Only now, and only for the stanza's own tag, are its id, type, from and to read out for the
+            // report; a stanza within the limits costs nothing for it.
+            if depth == 1 { top = Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes) }
+            if nbAttributes > limits.maxAttributes {
+                return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes")
+            }
             return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
         }
         var attrs: [XMLAttribute] = []
@@ -509,7 +511,8 @@ extension XMLStreamParser {
     /// The current stanza crossed a limit at the element being opened: everything built of it is
     /// dropped, and from here on only its depth and size are counted until it ends.
     private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String) {
-        var kept = top ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
+        // The stanza's own tag: just read (a limit crossed at depth 1), or the first frame built.
+        var kept = top ?? frames.first.map(Self.summary(of:)) ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
         kept.limit = limit
         kept.detail = detail
         skipping = kept
@@ -541,6 +544,21 @@ extension XMLStreamParser {
             case "type": kept.type = value(start, end)
             case "from": kept.from = value(start, end)
             case "to": kept.to = value(start, end)
+            default: break
+            }
+        }
+        return kept
+    }
+
+    /// The same from a stanza's tag already built into a frame.
+    private static func summary(of frame: Frame) -> OversizedStanza {
+        var kept = OversizedStanza(name: frame.name, namespace: frame.namespace, limit: .size, detail: "")
+        for a in frame.attributes where a.namespace == nil && a.value.utf8.count <= 3071 {
+            switch a.name {
+            case "id": kept.id = a.value
+            case "type": kept.type = a.value
+            case "from": kept.from = a.value
+            case "to": kept.to = a.value
             default: break
             }
         }
