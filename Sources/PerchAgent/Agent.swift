@@ -173,7 +173,8 @@ public final class Agent {
         // (a resend after a lost connection, offline storage after a failed resumption) runs once.
         var key: String?
         if let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID {
-            key = RecentRequests.key(from: from.bare.description, id: id)
+            // The body is part of it: a client that reuses ids sends another command under the same one.
+            key = RecentRequests.key(from: from.bare.description, id: id, payload: text)
             switch recentMessages.check(key!) {
             case .new: break
             case .inProgress:

@@ -52,6 +52,15 @@ public struct RecentRequests: Sendable {
 
     public static func key(from: String, id: String) -> String { "\(from)\u{0}\(id)" }
 
+    /// The key of a request by its sender, its id and what it asks: one id may serve many requests
+    /// (slixmpp gives every iq the id "0"), so only the same payload under the same id is a repeat.
+    /// The digest is of this process's Hasher (the table lives in memory only).
+    public static func key(from: String, id: String, payload: some Hashable) -> String {
+        var h = Hasher()
+        h.combine(payload)
+        return "\(from)\u{0}\(id)\u{0}\(h.finalize())"
+    }
+
     /// Looks a request up, recording it when it is new. Its sender (for the share) is what comes
     /// before the NUL of ``key(from:id:)``.
     public mutating func check(_ key: String, now: Instant = .now()) -> Seen {

@@ -275,9 +275,15 @@ extension XMPPClient {
         if type == "set", let id = iq.stanzaID, let sender = repeatCheckSender(iq) {
             // A set is an action: the same request (sender and id) again gets the first answer.
             let who = iq.fromAttribute.map(logQuoted) ?? "the server"
-            switch recentSets.check(RecentRequests.key(from: iq.fromAttribute ?? "", id: id), sender: sender) {
+            // A different payload under a known id is another request (slixmpp sends every iq as "0").
+            let request = RecentRequests.key(from: iq.fromAttribute ?? "", id: id)
+            let key = RecentRequests.key(from: iq.fromAttribute ?? "", id: id, payload: iq.children)
+            switch recentSets.check(key, sender: sender) {
             case .new:
-                break
+                // Handlers that never answer must not grow this: past a bound the oldest are forgotten
+                // (their answers then go unrecorded, and a retry of them would run again).
+                if setsInFlight.count >= 512 { setsInFlight.removeAll(keepingCapacity: true) }
+                setsInFlight[request, default: []].append(key)
             case .inProgress:
                 logger.info("iq \(logQuoted(id)) from \(who) arrived again while still being handled; it runs once")
                 return

@@ -79,6 +79,9 @@ public final class XMPPClient {
     /// iq set requests answered lately, so a repeated id is answered again rather than run twice: only
     /// those of senders ``isTrusted`` accepts (and of our own server), each sender a bounded share.
     var recentSets = RecentRequests(capacity: 256, perSender: 32)
+    /// The repeat-check keys of iq sets being handled, by sender and id, oldest first: the answer, which
+    /// carries only the id, is recorded under the key of the request it answers.
+    var setsInFlight: [String: [String]] = [:]
     /// Whether iq sets from this sender are remembered for the repeat check (nil: every sender's are).
     /// The agent trusts those with a role, so strangers can neither fill the table nor evict entries.
     public var isTrusted: ((JID) -> Bool)?
@@ -158,7 +161,11 @@ public final class XMPPClient {
             stanza.append(XMLElement("origin-id", namespace: XMPPNamespace.stanzaID, attrs: ["id": id]))
         }
         if stanza.stanzaKind == .iq, stanza.stanzaType == "result" || stanza.stanzaType == "error", let id = stanza.stanzaID {
-            recentSets.answered(RecentRequests.key(from: stanza[attribute: "to"] ?? "", id: id), stanza)
+            let request = RecentRequests.key(from: stanza[attribute: "to"] ?? "", id: id)
+            if var keys = setsInFlight[request], !keys.isEmpty {
+                recentSets.answered(keys.removeFirst(), stanza)
+                setsInFlight[request] = keys.isEmpty ? nil : keys
+            }
         }
         connection.send(stanza)
         countSent(stanza, quiet: quiet)

@@ -323,3 +323,27 @@ final class AccessRig {
         #expect(throws: IOError.self) { try linked.load() }
     }
 }
+
+@Suite struct AgentReusedIDTests {
+    func owner(_ rig: AccessRig, _ body: String, id: String) {
+        var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["from": "owner@example.org/phone", "to": "board@example.org/board", "type": "chat", "id": id])
+        m.append(.text("body", namespace: XMPPNamespace.client, body))
+        rig.agent.message(m)
+    }
+
+    /// A client that gives every message the id "0": another body is another command, the same body
+    /// again under that id is a re-delivery, answered without running again.
+    @Test func anotherBodyUnderTheSameIDIsAnotherCommand() throws {
+        let rig = try AccessRig()
+        owner(rig, "help", id: "0")
+        owner(rig, "status", id: "0")
+        owner(rig, "status", id: "0")
+        let bodies = rig.messages.compactMap { $0.child("body")?.text }
+        #expect(bodies.count == 3)
+        #expect(bodies[0].contains("commands"), "\(bodies)")
+        #expect(bodies[1] != bodies[0], "status under help's id got help's answer: \(bodies)")
+        #expect(bodies[2] == bodies[1])
+        #expect(rig.lines("via chat: status").count == 1, "\(rig.log.lines)")
+        #expect(rig.lines("arrived again").count == 1)
+    }
+}
