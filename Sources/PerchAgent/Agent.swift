@@ -175,7 +175,8 @@ public final class Agent {
         if let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID {
             // The body is part of it: a client that reuses ids sends another command under the same one.
             key = RecentRequests.key(from: from.bare.description, id: id, payload: text)
-            switch recentMessages.check(key!) {
+            let request = RecentRequests.key(from: from.bare.description, id: id)
+            switch recentMessages.check(key!, request: request, sender: from.bare.description) {
             case .new: break
             case .inProgress:
                 logger.info("message \(logQuoted(id)) from \(from.bare) arrived again while its command runs; it runs once")

@@ -42,6 +42,8 @@ public struct RecentRequests: Sendable {
     private var head = 0
     private var senders: [String: Queue] = [:]
     private var serial = 0
+    /// The last request seen under each sender and id (``key(from:id:)``), by its full key.
+    private var latest: [String: String] = [:]
 
     /// - Parameter perSender: the most entries one sender may hold (default: the whole capacity).
     public init(capacity: Int = 256, perSender: Int? = nil, maxAge: Int64 = 600_000) {
@@ -83,6 +85,19 @@ public struct RecentRequests: Sendable {
             dropOldest(of: busiest)
         }
         return .new
+    }
+
+    /// Looks a request up by its full key (``key(from:id:payload:)``), as the latest under `request`
+    /// (``key(from:id:)``): a repeat is the same request as the last one under that sender and id. A
+    /// client retries its last request; one that asks something else under the same id, even what it
+    /// asked before that, is sending a new request (on, off, on under id "0" is three commands), so
+    /// the entry of the one before is forgotten.
+    public mutating func check(_ key: String, request: String, sender: String, now: Instant = .now()) -> Seen {
+        if let previous = latest[request], previous != key { remove(previous) }
+        let seen = check(key, sender: sender, now: now)
+        latest[request] = key
+        if latest.count > 2 * capacity { latest = latest.filter { entries[$0.value] != nil } }
+        return seen
     }
 
     /// Records the reply to a request seen before; false when it was not recorded.

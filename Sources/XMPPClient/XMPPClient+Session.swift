@@ -278,7 +278,7 @@ extension XMPPClient {
             // A different payload under a known id is another request (slixmpp sends every iq as "0").
             let request = RecentRequests.key(from: iq.fromAttribute ?? "", id: id)
             let key = RecentRequests.key(from: iq.fromAttribute ?? "", id: id, payload: iq.children)
-            switch recentSets.check(key, sender: sender) {
+            switch recentSets.check(key, request: request, sender: sender) {
             case .new:
                 // Handlers that never answer must not grow this: past a bound the oldest are forgotten
                 // (their answers then go unrecorded, and a retry of them would run again).

@@ -35,6 +35,9 @@ extension HostileCommandTests {
         // The same set again under that id is a repeat: answered, not run again.
         guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "false")]), id: "0") else { Issue.record("repeat refused"); return }
         #expect(daemon.waitFor("arrived again; sent the first answer"), "log:\n\(daemon.log)")
+        // On again under that id: not a repeat of the first on, since off came between.
+        guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")]), id: "0") else { Issue.record("on again refused"); return }
+        #expect(hcLine(daemon, "pump") == "1", "on, off, on under id 0 left the pump off:\n\(daemon.log)")
         // An ad-hoc request under the same id gets its own answer, not a cached <setResponse/>.
         let list = XMLElement("query", namespace: "http://jabber.org/protocol/disco#items", attrs: ["node": Self.commands])
         if case .success(let iq)? = try hcAsk(owner, board, list, type: "get", id: "0") {
@@ -45,6 +48,8 @@ extension HostileCommandTests {
         #expect(answer.child("command", namespace: Self.commands) != nil, "an ad-hoc execute under id 0 got \(answer.serialized())")
 
         // Chat: one message id for every command.
+        #expect(try hcSay(owner, "pump off", to: board, id: "0") == "pump off")
+        #expect(hcLine(daemon, "pump") == "0")
         #expect(try hcSay(owner, "pump on", to: board, id: "0") == "pump on")
         #expect(hcLine(daemon, "pump") == "1")
         #expect(try hcSay(owner, "pump off", to: board, id: "0") == "pump off", "log:\n\(daemon.log)")

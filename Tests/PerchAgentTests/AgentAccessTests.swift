@@ -345,5 +345,9 @@ final class AccessRig {
         #expect(bodies[2] == bodies[1])
         #expect(rig.lines("via chat: status").count == 1, "\(rig.log.lines)")
         #expect(rig.lines("arrived again").count == 1)
+        // help again under "0", after status: a new command, not a repeat of the first.
+        owner(rig, "help", id: "0")
+        #expect(rig.lines("via chat: help").count == 2, "\(rig.log.lines)")
+        #expect(rig.lines("arrived again").count == 1)
     }
 }
