@@ -70,27 +70,19 @@ struct AgentTests {
         return daemon
     }
 
-    func line(_ daemon: DaemonProcess, _ name: String) -> String? {
-        (try? String(contentsOfFile: "\(daemon.dir)/gpio/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
-    func peer(_ user: String, _ server: ITServer) throws -> Peer {
-        let p = try Peer(user: user, domain: server.domain, port: server.port)
-        #expect(p.connect(), "\(user) could not log in")
-        return p
-    }
 
     @Test(arguments: servers)
     func chatCommandsByRole(_ server: ITServer) throws {
         let daemon = try start(server)
         let board = "perch@\(server.domain)/board"
-        let owner = try peer("peer", server)
-        let operator_ = try peer("operator", server)
-        let viewer = try peer("viewer", server)
-        let stranger = try peer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let operator_ = try Peer.connected("operator", server)
+        let viewer = try Peer.connected("viewer", server)
+        let stranger = try Peer.connected("stranger", server)
 
         #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         #expect(try owner.say("status", to: board)?.hasPrefix("pump on · fill off · drain off · door off · tank 12 cm") == true)
         #expect(try owner.say("help", to: board)?.contains("pulse <output> <duration>") == true)
         #expect(try owner.say("fly away", to: board) == "unknown command \"fly\"; send help for the list")
@@ -98,40 +90,40 @@ struct AgentTests {
         // A viewer reads but does not switch.
         #expect(try viewer.say("read tank", to: board) == "tank: 12 cm")
         #expect(try viewer.say("pump off", to: board)?.contains("needs the operator role") == true)
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // A stranger gets one short refusal, then silence, and changes nothing.
         #expect(try stranger.say("pump off", to: board)?.contains("only takes commands") == true)
         #expect(try stranger.say("pump off", to: board, timeout: 1_000) == nil)
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // Limits and interlocks hold for an operator.
         #expect(try operator_.say("pulse pump 5s", to: board)?.contains("max_pulse of 2 s") == true)
         #expect(try operator_.say("fill on", to: board) == "fill on")
         #expect(try operator_.say("drain on", to: board) == "drain on (after switching fill off)")
-        #expect(line(daemon, "fill") == "0")
-        #expect(line(daemon, "drain") == "1")
+        #expect(daemon.gpioLine("fill") == "0")
+        #expect(daemon.gpioLine("drain") == "1")
 
         // A command delivered late (offline storage) is refused, with the reason.
         let tenMinutesAgo = Date().addingTimeInterval(-600)
         let stamp = ISO8601DateFormatter().string(from: tenMinutesAgo)
         let delay = XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["stamp": stamp, "from": server.domain])
         #expect(try owner.say("pump off", to: board, extra: delay)?.contains("sent 10 min ago") == true)
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // The audit log has one line per command.
         #expect(daemon.log.contains("command from peer@\(server.domain) (owner) via chat: pump on → ok"))
         #expect(daemon.log.contains("command from viewer@\(server.domain) (viewer) via chat: pump off → refused (forbidden)"))
         for p in [owner, operator_, viewer, stranger] { p.disconnect() }
         #expect(daemon.terminate() == 0)
-        #expect(line(daemon, "pump") == "0", "the safe state at shutdown")
+        #expect(daemon.gpioLine("pump") == "0", "the safe state at shutdown")
     }
 
     @Test(arguments: servers)
     func rateLimitsHold(_ server: ITServer) throws {
         let daemon = try start(server, rateLimit: 3)
         let board = "perch@\(server.domain)/board"
-        let operator_ = try peer("operator", server)
+        let operator_ = try Peer.connected("operator", server)
         for _ in 0..<3 { #expect(try operator_.say("pump toggle", to: board)?.hasPrefix("pump ") == true) }
         #expect(try operator_.say("pump toggle", to: board)?.hasPrefix("too many commands") == true)
         operator_.disconnect()
@@ -142,8 +134,8 @@ struct AgentTests {
     func iotControlAndReadout(_ server: ITServer) throws {
         let daemon = try start(server)
         let board = "perch@\(server.domain)/board"
-        let owner = try peer("peer", server)
-        let stranger = try peer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         let control = "urn:xmpp:iot:control"
         let data = "urn:xmpp:iot:sensordata"
 
@@ -152,12 +144,12 @@ struct AgentTests {
         }
         let on = try set(owner, "boolean", "pump", "true")
         #expect(try on?.get().child("setResponse", namespace: control) != nil)
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         if case .failure(let e)? = try set(owner, "boolean", "heater", "true") { #expect(e.condition == .itemNotFound) } else { Issue.record("unknown output accepted") }
         if case .failure(let e)? = try set(owner, "double", "pump", "0.5") { #expect(e.condition == .badRequest) } else { Issue.record("a double accepted") }
         if case .failure(let e)? = try set(owner, "duration", "pump", "PT10S") { #expect(e.condition == .notAllowed) } else { Issue.record("a too-long pulse accepted") }
         if case .failure(let e)? = try set(stranger, "boolean", "pump", "false") { #expect(e.condition == .forbidden) } else { Issue.record("a stranger switched") }
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // Momentary readout: accepted, then the fields by message.
         let accepted = try owner.ask(board, XMLElement("req", namespace: data, attrs: ["id": "r1", "momentary": "true"]))
@@ -182,8 +174,8 @@ struct AgentTests {
     func presenceFollowsTheSensorsForSubscribers(_ server: ITServer) throws {
         let daemon = try start(server)
         let bare = "perch@\(server.domain)"
-        let viewer = try peer("viewer", server)
-        let stranger = try peer("stranger", server)
+        let viewer = try Peer.connected("viewer", server)
+        let stranger = try Peer.connected("stranger", server)
         // A viewer subscribes: approved, and the device subscribes back.
         viewer.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
         #expect(viewer.waitFor { $0.name == "presence" && $0.stanzaType == "subscribed" && $0.from?.bare.description == bare } != nil)
@@ -208,9 +200,9 @@ struct AgentTests {
         let board = "perch@\(server.domain)/board"
         let commands = "http://jabber.org/protocol/commands"
         let forms = "jabber:x:data"
-        let operator_ = try peer("operator", server)
-        let viewer = try peer("viewer", server)
-        let stranger = try peer("stranger", server)
+        let operator_ = try Peer.connected("operator", server)
+        let viewer = try Peer.connected("viewer", server)
+        let stranger = try Peer.connected("stranger", server)
 
         func list(_ p: Peer) throws -> [String] {
             let r = try p.ask(board, XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": commands]))
@@ -240,7 +232,7 @@ struct AgentTests {
         let completed = try #require(try done?.get().child("command", namespace: commands))
         #expect(completed[attribute: "status"] == "completed")
         #expect(completed.child("note", namespace: commands)?.text == "pump on")
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // A pulse over the limit is refused with not-allowed.
         let pulse = try operator_.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "pulse-output"]), type: "set")
@@ -262,7 +254,7 @@ struct AgentTests {
         if case .failure(let e)? = try viewer.ask(board, submit("set-output", sid, ["output": "pump", "state": "off"]), type: "set") {
             #expect(e.condition == .forbidden || e.condition == .badRequest)
         } else { Issue.record("a finished session was reused") }
-        #expect(line(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         for p in [operator_, viewer, stranger] { p.disconnect() }
         #expect(daemon.terminate() == 0)
     }
@@ -271,8 +263,8 @@ struct AgentTests {
     func ownersBlockAndUnblock(_ server: ITServer) throws {
         let daemon = try start(server)
         let board = "perch@\(server.domain)/board"
-        let owner = try peer("peer", server)
-        let viewer = try peer("viewer", server)
+        let owner = try Peer.connected("peer", server)
+        let viewer = try Peer.connected("viewer", server)
         #expect(try viewer.say("read tank", to: board) == "tank: 12 cm")
         #expect(try owner.say("block viewer@\(server.domain)", to: board)?.hasPrefix("blocked viewer@\(server.domain)") == true)
         #expect(try viewer.say("read tank", to: board, timeout: 1_500) == nil, "a blocked JID gets nothing")
@@ -346,8 +338,8 @@ struct AgentTests {
         let daemon = try start(server, telemetry: "pubsub = \"service\"\nservice = \"\(service)\"\nnode = \"\(node)\"\naccess_model = \"open\"")
         let board = "perch@\(server.domain)/board"
         #expect(daemon.waitFor("pubsub node \(node)", timeout: 10) || daemon.log.contains("created pubsub node"), "log:\n\(daemon.log)")
-        let viewer = try peer("viewer", server)
-        let owner = try peer("peer", server)
+        let viewer = try Peer.connected("viewer", server)
+        let owner = try Peer.connected("peer", server)
         let ps = "http://jabber.org/protocol/pubsub"
         let subscribe = XMLElement("pubsub", namespace: ps, children: [.element(XMLElement("subscribe", namespace: ps, attrs: ["node": node, "jid": "viewer@\(server.domain)/tester"]))])
         var subscribed = try viewer.ask(service, subscribe, type: "set")
@@ -377,8 +369,8 @@ struct AgentTests {
         let daemon = try start(server, access: "strangers = \"ask-owners\"")
         let board = "perch@\(server.domain)/board"
         let bare = "perch@\(server.domain)"
-        let owner = try peer("peer", server)
-        let stranger = try peer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         stranger.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
         let ask = owner.waitFor { $0.name == "message" && $0.child("body")?.text.contains("stranger@\(server.domain) asks to see testbed") == true }
         #expect(ask != nil, "log:\n\(daemon.log)")

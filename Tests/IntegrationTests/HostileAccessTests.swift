@@ -54,11 +54,6 @@ struct HostileAccessTests {
         return daemon
     }
 
-    func haPeer(_ user: String, _ server: ITServer) throws -> Peer {
-        let p = try Peer(user: user, domain: server.domain, port: server.port)
-        #expect(p.connect(), "\(user) could not log in")
-        return p
-    }
 
     func haPresence(_ type: String, to: String) -> XMLElement {
         XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": type, "to": to])
@@ -99,7 +94,7 @@ struct HostileAccessTests {
         let d = server.domain
         let bare = "perch@\(d)"
         let daemon = try haStart(server, haConfig(server))
-        let viewer = try haPeer("viewer", server)
+        let viewer = try Peer.connected("viewer", server)
         haSubscribeBothWays(viewer, bare)
         #expect(viewer.waitFor { $0.name == "presence" && $0.stanzaType == nil && self.haFrom($0, bare) && $0.child("status")?.text.contains("tank 12 cm") == true } != nil)
 
@@ -127,8 +122,8 @@ struct HostileAccessTests {
         let bare = "perch@\(d)"
         let board = "\(bare)/board"
         let daemon = try haStart(server, haConfig(server))
-        let viewer = try haPeer("viewer", server)
-        let owner = try haPeer("peer", server)
+        let viewer = try Peer.connected("viewer", server)
+        let owner = try Peer.connected("peer", server)
         haSubscribeBothWays(viewer, bare)
         viewer.received = []
         #expect(try owner.say("block viewer@\(d)", to: board)?.hasPrefix("blocked viewer@\(d)") == true)
@@ -151,8 +146,8 @@ struct HostileAccessTests {
         let board = "\(bare)/board"
         let config = haConfig(server, access: "strangers = \"ask-owners\"")
         let daemon = try haStart(server, config)
-        let owner = try haPeer("peer", server)
-        let guest = try haPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let guest = try Peer.connected("stranger", server)
         guest.send(haPresence("subscribe", to: bare))
         #expect(owner.waitFor { $0.name == "message" && $0.child("body")?.text.contains("stranger@\(d) asks to see testbed") == true } != nil, "log:\n\(daemon.log)")
         #expect(try owner.say("allow stranger@\(d)", to: board)?.contains("may now see testbed") == true)
@@ -163,7 +158,7 @@ struct HostileAccessTests {
         owner.disconnect()
         guest.received = []
         try haRestart(daemon, config, server)
-        let owner2 = try haPeer("peer", server)
+        let owner2 = try Peer.connected("peer", server)
         #expect(try guest.say("read tank", to: board) == "tank: 12 cm", "log:\n\(daemon.log)")
         #expect(!guest.received.contains { $0.name == "presence" && $0.stanzaType == "unsubscribed" }, "kept its subscription")
         #expect(!daemon.log.contains("took back the presence subscription of stranger@"))
@@ -188,8 +183,8 @@ struct HostileAccessTests {
         let bare = "perch@\(d)"
         let board = "\(bare)/board"
         let daemon = try haStart(server, haConfig(server))
-        let owner = try haPeer("peer", server)
-        let stranger = try haPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         let start = Date()
         for i in 0..<2_000 {
             stranger.send(haPresence("subscribe", to: bare))
@@ -224,8 +219,8 @@ struct HostileAccessTests {
         let d = server.domain
         let bare = "perch@\(d)"
         let daemon = try haStart(server, haConfig(server, access: "strangers = \"ask-owners\""))
-        let owner = try haPeer("peer", server)
-        let stranger = try haPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         for _ in 0..<300 { stranger.send(haPresence("subscribe", to: bare)) }
         stranger.idle(500)
         #expect(owner.waitFor { $0.name == "message" && $0.child("body")?.text.contains("asks to see testbed") == true } != nil, "log:\n\(daemon.log)")
@@ -251,7 +246,7 @@ struct HostileAccessTests {
         let d = server.domain
         let board = "perch@\(d)/board"
         let daemon = try haStart(server, haConfig(server))
-        let twin = try haPeer("perch", server)
+        let twin = try Peer.connected("perch", server)
         var fromDevice = 0
         twin.client.onStanza = { [unowned twin] m in
             twin.received.append(m)
@@ -289,8 +284,8 @@ struct HostileAccessTests {
         let owners = "[\"peer@\(d)\", \"perch@\(d)\"]"
         let a = try haStart(server, haConfig(server, owners: owners, access: "strangers = \"ask-owners\""))
         let b = try haStart(server, haConfig(server, resource: "board2", owners: owners, access: "strangers = \"ask-owners\""), resource: "board2")
-        let owner = try haPeer("peer", server)
-        let stranger = try haPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         stranger.send(haPresence("subscribe", to: bare))
         #expect(owner.waitFor { $0.name == "message" && $0.child("body")?.text.contains("asks to see testbed") == true } != nil, "log:\n\(a.log)")
         owner.idle(4_000)
@@ -321,8 +316,8 @@ struct HostileAccessTests {
         let d = server.domain
         let board = "perch@\(d)/board"
         let daemon = try haStart(server, haConfig(server))
-        let owner = try haPeer("peer", server)
-        let stranger = try haPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         func message(_ from: String?, _ type: String, _ body: String?, _ extra: [XMLElement] = []) -> XMLElement {
             var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["to": board, "type": type, "from": from, "id": stranger.client.makeID("h")])
             if let body { m.append(.text("body", namespace: XMPPNamespace.client, body)) }
@@ -339,7 +334,7 @@ struct HostileAccessTests {
         owner.send(message(nil, "chat", nil, [XMLElement.text("body", namespace: "urn:example:other", "pump on")]))
         owner.idle(2_000)
         stranger.idle(500)
-        let pump = (try? String(contentsOfFile: "\(daemon.dir)/gpio/pump", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pump = daemon.gpioLine("pump")
         #expect(pump == "0", "log:\n\(daemon.log)")
         #expect(!owner.received.contains { $0.name == "message" && $0.from?.description == board && $0.stanzaType != "error" }, "the owner's wrapped commands got no answer")
         let toStranger = stranger.received.filter { $0.name == "message" && $0.from?.description == board }

@@ -24,20 +24,20 @@ extension HostileCommandTests {
     @Test(arguments: servers)
     func oneIDForEveryRequestStillSwitches(_ server: ITServer) throws {
         let daemon = try hcStart(server, output: "min_switch_interval = \"0ms\"")
-        let owner = try hcPeer("peer", server)
+        let owner = try Peer.connected("peer", server)
         let board = "perch@\(server.domain)/board"
 
         // XEP-0325: on, then off, both as iq id "0".
         guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")]), id: "0") else { Issue.record("on refused"); return }
-        #expect(hcLine(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "false")]), id: "0") else { Issue.record("off refused"); return }
-        #expect(hcLine(daemon, "pump") == "0", "the second set under id 0 got the first answer and did not run:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "0", "the second set under id 0 got the first answer and did not run:\n\(daemon.log)")
         // The same set again under that id is a repeat: answered, not run again.
         guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "false")]), id: "0") else { Issue.record("repeat refused"); return }
         #expect(daemon.waitFor("arrived again; sent the first answer"), "log:\n\(daemon.log)")
         // On again under that id: not a repeat of the first on, since off came between.
         guard case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")]), id: "0") else { Issue.record("on again refused"); return }
-        #expect(hcLine(daemon, "pump") == "1", "on, off, on under id 0 left the pump off:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "1", "on, off, on under id 0 left the pump off:\n\(daemon.log)")
         // An ad-hoc request under the same id gets its own answer, not a cached <setResponse/>.
         let list = XMLElement("query", namespace: "http://jabber.org/protocol/disco#items", attrs: ["node": Self.commands])
         if case .success(let iq)? = try hcAsk(owner, board, list, type: "get", id: "0") {
@@ -49,11 +49,11 @@ extension HostileCommandTests {
 
         // Chat: one message id for every command.
         #expect(try hcSay(owner, "pump off", to: board, id: "0") == "pump off")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         #expect(try hcSay(owner, "pump on", to: board, id: "0") == "pump on")
-        #expect(hcLine(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         #expect(try hcSay(owner, "pump off", to: board, id: "0") == "pump off", "log:\n\(daemon.log)")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         owner.disconnect()
         #expect(daemon.terminate() == 0)
     }

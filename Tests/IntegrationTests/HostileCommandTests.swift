@@ -57,15 +57,7 @@ struct HostileCommandTests {
         return daemon
     }
 
-    func hcLine(_ daemon: DaemonProcess, _ name: String) -> String? {
-        (try? String(contentsOfFile: "\(daemon.dir)/gpio/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 
-    func hcPeer(_ user: String, _ server: ITServer) throws -> Peer {
-        let p = try Peer(user: user, domain: server.domain, port: server.port)
-        #expect(p.connect(), "\(user) could not log in")
-        return p
-    }
 
     func hcSet(_ parameters: [(String, String, String)]) -> XMLElement {
         XMLElement("set", namespace: Self.control, children: parameters.map { .element(XMLElement($0.0, namespace: Self.control, attrs: ["name": $0.1, "value": $0.2])) })
@@ -134,8 +126,8 @@ struct HostileCommandTests {
     func strangersAreRefusedFirstAndCheaply(_ server: ITServer) throws {
         let daemon = try hcStart(server)
         let board = server.jid
-        let stranger = try hcPeer("stranger", server)
-        let owner = try hcPeer("peer", server)
+        let stranger = try Peer.connected("stranger", server)
+        let owner = try Peer.connected("peer", server)
 
         // Probing names: the same forbidden answer for what exists and what does not.
         #expect(hcCondition(try hcAsk(stranger, board, hcSet([("boolean", "pump", "true")]))) == .forbidden, "log:\n\(daemon.log)")
@@ -172,7 +164,7 @@ struct HostileCommandTests {
         stranger.loop.run(until: { probes.count == 2 }, timeout: 6_000)
         #expect(hcCondition(probes["pump"]) == .remoteServerTimeout, "\(String(describing: probes["pump"]))")
         #expect(hcCondition(probes["heater"]) == .remoteServerTimeout, "\(String(describing: probes["heater"]))")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         // No audit line per refused request: the gate's first line, the rest in its summary.
         let log = daemon.log
         #expect(hcCount("command from stranger@", in: log) == 0, "log:\n\(log)")
@@ -180,7 +172,7 @@ struct HostileCommandTests {
         #expect(log.components(separatedBy: "\n").count < 400, "the log grew with the flood:\n\(log)")
         // Role holders still get their answer and their audit line.
         if case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")])) {} else { Issue.record("the owner was refused") }
-        #expect(hcLine(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         #expect(daemon.waitFor("command from peer@\(server.domain) (owner) via iot: pump on → ok"))
         stranger.disconnect()
         owner.disconnect()
@@ -195,29 +187,29 @@ struct HostileCommandTests {
     func aRelayIsNotChattered(_ server: ITServer) throws {
         let daemon = try hcStart(server)
         let board = server.jid
-        let owner = try hcPeer("peer", server)
+        let owner = try Peer.connected("peer", server)
 
         let forty = try hcAsk(owner, board, hcSet((0..<40).map { ("boolean", "pump", $0 % 2 == 0 ? "true" : "false") }))
         #expect(hcCondition(forty) == .badRequest, "log:\n\(daemon.log)")
         let twice = try hcAsk(owner, board, hcSet([("boolean", "pump", "true"), ("boolean", "PUMP", "false")]))
         #expect(hcCondition(twice) == .badRequest)
         if case .failure(let e)? = twice { #expect(e.text?.contains("PUMP is named more than once") == true, "\(e)") }
-        #expect(hcLine(daemon, "pump") == "0" && hcLine(daemon, "fan") == "0", "nothing ran")
+        #expect(daemon.gpioLine("pump") == "0" && daemon.gpioLine("fan") == "0", "nothing ran")
         #expect(!daemon.log.contains("pump on →"), "log:\n\(daemon.log)")
 
         if case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")])) {} else { Issue.record("pump on was refused") }
         let soon = try hcAsk(owner, board, hcSet([("boolean", "pump", "false")]))
         #expect(hcCondition(soon) == .resourceConstraint)
         if case .failure(let e)? = soon { #expect(e.text?.contains("relays need 100 ms between switches") == true, "\(e)") }
-        #expect(hcLine(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         owner.idle(150)
         if case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "false")])) {} else { Issue.record("pump off after the interval was refused") }
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         // A pulse shorter than the interval ends on time.
         owner.idle(150)
         if case .success? = try hcAsk(owner, board, hcSet([("duration", "pump", "PT0.05S")])) {} else { Issue.record("the pulse was refused") }
         owner.idle(150)
-        #expect(hcLine(daemon, "pump") == "0", "the pulse ended")
+        #expect(daemon.gpioLine("pump") == "0", "the pulse ended")
         owner.disconnect()
         #expect(daemon.terminate() == 0)
     }
@@ -230,14 +222,14 @@ struct HostileCommandTests {
     func forgedAndFutureDelaysDoNotPass(_ server: ITServer) throws {
         let daemon = try hcStart(server)
         let board = server.jid
-        let owner = try hcPeer("peer", server)
+        let owner = try Peer.connected("peer", server)
         let forged = [hcDelay(-1, from: "evil"), hcDelay(-3600, from: "peer@\(server.domain)")]
         let stale = try hcSay(owner, "pump on", to: board, extras: forged)
         #expect(stale?.contains("sent 60 min ago") == true, "\(stale ?? "no reply"); log:\n\(daemon.log)")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         let future = try hcSay(owner, "pump on", to: board, extras: [hcDelay(3600, from: "peer@\(server.domain)")])
         #expect(future?.contains("in the future") == true, "\(future ?? "no reply")")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         // The same forgery on an XEP-0325 set.
         var iq = Stanza.iq(type: "set", id: owner.client.makeID("hc"), to: try JID(board), payload: hcSet([("boolean", "pump", "true")]))
         for d in forged { iq.append(d) }
@@ -248,7 +240,7 @@ struct HostileCommandTests {
         // front-end, which would judge the set by its oldest delay, sees it.)
         let condition = hcCondition(answer)
         #expect(condition == .badRequest || condition == .notAllowed, "\(String(describing: answer))")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         #expect(try hcSay(owner, "pump on", to: board, extras: []) == "pump on")
         owner.disconnect()
         #expect(daemon.terminate() == 0)
@@ -262,21 +254,21 @@ struct HostileCommandTests {
     func aStrangerFloodDoesNotMakeAnOwnersRetryRunTwice(_ server: ITServer) throws {
         let daemon = try hcStart(server)
         let board = server.jid
-        let owner = try hcPeer("peer", server)
-        let stranger = try hcPeer("stranger", server)
+        let owner = try Peer.connected("peer", server)
+        let stranger = try Peer.connected("stranger", server)
         let id = "owner-set-1"
         if case .success? = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")]), id: id) {} else { Issue.record("pump on was refused") }
-        #expect(hcLine(daemon, "pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1")
         owner.idle(150)
         #expect(try owner.say("pump off", to: board) == "pump off")
-        #expect(hcLine(daemon, "pump") == "0")
+        #expect(daemon.gpioLine("pump") == "0")
         _ = try hcFlood(stranger, 300, window: 2_000) { i in
             Stanza.iq(type: "set", id: "evict\(i)", to: try JID(board), payload: hcSet([("boolean", "pump", "true")]))
         }
         // The owner's client retries the first set (a lost reply, say): same id, same payload.
         let retry = try hcAsk(owner, board, hcSet([("boolean", "pump", "true")]), id: id)
         if case .success? = retry {} else { Issue.record("the retry was refused: \(String(describing: retry))") }
-        #expect(hcLine(daemon, "pump") == "0", "the retry ran the set again; log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "0", "the retry ran the set again; log:\n\(daemon.log)")
         #expect(hcCount("via iot: pump on → ok", in: daemon.log) == 1)
         #expect(daemon.log.contains("iq \"\(id)\" from \"peer@\(server.domain)/tester\" arrived again; sent the first answer"), "log:\n\(daemon.log)")
         owner.disconnect()

@@ -322,3 +322,19 @@ final class Peer {
         loop.run(until: { done }, timeout: 5_000)
     }
 }
+
+extension DaemonProcess {
+    /// A simulated GPIO line as the daemon last wrote it ("0" or "1"); nil before it exists.
+    func gpioLine(_ name: String) -> String? {
+        (try? String(contentsOfFile: "\(dir)/gpio/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+extension Peer {
+    /// USER@DOMAIN of `server`, logged in (the test fails here when it cannot).
+    static func connected(_ user: String, _ server: ITServer) throws -> Peer {
+        let p = try Peer(user: user, domain: server.domain, port: server.port)
+        #expect(p.connect(), "\(user) could not log in")
+        return p
+    }
+}
