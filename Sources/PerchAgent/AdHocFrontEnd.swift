@@ -95,11 +95,7 @@ final class AdHocFrontEnd {
         // The role first: a stranger gets the same answer whatever it asks for, with no audit line
         // each, and none at all once the gate has spent the replies to strangers.
         let role = role(iq)
-        if role == .stranger {
-            guard executor.strangers.refuse(from, "ad-hoc command") else { return .handled }
-            let e = executor.policy.isBlocked(from) ? StanzaError(.serviceUnavailable) : StanzaError(.forbidden, text: "commands are for the device's viewers, operators and owners")
-            return .reply(Stanza.error(for: iq, e))
-        }
+        if role == .stranger { return executor.refuseStranger(iq, from, "ad-hoc command", "commands are for the device's viewers, operators and owners") }
         guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"] else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }

@@ -40,7 +40,7 @@ struct IoTFrontEnd {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "an XEP-0325 set needs a sender")))
         }
         let role = executor.policy.role(of: from)
-        if role == .stranger { return refuse(iq, from, "XEP-0325 set", "switching is for the device's operators and owners") }
+        if role == .stranger { return executor.refuseStranger(iq, from, "XEP-0325 set", "switching is for the device's operators and owners") }
         guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
         }
@@ -82,14 +82,6 @@ struct IoTFrontEnd {
         let age = CommandAge.from(stanza: iq, now: WallClock.milliseconds())
         run(commands[...], iq, CommandContext(from: from, role: role, frontEnd: "iot", age: age))
         return .handled
-    }
-
-    /// The answer to a sender without a role (a blocked one gets service-unavailable, as if nothing
-    /// were here), or none once the gate has spent the replies to strangers.
-    private func refuse(_ iq: XMLElement, _ from: JID, _ what: String, _ why: String) -> IQHandling {
-        guard executor.strangers.refuse(from, what) else { return .handled }
-        let e = executor.policy.isBlocked(from) ? StanzaError(.serviceUnavailable) : StanzaError(.forbidden, text: why)
-        return .reply(Stanza.error(for: iq, e))
     }
 
     private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ context: CommandContext) {
@@ -146,7 +138,7 @@ struct IoTFrontEnd {
         // The role first: a stranger learns nothing of the field names, and costs a reply only while
         // the gate has some.
         let role = executor.policy.role(of: from)
-        if role == .stranger { return refuse(iq, from, "XEP-0323 readout", "readings are for the device's viewers, operators and owners") }
+        if role == .stranger { return executor.refuseStranger(iq, from, "XEP-0323 readout", "readings are for the device's viewers, operators and owners") }
         guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>")))
         }
