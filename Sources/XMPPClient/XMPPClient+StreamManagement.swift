@@ -163,19 +163,17 @@ extension XMPPClient {
             if batchSavePending { saveResumptionSoon() }
             batchSavePending = false
         }
-        // A stranger's are not logged one by one: the stranger budget logs the first and sums up the rest.
+        let request = stanza.isIQRequest && o.id != nil
+        let answer: Bool
         if let budget = strangerBudget, let from = untrustedSender(stanza) {
-            let request = stanza.isIQRequest && o.id != nil
-            if budget(from, .refused("stanza over the limits", reply: request)), request {
-                _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))
-            }
-            return
-        }
-        if stanza.isIQRequest, o.id != nil {
-            logger.warning("answered \(o) with policy-violation; the sender must send less")
-            _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))
+            // A stranger's are not logged one by one: the stranger budget logs the first and sums up the rest.
+            answer = budget(from, .refused("stanza over the limits", reply: request)) && request
         } else {
-            logger.warning("dropped \(o)")
+            logger.warning(request ? "answered \(o) with policy-violation; the sender must send less" : "dropped \(o)")
+            answer = request
+        }
+        if answer {
+            _ = send(Stanza.error(for: stanza, StanzaError(.policyViolation, text: "the request is over this device's limits (\(o.detail))")))
         }
     }
 
