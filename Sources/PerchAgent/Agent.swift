@@ -21,6 +21,7 @@ public final class Agent {
     let logger: Logger
     let presence: PresenceTelemetry
     let adHoc: AdHocFrontEnd
+    let iot: IoTFrontEnd
     let pubsub: PubSubPublisher
     /// Strangers whose subscription requests wait for an owner's decision (bounded, see SubscriptionAsks).
     var asks = SubscriptionAsks()
@@ -37,7 +38,7 @@ public final class Agent {
     var transmit: (XMLElement) -> Void
     private var safeTimers: [String: EventLoop.Timer] = [:]
     /// Chat commands seen lately (by sender and origin id), so a re-delivered message runs once.
-    private var recentMessages = RecentRequests()
+    var recentMessages = RecentRequests()
 
     public init(config: Configuration, client: XMPPClient, hardware: Hardware, loop: EventLoop, logger: Logger) {
         self.config = config
@@ -50,6 +51,7 @@ public final class Agent {
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
             deviceName: name, loop: loop, logger: logger.with(label: "command"))
         adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware)
+        iot = IoTFrontEnd(executor: executor, client: client, hardware: hardware)
         var outbox: Outbox?
         if config.telemetry.pubsub != .none {
             let o = config.outbox
@@ -146,7 +148,7 @@ public final class Agent {
             }
         }
         presence.start()
-        IoTFrontEnd(executor: executor, client: client, hardware: hardware).install()
+        iot.install()
         adHoc.install()
     }
 
@@ -154,9 +156,15 @@ public final class Agent {
 
     func message(_ stanza: XMLElement) {
         let type = stanza.stanzaType ?? "normal"
-        guard type == "chat" || type == "normal", let from = stanza.from, let body = stanza.child("body")?.text else { return }
+        guard type == "chat" || type == "normal", let from = stanza.from else { return }
+        let control = stanza.child("set", namespace: IoTFrontEnd.control)
+        let body = stanza.child("body")?.text
+        guard control != nil || body != nil else { return }
         if isOwnEcho(stanza, from: from, type: type) { return }
         if executor.policy.isBlocked(from) { return }
+        // XEP-0325 §3.1: a set in a message (a body beside it is the human-readable fallback).
+        if let control { return controlMessage(stanza, control, from: from) }
+        guard let body else { return }
         let role = executor.policy.role(of: from)
         if role == .stranger {
             // The role first: a stranger costs a table look-up, never a log line or a reply of its own.
@@ -178,7 +186,7 @@ public final class Agent {
             let request = RecentRequests.key(from: from.bare.description, id: id)
             switch recentMessages.check(key!, request: request, sender: from.bare.description) {
             case .new: break
-            case .inProgress:
+            case .inProgress, .done:
                 logger.info("message \(logQuoted(id)) from \(from.bare) arrived again while its command runs; it runs once")
                 return
             case .answered(let previous):

@@ -17,6 +17,15 @@ struct IoTFrontEnd {
     let executor: CommandExecutor
     let client: XMPPClient
     let hardware: Hardware
+    /// The wall clock (a test steps it). Read once per stamp: seconds and milliseconds from two reads
+    /// can be almost a second apart across a second boundary.
+    var wallClock: () -> (seconds: Int64, millis: Int) = { WallClock.now() }
+
+    init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware) {
+        self.executor = executor
+        self.client = client
+        self.hardware = hardware
+    }
 
     func install() {
         client.discoInfo.features.append(contentsOf: [Self.control, Self.sensorData])
@@ -44,61 +53,100 @@ struct IoTFrontEnd {
         guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
         }
+        let commands: [(String, DeviceCommand)]
+        switch parse(set) {
+        case .failure(let f): return .reply(error(iq, f.parameter, f.error))
+        case .success(let c): commands = c
+        }
+        // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
+        let age = CommandAge.from(stanza: iq, now: WallClock.milliseconds())
+        run(commands[...], CommandContext(from: from, role: role, frontEnd: "iot", age: age)) { failure in
+            if let (name, e) = failure {
+                self.client.send(self.error(iq, name, e))
+            } else {
+                self.client.send(Stanza.result(for: iq, payload: XMLElement("setResponse", namespace: Self.control)))
+            }
+        }
+        return .handled
+    }
+
+    /// A `<set>` in a `<message>` (XEP-0325 §3.1, fire and forget): the same checks as the iq form
+    /// (role, age, rate limit, interlocks, pulse limits). `done` gets nil when every parameter ran, or
+    /// the error to send back: a message of type `error` under the request's id, naming the parameter.
+    /// The sender has a role (the caller refused strangers).
+    func set(message: XMLElement, _ set: XMLElement, from: JID, role: Role, done: @escaping (XMLElement?) -> Void) {
+        let commands: [(String, DeviceCommand)]
+        switch parse(set) {
+        case .failure(let f): return done(error(message, f.parameter, f.error))
+        case .success(let c): commands = c
+        }
+        let age = CommandAge.from(stanza: message, now: WallClock.milliseconds())
+        run(commands[...], CommandContext(from: from, role: role, frontEnd: "iot message", age: age)) { failure in
+            done(failure.map { self.error(message, $0.0, $0.1) })
+        }
+    }
+
+    /// A parameter of a `<set>` that cannot run, and why.
+    struct ParameterFailure: Error {
+        let parameter: String?
+        let error: StanzaError
+        init(_ parameter: String?, _ error: StanzaError) {
+            self.parameter = parameter
+            self.error = error
+        }
+    }
+
+    /// The commands a `<set>` asks for, every parameter checked before any runs.
+    func parse(_ set: XMLElement) -> Result<[(String, DeviceCommand)], ParameterFailure> {
         let parameters = set.elements
         let limit = min(Self.maxParameters, max(1, hardware.config.outputs.count))
         guard parameters.count <= limit else {
-            return .reply(error(iq, nil, StanzaError(.badRequest, text: "\(parameters.count) parameters in one set; at most \(limit) (one per output)")))
+            return .failure(.init(nil, StanzaError(.badRequest, text: "\(parameters.count) parameters in one set; at most \(limit) (one per output)")))
         }
         var commands: [(String, DeviceCommand)] = []
         var named: Set<String> = []
         for p in parameters {
             guard let name = p[attribute: "name"], let value = p[attribute: "value"] else {
-                return .reply(error(iq, nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value")))
+                return .failure(.init(nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value")))
             }
             guard named.insert(name.lowercased()).inserted else {
-                return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) is named more than once in this set; set each output once")))
+                return .failure(.init(name, StanzaError(.badRequest, text: "\(name) is named more than once in this set; set each output once")))
             }
             let command: DeviceCommand
             switch p.name {
             case "boolean":
-                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(value) is not a boolean"))) }
+                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not a boolean"))) }
                 command = .set(output: name, on: on)
             case "int", "long":
-                guard value == "0" || value == "1" else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1"))) }
+                guard value == "0" || value == "1" else { return .failure(.init(name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1"))) }
                 command = .set(output: name, on: value == "1")
             case "duration":
-                guard let ms = Self.parseXSDuration(value), ms > 0 else { return .reply(error(iq, name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S"))) }
+                guard let ms = Self.parseXSDuration(value), ms > 0 else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S"))) }
                 command = .pulse(output: name, milliseconds: ms)
             default:
-                return .reply(error(iq, name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)")))
+                return .failure(.init(name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)")))
             }
             guard hardware.output(named: name) != nil || hardware.unavailable.keys.contains(where: { $0.lowercased() == name.lowercased() }) else {
-                return .reply(error(iq, name, StanzaError(.itemNotFound, text: "no output \"\(name)\"")))
+                return .failure(.init(name, StanzaError(.itemNotFound, text: "no output \"\(name)\"")))
             }
             commands.append((name, command))
         }
-        guard !commands.isEmpty else { return .reply(error(iq, nil, StanzaError(.badRequest, text: "no parameters to set"))) }
-        // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
-        let age = CommandAge.from(stanza: iq, now: WallClock.milliseconds())
-        run(commands[...], iq, CommandContext(from: from, role: role, frontEnd: "iot", age: age))
-        return .handled
+        guard !commands.isEmpty else { return .failure(.init(nil, StanzaError(.badRequest, text: "no parameters to set"))) }
+        return .success(commands)
     }
 
-    private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ iq: XMLElement, _ context: CommandContext) {
-        guard let (name, command) = rest.first else {
-            client.send(Stanza.result(for: iq, payload: XMLElement("setResponse", namespace: Self.control)))
-            return
-        }
+    /// Runs the commands in turn; `finish` gets nil when all ran, or the parameter that failed and why
+    /// (the ones after it do not run).
+    private func run(_ rest: ArraySlice<(String, DeviceCommand)>, _ context: CommandContext, _ finish: @escaping ((String, StanzaError)?) -> Void) {
+        guard let (name, command) = rest.first else { return finish(nil) }
         executor.execute(command, context) { outcome in
-            if let e = outcome.error {
-                self.client.send(self.error(iq, name, e))
-                return
-            }
-            self.run(rest.dropFirst(), iq, context)
+            if let e = outcome.error { return finish((name, e)) }
+            self.run(rest.dropFirst(), context, finish)
         }
     }
 
-    /// An error reply naming the parameter at fault (`<setResponse><parameter name='…'/></setResponse>`).
+    /// An error reply naming the parameter at fault (`<setResponse><parameter name='…'/></setResponse>`),
+    /// to an iq or a message.
     func error(_ iq: XMLElement, _ parameter: String?, _ e: StanzaError) -> XMLElement {
         var reply = Stanza.error(for: iq, e)
         var response = XMLElement("setResponse", namespace: Self.control)
@@ -162,7 +210,8 @@ struct IoTFrontEnd {
         func include(_ name: String) -> Bool { wanted.isEmpty || wanted.contains(name.lowercased()) }
         var fields: [XMLElement] = []
         var errors: [XMLElement] = []
-        let nowStamp = WallClock.iso8601(seconds: WallClock.now().seconds, millis: WallClock.now().millis)
+        let now = wallClock()
+        let nowStamp = WallClock.iso8601(seconds: now.seconds, millis: now.millis)
         var byStamp: [String: [XMLElement]] = [:]
         for name in hardware.sensors.order where include(name) {
             guard let sensor = hardware.sensors.sensors[name] else { continue }

@@ -16,11 +16,15 @@ public struct RecentRequests: Sendable {
         case inProgress
         /// Seen and answered: send this again.
         case answered(XMLElement)
+        /// Seen and done, with nothing to send again (a request that has no answer when it succeeds).
+        case done
     }
 
     private struct Entry: Sendable {
         var at: Instant
         var reply: XMLElement?
+        /// Finished without a reply to repeat (``finished(_:)``).
+        var done = false
         var sender: String
         /// Which insertion this is, so a place left in `order` by an entry removed early is skipped.
         var serial: Int
@@ -74,7 +78,7 @@ public struct RecentRequests: Sendable {
     /// resources share one share).
     public mutating func check(_ key: String, sender: String, now: Instant = .now()) -> Seen {
         expire(now)
-        if let e = entries[key] { return e.reply.map { .answered($0) } ?? .inProgress }
+        if let e = entries[key] { return e.reply.map { .answered($0) } ?? (e.done ? .done : .inProgress) }
         serial += 1
         entries[key] = Entry(at: now, sender: sender, serial: serial)
         order.append((key, serial))
@@ -105,6 +109,15 @@ public struct RecentRequests: Sendable {
     public mutating func answered(_ key: String, _ reply: XMLElement) -> Bool {
         guard entries[key] != nil, entries[key]?.reply == nil else { return false }
         entries[key]?.reply = reply
+        return true
+    }
+
+    /// Records that a request seen before is done and has no reply to repeat; false when it was not
+    /// recorded.
+    @discardableResult
+    public mutating func finished(_ key: String) -> Bool {
+        guard entries[key] != nil, entries[key]?.reply == nil else { return false }
+        entries[key]?.done = true
         return true
     }
 

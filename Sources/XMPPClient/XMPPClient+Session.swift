@@ -284,7 +284,8 @@ extension XMPPClient {
                 // (their answers then go unrecorded, and a retry of them would run again).
                 if setsInFlight.count >= 512 { setsInFlight.removeAll(keepingCapacity: true) }
                 setsInFlight[request, default: []].append(key)
-            case .inProgress:
+            case .inProgress, .done:
+                // (`done` is never recorded for an iq: every request gets an answer.)
                 logger.info("iq \(logQuoted(id)) from \(who) arrived again while still being handled; it runs once")
                 return
             case .answered(let reply):

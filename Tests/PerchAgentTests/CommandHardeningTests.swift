@@ -271,3 +271,23 @@ import XMPPCore
         #expect(condition(adHoc.command(submit("bob@ops.example.org/laptop", "set-output"))) == .badRequest, "a finished session is gone")
     }
 }
+
+/// An XEP-0323 readout stamps what it reads "now" from one reading of the wall clock: seconds and
+/// milliseconds from two readings may straddle a second boundary and jump back almost a second.
+@Suite struct IoTReadoutClockTests {
+    @Test func theStampOfNowComesFromOneClockReading() throws {
+        let rig = try Rig()
+        var c = ClientConfiguration(jid: try JID("board@example.org/perch"), password: "x")
+        c.host = "127.0.0.1"
+        c.port = 1
+        c.transport = .plain
+        let client = XMPPClient(loop: rig.loop, config: c, logger: Logger(label: "xmpp", level: .error, format: .bare, sink: { _ in }))
+        var front = IoTFrontEnd(executor: rig.executor, client: client, hardware: rig.hardware)
+        // A clock that is read at 12:00:00.999 and, on its next reading, at 12:00:01.000.
+        nonisolated(unsafe) var readings: [(seconds: Int64, millis: Int)] = [(43_200, 999), (43_201, 0)]
+        front.wallClock = { readings.count > 1 ? readings.removeFirst() : readings[0] }
+        let m = front.fieldsMessage(to: try JID("alice@example.org/phone"), key: "id", seq: "1", wanted: ["pump"])
+        let stamps = m.elements.first?.elements.first?.elements.filter { $0.name == "timestamp" }.compactMap { $0[attribute: "value"] } ?? []
+        #expect(stamps == ["1970-01-01T12:00:00.999Z"], "\(m)")
+    }
+}
