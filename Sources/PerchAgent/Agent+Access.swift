@@ -6,7 +6,7 @@ import XMPPClient
 import XMPPCore
 
 /// Who may see the device: subscription requests (approved by role, or asked of the owners),
-/// access taken back where the roster still grants it, and XEP-0191 blocking.
+/// and access taken back where the roster still grants it (blocking is in Agent+Blocking.swift).
 extension Agent {
     // MARK: Subscriptions
 
@@ -131,32 +131,5 @@ extension Agent {
             transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribe", "to": jid.description]))
         }
         logger.notice("took back the presence subscription of \(jid): \(reason)")
-    }
-
-    // MARK: Blocking (XEP-0191)
-
-    func sendBlock(_ jid: JID, _ block: Bool) {
-        if block {
-            // Before the block reaches the server: a server that honours it drops what we send to the
-            // blocked JID afterwards, the `unsubscribed` included.
-            for guest in guests.jids where executor.policy.isBlocked(guest) { forget(guest) }
-            _ = asks.remove(jid, now: Instant.now().milliseconds)
-            for item in client.roster.items.values where executor.policy.isBlocked(item.jid) {
-                if item.subscription == "from" || item.subscription == "both" {
-                    revoke(item.jid, subscription: item.subscription, reason: "it is blocked")
-                } else if item.subscription == "to" || item.ask == "subscribe" {
-                    transmit(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unsubscribe", "to": item.jid.description]))
-                }
-            }
-        } else {
-            revoked.remove(jid.bare)
-        }
-        let item = XMLElement("item", namespace: "urn:xmpp:blocking", attrs: ["jid": jid.description])
-        let payload = XMLElement(block ? "block" : "unblock", namespace: "urn:xmpp:blocking", children: [.element(item)])
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("blk"), payload: payload)) { [logger] result in
-            if case .failure(let e) = result {
-                logger.warning("the server did not take the \(block ? "block" : "unblock") of \(jid) (\(e)); perch still ignores \(jid) itself")
-            }
-        }
     }
 }

@@ -34,6 +34,9 @@ public final class Agent {
     /// JIDs whose subscription was taken back on this session (so the blocklist and the roster, arriving
     /// in either order, revoke once).
     var revoked: Set<JID> = []
+    /// JIDs an owner blocked that the server did not take (it has no XEP-0191, or refused): they stay
+    /// blocked here whatever the server's list says.
+    var localBlocks: Set<JID> = []
     /// How stanzas go out (the client; a test records them instead).
     var transmit: (XMLElement) -> Void
     private var safeTimers: [String: EventLoop.Timer] = [:]
@@ -112,6 +115,7 @@ public final class Agent {
             }
         }
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
+        client.handleIQ(namespace: Self.blocking) { [unowned self] iq in self.blockingPush(iq) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         executor.onOutputsChanged = { [unowned self] in self.presence.changed() }
         executor.statusDetails = { [unowned self] in self.pubsub.statusLine }
@@ -271,19 +275,6 @@ public final class Agent {
             logger.warning("output \(name): no server connection for \(describeDuration(after)); switched \(safe ? "on" : "off") (safe_after)")
         } catch {
             logger.error("output \(name): safe_after could not switch it: \(error)")
-        }
-    }
-
-    /// Mirrors the server's blocklist (XEP-0191) into the policy.
-    func fetchBlocklist() {
-        let request = Stanza.iq(type: "get", id: client.makeID("bl"), payload: XMLElement("blocklist", namespace: "urn:xmpp:blocking"))
-        client.sendIQ(request) { [weak self] result in
-            guard let self, case .success(let iq) = result, let list = iq.child("blocklist", namespace: "urn:xmpp:blocking") else { return }
-            for item in list.elements {
-                if let jid = item[attribute: "jid"].flatMap({ try? JID($0) }) { self.executor.policy.blocked.insert(jid) }
-            }
-            // The roster may have come first: what the blocklist says applies to it too.
-            self.revokeUnwanted(Array(self.client.roster.items.values))
         }
     }
 }
