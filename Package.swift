@@ -2,23 +2,30 @@
 //
 // Perch: an XMPP device agent for Linux edge boards.
 //
-// Layering (an arrow means "may import"; nothing points back up):
+// Layering (an arrow means "may import"; nothing points back up). scripts/check-layering holds this
+// list to the targets below, so keep both in step.
 //   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CIDN, CGPIOD, CSQLite) are each imported by exactly one Swift target, with
-//   `internal import`, so no C type appears in a public signature.
-//   XMPPAddress            <- nothing            (RFC 7622 JIDs)
-//   XMPPCore               <- XMPPAddress        (element tree, serializer, stanza vocabulary)
-//   XMPPXML                <- XMPPCore, CLibXML2 (libxml2 push parser, restricted XML, limits)
-//   PerchCrypto            <- CMbedCrypto        (digests, HMAC, PBKDF2, random, base64)
-//   XMPPSASL               <- PerchCrypto, CIDN  (SCRAM, PLAIN, SASLprep with libidn; pure)
-//   PerchTLS               <- PerchCrypto, CMbedTLS (TLS over memory buffers, X.509 checks)
-//   PerchIO                <- CLinux             (epoll loop, timers, sockets, signals, DNS, inotify)
-//   PerchGPIO              <- PerchIO            (backend protocol, simulated chip, outputs, inputs)
-//   PerchGPIOD             <- PerchGPIO, CGPIOD  (the libgpiod v1 backend)
-//   PerchSensors           <- PerchIO, CLinux    (sysfs/procfs sources, commands, report policy)
-//   PerchStore             <- PerchIO, CSQLite   (the durable outbox on SQLite)
-//   PerchBoard             <- PerchGPIO, TOML    (board profiles from devices/)
-//   XMPPClient             <- all of the above   (negotiation and session state machines, the driver)
-//   TOML, PerchConfig, PerchLog, PerchDaemon, perch (the executable)
+//   `internal import`, so no C type appears in a public signature. CLinux has only headers (epoll, signalfd, inotify).
+//   XMPPAddress   <- nothing                  (RFC 7622 JIDs)
+//   XMPPCore      <- XMPPAddress              (element tree, serializer, stanza vocabulary)
+//   XMPPXML       <- XMPPCore, CLibXML2       (libxml2 push parser, restricted XML, limits)
+//   PerchCrypto   <- CMbedCrypto              (digests, HMAC, PBKDF2, random, base64)
+//   XMPPSASL      <- PerchCrypto, CIDN        (SCRAM, PLAIN, SASLprep with libidn; pure)
+//   PerchTLS      <- PerchCrypto, CMbedTLS    (TLS over memory buffers, X.509 checks)
+//   PerchIO       <- CLinux                   (epoll loop, timers, sockets, signals, DNS, inotify)
+//   PerchLog      <- nothing                  (levels, journal or plain lines, escaping of what peers send)
+//   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
+//   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
+//   PerchGPIO     <- PerchIO                  (backend protocol, simulated chip, outputs, inputs)
+//   PerchGPIOD    <- PerchGPIO, PerchIO, CGPIOD   (the libgpiod v1 backend)
+//   PerchSensors  <- PerchIO, CLinux          (sysfs/procfs sources, commands, report policy)
+//   PerchStore    <- CSQLite, PerchIO, PerchLog   (the durable outbox on SQLite)
+//   PerchBoard    <- PerchGPIO, PerchIO, TOML     (board profiles from devices/)
+//   PerchConfig   <- TOML, XMPPAddress, PerchIO, PerchCrypto, PerchGPIO, PerchSensors, PerchBoard   (the configuration file, checked)
+//   PerchHardware <- PerchConfig, PerchGPIO, PerchGPIOD, PerchSensors, PerchBoard, PerchIO, PerchLog   (outputs, inputs and sensors of one device)
+//   PerchAgent    <- PerchConfig, PerchHardware, PerchGPIO, PerchSensors, PerchStore, PerchIO, PerchLog, XMPPAddress, XMPPCore, XMPPXML, XMPPClient   (commands, access, telemetry)
+//   PerchDaemon   <- PerchConfig, PerchLog, XMPPClient, PerchIO, XMPPCore, XMPPAddress, PerchHardware, PerchAgent   (wiring, signals, systemd)
+//   perch         <- PerchDaemon, PerchConfig, PerchLog, XMPPAddress, PerchHardware   (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
 // resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
 import PackageDescription
