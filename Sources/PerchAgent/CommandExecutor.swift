@@ -105,6 +105,12 @@ public final class CommandExecutor {
         run(command, context, finish)
     }
 
+    /// The audit line of a request refused before it became a command (a malformed XEP-0325 set, an
+    /// output that does not exist), in the shape of the executed ones.
+    func auditRefused(_ context: CommandContext, _ what: String, _ e: StanzaError) {
+        logger.notice("command from \(context.from.bare) (\(context.role)) via \(context.frontEnd): \(what) → refused (\(e.condition.rawValue)): \(e.text ?? "")")
+    }
+
     /// The checks before anything runs.
     func vet(_ command: DeviceCommand, _ context: CommandContext) -> CommandOutcome? {
         guard context.role >= command.requiredRole else {

@@ -53,14 +53,16 @@ struct IoTFrontEnd {
         guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
         }
+        // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
+        let context = CommandContext(from: from, role: role, frontEnd: "iot", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
         let commands: [(String, DeviceCommand)]
         switch parse(set) {
-        case .failure(let f): return .reply(error(iq, f.parameter, f.error))
+        case .failure(let f):
+            executor.auditRefused(context, "XEP-0325 set", f.error)
+            return .reply(error(iq, f.parameter, f.error))
         case .success(let c): commands = c
         }
-        // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
-        let age = CommandAge.from(stanza: iq, now: WallClock.milliseconds())
-        run(commands[...], CommandContext(from: from, role: role, frontEnd: "iot", age: age)) { failure in
+        run(commands[...], context) { failure in
             if let (name, e) = failure {
                 self.client.send(self.error(iq, name, e))
             } else {
@@ -75,13 +77,15 @@ struct IoTFrontEnd {
     /// the error to send back: a message of type `error` under the request's id, naming the parameter.
     /// The sender has a role (the caller refused strangers).
     func set(message: XMLElement, _ set: XMLElement, from: JID, role: Role, done: @escaping (XMLElement?) -> Void) {
+        let context = CommandContext(from: from, role: role, frontEnd: "iot message", age: CommandAge.from(stanza: message, now: WallClock.milliseconds()))
         let commands: [(String, DeviceCommand)]
         switch parse(set) {
-        case .failure(let f): return done(error(message, f.parameter, f.error))
+        case .failure(let f):
+            executor.auditRefused(context, "XEP-0325 set", f.error)
+            return done(error(message, f.parameter, f.error))
         case .success(let c): commands = c
         }
-        let age = CommandAge.from(stanza: message, now: WallClock.milliseconds())
-        run(commands[...], CommandContext(from: from, role: role, frontEnd: "iot message", age: age)) { failure in
+        run(commands[...], context) { failure in
             done(failure.map { self.error(message, $0.0, $0.1) })
         }
     }

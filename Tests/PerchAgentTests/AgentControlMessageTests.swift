@@ -173,6 +173,7 @@ import XMPPCore
         rig.set([("boolean", "pump", "true"), ("boolean", "nothing", "true")], id: "p2")
         #expect(rig.errors.last?.condition == .itemNotFound)
         #expect(rig.errors.last?.parameter == "nothing")
+        #expect(rig.lines("command from owner@example.org (owner) via iot message: XEP-0325 set → refused (item-not-found): no output \"nothing\"").count == 1, "\(rig.log.lines)")
         #expect(rig.line("pump") == "0", "every parameter is checked before any runs")
     }
 

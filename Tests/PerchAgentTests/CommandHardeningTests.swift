@@ -138,7 +138,8 @@ import XMPPCore
         let forty = front.set(setIQ(from: "alice@example.org/p", (0..<40).map { ("boolean", "pump", $0 % 2 == 0 ? "true" : "false") }))
         #expect(condition(forty) == .badRequest)
         #expect(rig.scratch.read("pump") == "0")
-        #expect(!rig.audit.lines.contains { $0.contains("command from") }, "refused before any command")
+        #expect(!rig.audit.lines.contains { $0.contains("→ ok") }, "refused before any command")
+        #expect(rig.audit.lines.filter { $0.contains("via iot: XEP-0325 set → refused (bad-request)") }.count == 2, "\(rig.audit.lines)")
     }
 
     @Test func switchesComeNoFasterThanTheMinimumInterval() throws {
