@@ -1,5 +1,6 @@
 import Glibc
 import PerchBoard
+import PerchCLI
 import PerchConfig
 import PerchDaemon
 import PerchHardware
@@ -7,79 +8,23 @@ import PerchIO
 import PerchLog
 import XMPPAddress
 
-let usage = """
-    usage: perch run --config FILE [--trace-xml] [--log-level LEVEL]
-           perch check-config --config FILE
-           perch doctor --config FILE
-           perch gpio list [--config FILE | --board ID [--profiles DIR]]
-           perch sensors read --config FILE
-           perch --version
-
-    run            connect to the XMPP server and serve until SIGTERM or SIGINT
-    check-config   validate FILE and the password source, print what would be used, exit
-    doctor         check the board: GPIO chips and permissions, every configured line and sensor
-    gpio list      every GPIO chip and line, with the board profile's names and pins beside them
-    sensors read   read every configured sensor once and print the values
-    --config FILE  the TOML configuration (default /etc/perch/perch.toml)
-    --board ID     a board profile for gpio list without a configuration (see devices/)
-    --trace-xml    log every XML element sent and received (SASL payloads redacted)
-    --log-level    trace, debug, info, notice, warning or error (overrides log.level)
-    """
-
 // Before anything is read or written: files private to us, no core dump holding the password.
 ProcessHygiene.restrictNewFileModes()
 ProcessHygiene.disableCoreDumps()
 
-var args = Array(CommandLine.arguments.dropFirst())
-func fail(_ message: String, code: Int32 = 2) -> Never {
+func fail(_ message: String, code: Int32 = 1) -> Never {
     var line = Array(("perch: " + message + "\n").utf8)
     _ = write(2, &line, line.count)
     exit(code)
 }
 
-if args.contains("--version") || args.first == "version" {
-    print("perch \(Daemon.version)")
-    exit(0)
-}
-if args.isEmpty || args.contains("--help") || args.contains("-h") || args.first == "help" {
-    print(usage)
-    exit(args.isEmpty ? 2 : 0)
-}
-var command = args.removeFirst()
-if (command == "gpio" || command == "sensors"), let sub = args.first, !sub.hasPrefix("-") {
-    command += " " + args.removeFirst()
-}
-var configPath = "/etc/perch/perch.toml"
-var configGiven = false
-var boardID: String?
-var profilesDir: String?
-var traceXML = false
-var levelOverride: String?
-while !args.isEmpty {
-    let a = args.removeFirst()
-    switch a {
-    case "--config", "-c":
-        guard !args.isEmpty else { fail("--config needs a file") }
-        configPath = args.removeFirst()
-        configGiven = true
-    case "--board":
-        guard !args.isEmpty else { fail("--board needs a profile id or file") }
-        boardID = args.removeFirst()
-    case "--profiles":
-        guard !args.isEmpty else { fail("--profiles needs a directory") }
-        profilesDir = args.removeFirst()
-    case "--trace-xml": traceXML = true
-    case "--log-level":
-        guard !args.isEmpty, LogLevel(name: args[0]) != nil else { fail("--log-level needs one of trace, debug, info, notice, warning, error") }
-        levelOverride = args.removeFirst()
-    default:
-        if a.hasPrefix("--config=") {
-            configPath = String(a.dropFirst(9))
-            configGiven = true
-        } else {
-            fail("unknown argument '\(a)'\n\(usage)")
-        }
-    }
+let arguments = Array(CommandLine.arguments.dropFirst())
+let invocation: Invocation
+switch Invocation.parse(arguments) {
+case .success(let i): invocation = i
+case .failure(let e):
+    // Before any configuration is read: what was wrong, and where the full usage is.
+    fail("\(e.message)\n\(arguments.isEmpty ? Invocation.usage : "perch --help lists the commands and their options")", code: Invocation.ExitStatus.usage)
 }
 
 /// Prints without buffering surprises (stdout may be a pipe).
@@ -93,16 +38,39 @@ func emit(_ text: String) {
     }
 }
 
+/// A configuration that cannot be used: EX_CONFIG, which the unit does not restart on.
+func configFailure(_ error: any Error) -> Never { fail("\(error)", code: Invocation.ExitStatus.config) }
+
+var configPath = Invocation.defaultConfig
+var traceXML = false
+var levelOverride: String?
+var command: String
+switch invocation {
+case .help:
+    emit(Invocation.usage + "\n")
+    exit(0)
+case .version:
+    emit("perch \(Daemon.version)\n")
+    exit(0)
+case .run(let config, let trace, let level):
+    (command, configPath, traceXML, levelOverride) = ("run", config, trace, level)
+case .checkConfig(let config): (command, configPath) = ("check-config", config)
+case .doctor(let config): (command, configPath) = ("doctor", config)
+case .sensorsRead(let config): (command, configPath) = ("sensors read", config)
+case .gpioList: command = "gpio list"
+}
+
 // Hardware commands need the configuration but not the password.
-switch command {
-case "gpio list":
+switch invocation {
+case .gpioList(let configGiven, let boardID, let profilesDir):
+    let configPath = configGiven ?? Invocation.defaultConfig
     let loop: EventLoop
     do { loop = try EventLoop() } catch { fail("\(error)", code: 1) }
     var device: DeviceConfiguration?
     var profile: BoardProfile?
-    if configGiven || boardID == nil {
-        if configGiven || access(configPath, R_OK) == 0 {
-            do { device = try ConfigurationLoader(file: configPath).load().device } catch { fail("\(error)", code: 1) }
+    if configGiven != nil || boardID == nil {
+        if configGiven != nil || access(configPath, R_OK) == 0 {
+            do { device = try ConfigurationLoader(file: configPath).load().device } catch { configFailure(error) }
             profile = device?.board
         }
     }
@@ -116,15 +84,11 @@ case "gpio list":
     } catch {
         fail("\(error)", code: 1)
     }
-case "sensors read", "doctor":
+case .sensorsRead, .doctor:
     let loop: EventLoop
+    do { loop = try EventLoop() } catch { fail("\(error)") }
     let config: Configuration
-    do {
-        loop = try EventLoop()
-        config = try ConfigurationLoader(file: configPath).load()
-    } catch {
-        fail("\(error)", code: 1)
-    }
+    do { config = try ConfigurationLoader(file: configPath).load() } catch { configFailure(error) }
     if command == "doctor" {
         var (text, problems) = HardwareCommands.doctor(config, loop: loop)
         do { _ = try ConfigurationLoader(file: configPath).password(for: config) } catch {
@@ -153,7 +117,7 @@ do {
     config = try loader.load()
     password = try loader.password(for: config)
 } catch {
-    fail("\(error)", code: command == "check-config" ? 1 : 78)  // 78: EX_CONFIG
+    configFailure(error)
 }
 // Read once: command sensors and anything else started from here must not inherit it.
 ProcessHygiene.forgetEnvironmentVariable("PERCH_PASSWORD")
@@ -192,5 +156,5 @@ case "run":
         fail("cannot start: \(error)", code: 1)
     }
 default:
-    fail("unknown command '\(command)'\n\(usage)")
+    fail("internal error: no handler for \(command)")
 }
