@@ -82,9 +82,11 @@ public final class Agent {
     public static let replyMarkerName = "perch"
     public static let replyMarkerNamespace = "urn:perch:reply"
 
-    static func marked(_ message: XMLElement) -> XMLElement {
+    /// Marks a message as a Perch reply; `error` (a stanza error condition) says the command was
+    /// refused or failed, so a script (`perch send`) can tell without reading the text.
+    static func marked(_ message: XMLElement, error: StanzaError.Condition? = nil) -> XMLElement {
         var m = message
-        m.append(XMLElement(replyMarkerName, namespace: replyMarkerNamespace))
+        m.append(XMLElement(replyMarkerName, namespace: replyMarkerNamespace, attrs: ["error": error?.rawValue]))
         return m
     }
 
@@ -175,7 +177,7 @@ public final class Agent {
             // Told off once an hour at most; the repeats are counted without spending the reply budget.
             let first = executor.strangers.firstContact(from, within: 3_600_000)
             if executor.strangers.refuse(from, "chat message", wantsReply: first) {
-                reply(to: stanza, "This device only takes commands from the people its owner allows.")
+                reply(to: stanza, "This device only takes commands from the people its owner allows.", error: .forbidden)
             }
             return
         }
@@ -202,12 +204,12 @@ public final class Agent {
         let age = CommandAge.from(stanza: stanza, now: WallClock.milliseconds())
         switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() })) {
         case .failure(.unknown(let word)):
-            reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key)
+            reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key, error: .badRequest)
         case .failure(.badArgument(let why)):
-            reply(to: stanza, why, key: key)
+            reply(to: stanza, why, key: key, error: .badRequest)
         case .success(let command):
             executor.execute(command, CommandContext(from: from, role: role, frontEnd: "chat", age: age)) { [weak self] outcome in
-                self?.reply(to: stanza, outcome.text, key: key)
+                self?.reply(to: stanza, outcome.text, key: key, error: outcome.error?.condition)
             }
         }
     }
@@ -231,11 +233,11 @@ public final class Agent {
         return true
     }
 
-    func reply(to stanza: XMLElement, _ text: String, key: String? = nil) {
+    func reply(to stanza: XMLElement, _ text: String, key: String? = nil, error: StanzaError.Condition? = nil) {
         guard let from = stanza.from else { return }
         var m = Stanza.message(to: from, body: text, type: stanza.stanzaType == "chat" ? "chat" : "normal", id: client.makeID("r"))
         if let thread = stanza.child("thread") { m.append(thread) }
-        m = Self.marked(m)
+        m = Self.marked(m, error: error)
         if let key { recentMessages.answered(key, m) }
         transmit(m)
     }

@@ -7,6 +7,9 @@ public enum Invocation: Sendable, Equatable {
     /// `config` is nil when no `--config` was given (the default file is used when readable).
     case gpioList(config: String?, board: String?, profiles: String?)
     case sensorsRead(config: String)
+    /// `perch send DEVICE-JID TEXT…`: one chat command, its answer printed. `timeout` is as written
+    /// (a duration, checked by the caller with the one duration grammar).
+    case send(config: String, device: String, text: String, timeout: String?)
     case version
     case help
 
@@ -25,6 +28,8 @@ public enum Invocation: Sendable, Equatable {
     struct Verb {
         let name: String
         let options: [String]
+        /// What its arguments after the options are, when it takes any (for the usage error).
+        var positionals: String? = nil
     }
 
     static let verbs: [Verb] = [
@@ -33,6 +38,7 @@ public enum Invocation: Sendable, Equatable {
         Verb(name: "doctor", options: ["--config"]),
         Verb(name: "gpio list", options: ["--config", "--board", "--profiles"]),
         Verb(name: "sensors read", options: ["--config"]),
+        Verb(name: "send", options: ["--config", "--timeout"], positionals: "DEVICE-JID TEXT"),
     ]
     /// Verbs of two words, by their first.
     static let groups: [String: [String]] = ["gpio": ["list"], "sensors": ["read"]]
@@ -68,7 +74,12 @@ public enum Invocation: Sendable, Equatable {
 
         var values: [String: String] = [:]
         var seenFlags: Set<String> = []
+        var positionals: [String] = []
         while let a = args.popFirst() {
+            if a == "--", verb.positionals != nil {
+                positionals += args
+                break
+            }
             var option = a
             var inline: String?
             if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
@@ -77,7 +88,9 @@ public enum Invocation: Sendable, Equatable {
             }
             option = aliases[option] ?? option
             guard option.hasPrefix("-") else {
-                return .failure(UsageError("perch \(verb.name) takes no argument '\(a)'"))
+                guard verb.positionals != nil else { return .failure(UsageError("perch \(verb.name) takes no argument '\(a)'")) }
+                positionals.append(a)
+                continue
             }
             guard verb.options.contains(option) else {
                 let known = verbs.contains { $0.options.contains(option) }
@@ -107,6 +120,12 @@ public enum Invocation: Sendable, Equatable {
         }
 
         let config = values["--config"] ?? defaultConfig
+        if verb.name == "send" {
+            guard positionals.count >= 2 else {
+                return .failure(UsageError("perch send needs the device's JID and the command: perch send --config FILE DEVICE-JID \"pump on\""))
+            }
+            return .success(.send(config: config, device: positionals[0], text: positionals.dropFirst().joined(separator: " "), timeout: values["--timeout"]))
+        }
         switch verb.name {
         case "run": return .success(.run(config: config, traceXML: seenFlags.contains("--trace-xml"), logLevel: values["--log-level"]))
         case "check-config": return .success(.checkConfig(config: config))
@@ -121,6 +140,7 @@ public enum Invocation: Sendable, Equatable {
         case "--config": "a file"
         case "--board": "a profile id or file"
         case "--profiles": "a directory"
+        case "--timeout": "a duration such as 30s"
         default: "one of \(logLevels.joined(separator: ", "))"
         }
     }
@@ -156,6 +176,7 @@ public enum Invocation: Sendable, Equatable {
                perch doctor --config FILE
                perch gpio list [--config FILE | --board ID [--profiles DIR]]
                perch sensors read --config FILE
+               perch send --config FILE [--timeout 30s] DEVICE-JID TEXT
                perch --version
 
         run            connect to the XMPP server and serve until SIGTERM or SIGINT
@@ -163,6 +184,8 @@ public enum Invocation: Sendable, Equatable {
         doctor         check the board: GPIO chips and permissions, every configured line and sensor
         gpio list      every GPIO chip and line, with the board profile's names and pins beside them
         sensors read   read every configured sensor once and print the values
+        send           log in as the configured account (another resource), send TEXT to DEVICE-JID
+                       as a chat command, print its answer and exit: 0 done, 1 refused or no answer
         --config FILE  the TOML configuration (default /etc/perch/perch.toml)
         --board ID     a board profile for gpio list without a configuration (see devices/)
         --trace-xml    log every XML element sent and received (SASL payloads redacted)

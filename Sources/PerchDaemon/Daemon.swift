@@ -31,6 +31,16 @@ public final class Daemon {
         // An existing directory keeps its mode: say so when it is not private.
         if let problem = FileModeChecks.stateDirectoryProblem(config.device.stateDirectory) { logger.warning(problem) }
         if let problem = FileModeChecks.passwordFileProblem(config.account.passwordSource) { logger.warning(problem) }
+        var c = Self.clientConfiguration(config, password: password, logger: logger)
+        c.traceXML = traceXML || config.log.traceXML
+        c.resumptionFile = config.device.stateDirectory + "/session.xml"
+        client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
+        hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
+        agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger.with(label: "agent"))
+    }
+
+    /// The XMPP client's settings from the configuration: account, server, TLS, keepalive, limits.
+    static func clientConfiguration(_ config: Configuration, password: String, logger: Logger) -> ClientConfiguration {
         var c = ClientConfiguration(jid: config.account.jid, password: password)
         c.host = config.server.host
         c.port = config.server.port
@@ -53,11 +63,7 @@ public final class Daemon {
         c.connectTimeout = config.connection.connectTimeout
         c.reconnect.maximumDelay = config.connection.reconnectMax
         c.softwareVersion = Self.version
-        c.traceXML = traceXML || config.log.traceXML
-        c.resumptionFile = config.device.stateDirectory + "/session.xml"
-        client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
-        hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
-        agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger.with(label: "agent"))
+        return c
     }
 
     /// Runs until SIGTERM or SIGINT, then closes the session cleanly. Returns the exit status.

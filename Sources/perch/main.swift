@@ -45,6 +45,8 @@ var configPath = Invocation.defaultConfig
 var traceXML = false
 var levelOverride: String?
 var command: String
+var sendTarget: JID?
+var sendTimeout: Int64 = 30_000
 switch invocation {
 case .help:
     emit(Invocation.usage + "\n")
@@ -58,6 +60,17 @@ case .checkConfig(let config): (command, configPath) = ("check-config", config)
 case .doctor(let config): (command, configPath) = ("doctor", config)
 case .sensorsRead(let config): (command, configPath) = ("sensors read", config)
 case .gpioList: command = "gpio list"
+case .send(let config, let deviceText, _, let timeoutText):
+    (command, configPath) = ("send", config)
+    // Checked before the configuration is read, like every usage error.
+    do { sendTarget = try JID(deviceText) } catch { fail("'\(deviceText)' is not a JID: \(error)", code: Invocation.ExitStatus.usage) }
+    if let timeoutText {
+        switch DurationText.parse(timeoutText) {
+        case .success(let ms) where ms >= 1_000: sendTimeout = ms
+        case .success: fail("--timeout must be at least 1s", code: Invocation.ExitStatus.usage)
+        case .failure(let why): fail("--timeout: \(why)", code: Invocation.ExitStatus.usage)
+        }
+    }
 }
 
 // Hardware commands need the configuration but not the password.
@@ -146,6 +159,20 @@ case "check-config":
         print("  warning      \(problem)")
     }
     exit(0)
+case "send":
+    guard case .send(_, _, let text, _) = invocation, let device = sendTarget else { fail("internal error: send without a target") }
+    let timeout = sendTimeout
+    let level = LogLevel(name: config.log.level) ?? .info
+    let logger = Logger(label: "perch", level: max(level, .warning))
+    do {
+        let sender = try OneShotSender(config: config, password: password, device: device, text: text, timeout: timeout, logger: logger)
+        let outcome = sender.run()
+        if let answer = outcome.answer { emit(answer + "\n") }
+        if let problem = outcome.problem { fail(problem, code: outcome.status) }
+        exit(outcome.status)
+    } catch {
+        fail("cannot start: \(error)")
+    }
 case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info
     let logger = Logger(label: "perch", level: traceXML || config.log.traceXML ? min(level, .info) : level)
