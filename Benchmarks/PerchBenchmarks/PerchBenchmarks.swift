@@ -150,4 +150,8 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(done)
         hardware.shutdown()
     }
+
+    // MARK: Outbox
+
+    outboxBenchmarks()
 }
