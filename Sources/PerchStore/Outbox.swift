@@ -46,6 +46,9 @@ public enum OutboxDurability: String, Sendable, Hashable {
 /// Bounded by count, bytes and age; past a bound the oldest entries are dropped, counted, and logged.
 /// A damaged database is moved aside (`outbox.db.damaged-<time>`) with an error line and a new one is
 /// started; if even that fails the outbox keeps entries in memory only and says so.
+///
+/// Every commit costs the same whatever the backlog: each statement on that path finds its rows
+/// through the table's key and is prepared once per connection.
 public final class Outbox {
     public let path: String
     public let limits: OutboxLimits
@@ -73,18 +76,37 @@ public final class Outbox {
     private var staged: [OutboxItem] = []
     private var stagedDeletes: Set<Int64> = []
     private var commitTimer: EventLoop.Timer?
+    /// Told of every statement run on the database, for tests.
+    private let observer: ((StatementRun) -> Void)?
 
-    public init(path: String, limits: OutboxLimits = .init(), commitInterval: Int64 = 5000, durability: OutboxDurability = .process, loop: EventLoop?, logger: Logger) {
+    public convenience init(path: String, limits: OutboxLimits = .init(), commitInterval: Int64 = 5000, durability: OutboxDurability = .process, loop: EventLoop?, logger: Logger) {
+        self.init(path: path, limits: limits, commitInterval: commitInterval, durability: durability, loop: loop, logger: logger, observer: nil)
+    }
+
+    /// `observer` is told of every statement run on the database and the work SQLite counted for it.
+    init(path: String, limits: OutboxLimits = .init(), commitInterval: Int64 = 5000, durability: OutboxDurability = .process, loop: EventLoop?, logger: Logger, observer: ((StatementRun) -> Void)?) {
         self.path = path
         self.limits = limits
         self.commitInterval = commitInterval
         self.durability = durability
         self.loop = loop
         self.logger = logger
+        self.observer = observer
         open()
     }
 
     deinit { db?.close() }
+
+    /// The open connection, for tests.
+    var database: Database? { db }
+
+    /// Commits what is staged and closes the database, finalizing its statements. Call once, at
+    /// shutdown: entries added after it are kept in memory only.
+    public func close() {
+        commit()
+        db?.close()
+        db = nil
+    }
 
     // MARK: Opening
 
@@ -106,6 +128,7 @@ public final class Outbox {
             logger.notice("\(file) had mode 0\(String(mode, radix: 8)), open to group or others; changed it to 0\(String(mode & 0o700, radix: 8))")
         }
         let d = try Database(path: path)
+        if let observer { d.observe(observer) }
         do throws(StoreError) {
             try d.execute("PRAGMA journal_mode = WAL")
             try d.execute("PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL")")
@@ -195,7 +218,8 @@ public final class Outbox {
         var result: [OutboxItem] = []
         if let db, limit > 0 {
             do {
-                let s = try db.prepare("SELECT seq, taken, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+                let s = try db.cached("SELECT seq, taken, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+                defer { s.reset() }
                 s.bind(1, seq).bind(2, Int64(limit + stagedDeletes.count))
                 while try s.step(), result.count < limit {
                     let n = s.int64(0)
@@ -215,7 +239,7 @@ public final class Outbox {
         let upTo = nextSeq + Self.reservation - 1
         guard let db else { return reservedSeq = upTo }
         do {
-            try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)").bind(1, String(upTo)).run()
+            try db.cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)").bind(1, String(upTo)).run()
             reservedSeq = upTo
         } catch {
             failed(error)
@@ -249,8 +273,8 @@ public final class Outbox {
             var removed = 0
             try db.transaction { () throws(StoreError) in
                 if !deletes.isEmpty {
-                    let size = try db.prepare("SELECT length(CAST(payload AS BLOB)) FROM outbox WHERE seq = ?")
-                    let del = try db.prepare("DELETE FROM outbox WHERE seq = ?")
+                    let size = try db.cached("SELECT length(CAST(payload AS BLOB)) FROM outbox WHERE seq = ?")
+                    let del = try db.cached("DELETE FROM outbox WHERE seq = ?")
                     for seq in deletes {
                         size.bind(1, seq)
                         if try size.step() { bytesRemoved += Int(size.int64(0)) }
@@ -259,7 +283,7 @@ public final class Outbox {
                         removed += db.changes
                     }
                 }
-                let ins = try db.prepare("INSERT INTO outbox (seq, taken, payload) VALUES (?, ?, ?)")
+                let ins = try db.cached("INSERT INTO outbox (seq, taken, payload) VALUES (?, ?, ?)")
                 for item in inserts { try ins.bind(1, item.seq).bind(2, item.takenAt).bind(3, item.payload).run() }
             }
             storedCount += inserts.count - removed
@@ -287,33 +311,35 @@ public final class Outbox {
             return
         }
         guard let db, storedCount > 0 else { return }
-        let overCount = storedCount > limits.maxCount
-        let overBytes = storedBytes > limits.maxBytes
         do {
-            // The oldest entry decides whether age applies at all, with one indexed look-up.
-            let oldest = try db.integer("SELECT coalesce(min(taken), 0) FROM outbox")
-            guard overCount || overBytes || now - oldest > limits.maxAge else { return }
+            // Entries go oldest first, in the order they were added (seq, the table's key), and the
+            // walk stops at the first one within every limit: a commit with nothing to drop reads one
+            // row, found through the primary key, whatever the backlog.
             var count = storedCount
             var bytes = storedBytes
             var lastSeq: Int64 = 0
             var first: Int64?
             var last: Int64 = 0
             var n = 0
-            let s = try db.prepare("SELECT seq, taken, length(CAST(payload AS BLOB)) FROM outbox ORDER BY seq")
-            while try s.step() {
-                guard count > limits.maxCount || bytes > limits.maxBytes || now - s.int64(1) > limits.maxAge else { break }
-                lastSeq = s.int64(0)
-                first = first ?? s.int64(1)
-                last = s.int64(1)
-                count -= 1
-                bytes -= Int(s.int64(2))
-                n += 1
+            do {
+                let s = try db.cached("SELECT seq, taken, length(CAST(payload AS BLOB)) FROM outbox WHERE seq > ? ORDER BY seq")
+                defer { s.reset() }
+                s.bind(1, Int64.min)
+                while try s.step() {
+                    guard count > limits.maxCount || bytes > limits.maxBytes || now - s.int64(1) > limits.maxAge else { break }
+                    lastSeq = s.int64(0)
+                    first = first ?? s.int64(1)
+                    last = s.int64(1)
+                    count -= 1
+                    bytes -= Int(s.int64(2))
+                    n += 1
+                }
             }
             guard n > 0 else { return }
             dropped += Int64(n)
             try db.transaction { () throws(StoreError) in
-                try db.prepare("DELETE FROM outbox WHERE seq <= ?").bind(1, lastSeq).run()
-                try db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('dropped', ?)").bind(1, String(dropped)).run()
+                try db.cached("DELETE FROM outbox WHERE seq <= ?").bind(1, lastSeq).run()
+                try db.cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('dropped', ?)").bind(1, String(dropped)).run()
             }
             storedCount = count
             storedBytes = bytes
