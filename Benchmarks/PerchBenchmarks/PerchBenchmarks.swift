@@ -150,4 +150,9 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(done)
         hardware.shutdown()
     }
+
+    // MARK: Outbox
+
+    outboxBenchmarks()
+    outboxOpeningBenchmarks()
 }

@@ -20,11 +20,26 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// One run of a statement, as a test sees it through ``Database/observe(_:)``: its SQL and the work
+/// SQLite counted for it (virtual machine steps, and rows stepped through in full-table scans).
+struct StatementRun: Sendable, Hashable {
+    let sql: String
+    let steps: Int
+    let fullScanSteps: Int
+}
+
 /// The few SQLite calls the outbox needs: one connection, prepared statements, transactions. Every
 /// SQLite call in Perch is in this file.
+///
+/// The statements the outbox runs on every commit are prepared once per connection (``cached(_:)``)
+/// and finalized when the connection closes.
 final class Database {
     private var handle: OpaquePointer?
     let path: String
+    private var statements: [String: Statement] = [:]
+    /// Statements compiled on this connection (`sqlite3_prepare_v2` calls), for tests.
+    private(set) var prepareCount = 0
+    private var observer: Observer?
 
     /// Makes the database file private before SQLite opens it: SQLite creates it 0644 less the umask
     /// and gives the -wal and -shm files it creates the database file's mode, so the file is created
@@ -58,9 +73,27 @@ final class Database {
 
     deinit { close() }
 
+    /// Finalizes the prepared statements and closes the connection; the last connection to close
+    /// checkpoints the WAL into the database and removes it.
     func close() {
-        if let handle { sqlite3_close_v2(handle) }
+        statements.removeAll()
+        if let handle {
+            if observer != nil { sqlite3_trace_v2(handle, 0, nil, nil) }
+            sqlite3_close_v2(handle)
+        }
         handle = nil
+        observer = nil
+    }
+
+    /// Statements prepared on this connection and not yet finalized, for tests.
+    var unfinalizedStatements: Int {
+        var n = 0
+        var stmt = sqlite3_next_stmt(handle, nil)
+        while let s = stmt {
+            n += 1
+            stmt = sqlite3_next_stmt(handle, s)
+        }
+        return n
     }
 
     func execute(_ sql: String) throws(StoreError) {
@@ -73,23 +106,77 @@ final class Database {
         }
     }
 
+    /// A new statement, finalized when the caller lets go of it: for statements run once.
     func prepare(_ sql: String) throws(StoreError) -> Statement {
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw StoreError(rc, "\(path): \(lastMessage)") }
+        prepareCount += 1
         return Statement(stmt, self)
+    }
+
+    /// The statement for `sql`, prepared the first time and kept until ``close()``: for statements
+    /// run again and again. It is handed out reset, with no bindings; the caller resets it when done
+    /// (`defer { s.reset() }`), so that an unfinished read does not hold back the WAL checkpoint.
+    func cached(_ sql: String) throws(StoreError) -> Statement {
+        if let s = statements[sql] {
+            s.reset()
+            return s
+        }
+        let s = try prepare(sql)
+        statements[sql] = s
+        return s
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
-        try execute("BEGIN IMMEDIATE")
+        try cached("BEGIN IMMEDIATE").run()
         do {
             try body()
-            try execute("COMMIT")
+            try cached("COMMIT").run()
         } catch {
-            try? execute("ROLLBACK")
+            try? cached("ROLLBACK").run()
             throw error
         }
+    }
+
+    /// The steps of SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`), such as
+    /// `SEARCH outbox USING INTEGER PRIMARY KEY (rowid>?)`, for tests.
+    func queryPlan(_ sql: String) throws(StoreError) -> [String] {
+        let s = try prepare("EXPLAIN QUERY PLAN " + sql)
+        var steps: [String] = []
+        while try s.step() { steps.append(s.string(3)) }
+        return steps
+    }
+
+    /// Calls `body` after every statement run on this connection with what SQLite counted for it;
+    /// nil stops it. For tests: it costs a clock read per statement.
+    func observe(_ body: ((StatementRun) -> Void)?) {
+        guard let handle else { return }
+        guard let body else {
+            sqlite3_trace_v2(handle, 0, nil, nil)
+            observer = nil
+            return
+        }
+        let o = Observer(body)
+        observer = o
+        sqlite3_trace_v2(
+            handle, UInt32(SQLITE_TRACE_PROFILE),
+            { _, context, p, _ in
+                guard let context, let p else { return 0 }
+                let stmt = OpaquePointer(p)
+                let observer = Unmanaged<Observer>.fromOpaque(context).takeUnretainedValue()
+                let sql = sqlite3_sql(stmt).map { String(cString: $0) } ?? ""
+                let steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1)
+                let scans = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1)
+                observer.body(StatementRun(sql: sql, steps: Int(steps), fullScanSteps: Int(scans)))
+                return 0
+            }, Unmanaged.passUnretained(o).toOpaque())
+    }
+
+    private final class Observer {
+        let body: (StatementRun) -> Void
+        init(_ body: @escaping (StatementRun) -> Void) { self.body = body }
     }
 
     /// Rows changed by the last statement.
