@@ -90,9 +90,10 @@ public final class Agent {
         return m
     }
 
-    /// Writes what the outbox has staged; call at shutdown.
+    /// Writes what the outbox has staged and closes it cleanly (so the next start need not read all
+    /// of it); call once, at shutdown.
     public func stop() {
-        pubsub.commit()
+        pubsub.outbox?.close()
     }
 
     /// Installs the handlers; call before the client starts.

@@ -90,6 +90,9 @@ import XMPPClient
             agent.executor.execute(.status, CommandContext(from: try JID("owner@example.org"), role: .owner, frontEnd: "test")) { status = $0.text }
             #expect(status?.contains("outbox: 4 waiting") == true, "\(status ?? "")")
             agent.stop()
+            // Closed, not only committed: SQLite removes the write-ahead log of a database closed
+            // cleanly, and the outbox records the clean close for a cheap check at the next start.
+            #expect(access("\(scratch.path)/state/outbox.db-wal", F_OK) != 0, "the outbox was left open at stop")
             client.stop {}
             hardware.shutdown()
         }
