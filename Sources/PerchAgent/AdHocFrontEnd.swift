@@ -169,7 +169,7 @@ final class AdHocFrontEnd {
             default: return nil
             }
         case "pulse-output":
-            guard let ms = values["duration"].flatMap(ChatParser.parseDuration), ms > 0 else { return nil }
+            guard let ms = values["duration"].flatMap({ try? DurationText.parse($0).get() }), ms > 0 else { return nil }
             return .pulse(output: output, milliseconds: ms)
         default:
             return nil

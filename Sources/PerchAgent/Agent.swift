@@ -203,10 +203,13 @@ public final class Agent {
             }
         }
         let age = CommandAge.from(stanza: stanza, now: WallClock.milliseconds())
-        switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() })) {
+        let readings = Set(config.device.sensors.map { $0.name.lowercased() } + config.device.inputs.map { $0.name.lowercased() })
+        switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() }), readings: readings) {
         case .failure(.unknown(let word)):
+            logger.info("chat from \(from.bare) (\(role)): unknown command \(logQuoted(String(word.prefix(40)))); answered with the hint to send help")
             reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key, error: .badRequest)
         case .failure(.badArgument(let why)):
+            logger.info("chat from \(from.bare) (\(role)): \(logQuoted(String(text.prefix(60)))) refused: \(why)")
             reply(to: stanza, why, key: key, error: .badRequest)
         case .success(let command):
             executor.execute(command, CommandContext(from: from, role: role, frontEnd: "chat", age: age)) { [weak self] outcome in

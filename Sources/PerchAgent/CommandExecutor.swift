@@ -137,6 +137,14 @@ public final class CommandExecutor {
             finish(.ok(statusText() + (statusDetails?().map { "\n" + $0 } ?? "")))
         case .read(let name):
             finish(read(name))
+        case .describe(let name):
+            withOutput(name, finish) { output in
+                var text = describe(output)
+                if context.role >= .operator {
+                    text += "; send \(output.name) on, \(output.name) off, \(output.name) toggle or pulse \(output.name) 5s (at most \(describeDuration(output.spec.maxPulse)))"
+                }
+                finish(.ok(text))
+            }
         case .set(let name, let on):
             withOutput(name, finish) { output in
                 if on { self.switchOn(output, .set(true), finish) } else { self.act(output, .set(false), finish) }

@@ -8,6 +8,8 @@ public enum DeviceCommand: Hashable, Sendable {
     case set(output: String, on: Bool)
     case toggle(output: String)
     case pulse(output: String, milliseconds: Int64)
+    /// An output's state and what can be done with it (its name alone in chat).
+    case describe(output: String)
     /// One sensor (or input), or all of them.
     case read(sensor: String?)
     case block(JID)
@@ -23,7 +25,7 @@ public enum DeviceCommand: Hashable, Sendable {
     public var requiredRole: Role {
         switch self {
         case .help: .viewer
-        case .status, .read: .viewer
+        case .status, .read, .describe: .viewer
         case .set, .toggle, .pulse: .operator
         case .block, .unblock, .allow, .deny, .subscribers, .removeSubscriber: .owner
         }
@@ -32,7 +34,7 @@ public enum DeviceCommand: Hashable, Sendable {
     /// Whether it changes anything (what rate limits and stale-message checks apply to).
     public var isAction: Bool {
         switch self {
-        case .help, .status, .read, .subscribers: false
+        case .help, .status, .read, .describe, .subscribers: false
         default: true
         }
     }
@@ -45,6 +47,7 @@ public enum DeviceCommand: Hashable, Sendable {
         case .set(let o, let on): "\(o) \(on ? "on" : "off")"
         case .toggle(let o): "\(o) toggle"
         case .pulse(let o, let ms): "pulse \(o) \(ms) ms"
+        case .describe(let o): o
         case .read(let s): "read\(s.map { " \($0)" } ?? "")"
         case .block(let j): "block \(j)"
         case .unblock(let j): "unblock \(j)"

@@ -41,7 +41,8 @@ public struct DeviceConfiguration: Sendable {
     public static let defaultMinSwitchInterval: Int64 = 100
 
     /// Words the chat front-end uses as commands, so no output, input or sensor may be called so.
-    public static let reservedNames: Set<String> = ["help", "status", "read", "pulse", "block", "unblock", "on", "off", "toggle", "all", "set"]
+    /// Names no output, input or sensor may have: the chat command words (``ChatWords``).
+    public static var reservedNames: Set<String> { ChatWords.reserved }
 }
 
 extension ConfigurationLoader {
@@ -78,8 +79,8 @@ extension ConfigurationLoader {
                 throw r.error(table["name"], "\(key).name", "\"\(name)\" must start with a letter and hold only letters, digits, - and _ (at most 32)")
             }
             let folded = name.lowercased()
-            guard !DeviceConfiguration.reservedNames.contains(folded) else {
-                throw r.error(table["name"], "\(key).name", "\"\(name)\" is a chat command word; choose another name")
+            if let meaning = ChatWords.meaning(of: folded) {
+                throw r.error(table["name"], "\(key).name", "\"\(name)\" is a chat command word (\(meaning)), so chat commands could not name it; choose another name, such as \"\(folded)_1\"")
             }
             if let other = names[folded] { throw r.error(table["name"], "\(key).name", "\"\(name)\" is already the name of \(other) (names are case-insensitive)") }
             names[folded] = "\(key) \"\(name)\""

@@ -192,3 +192,40 @@ import XMPPCore
         #expect(rig.sent.isEmpty)
     }
 }
+
+/// The chat grammar as a person meets it: a name alone answers, trailing words are refused with a
+/// hint, and what was not understood is in the log.
+@Suite struct AgentChatGrammarTests {
+    func say(_ rig: AgentControlMessageTests.ControlRig, _ body: String, from: String = "op@example.org/tablet") -> String? {
+        var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["from": from, "to": "board@example.org/board", "type": "chat", "id": "g\(rig.sent.count)"])
+        m.append(.text("body", namespace: XMPPNamespace.client, body))
+        let before = rig.sent.count
+        rig.agent.message(m)
+        _ = rig.loop.run(until: { rig.sent.count > before }, timeout: 1_000)
+        return rig.sent.count > before ? rig.sent.last?.child("body")?.text : nil
+    }
+
+    @Test func anOutputNameAloneAnswersItsStateAndWhatItTakes() throws {
+        let rig = try AgentControlMessageTests.ControlRig()
+        #expect(say(rig, "pump") == "pump off; send pump on, pump off, pump toggle or pulse pump 5s (at most 5 s)")
+        #expect(say(rig, "pump", from: "viewer@example.org/x") == "pump off", "a viewer is told the state only")
+        #expect(rig.line("pump") == "0")
+    }
+
+    @Test func trailingWordsAreRefusedAndNothingRuns() throws {
+        let rig = try AgentControlMessageTests.ControlRig()
+        #expect(say(rig, "pump on please") == "\"please\" is more than pump on takes: send pump on alone")
+        #expect(rig.line("pump") == "0")
+        #expect(rig.sent.last?.child("perch", namespace: "urn:perch:reply")?[attribute: "error"] == "bad-request")
+        #expect(rig.lines("chat from op@example.org (operator): \"pump on please\" refused").count == 1, "\(rig.log.lines)")
+    }
+
+    @Test func unknownCommandsAreLogged() throws {
+        let rig = try AgentControlMessageTests.ControlRig()
+        #expect(say(rig, "fly away")?.hasPrefix("unknown command \"fly\"") == true)
+        #expect(rig.lines("chat from op@example.org (operator): unknown command \"fly\"").count == 1, "\(rig.log.lines)")
+        #expect(rig.sent.last?.child("perch", namespace: "urn:perch:reply")?[attribute: "error"] == "bad-request")
+        #expect(say(rig, "pump on") == "pump on")
+        #expect(rig.sent.last?.child("perch", namespace: "urn:perch:reply")?[attribute: "error"] == nil, "a command done carries no error")
+    }
+}

@@ -216,7 +216,7 @@ struct Rig {
         #expect(try ChatParser.parse("lamp toggle").get() == .toggle(output: "lamp"))
         #expect(try ChatParser.parse("pulse pump 5s").get() == .pulse(output: "pump", milliseconds: 5_000))
         #expect(try ChatParser.parse("pulse pump 500ms").get() == .pulse(output: "pump", milliseconds: 500))
-        #expect(try ChatParser.parse("pulse pump 1.5").get() == .pulse(output: "pump", milliseconds: 1_500))
+        #expect(try ChatParser.parse("pulse pump 1.5s").get() == .pulse(output: "pump", milliseconds: 1_500))
         #expect(try ChatParser.parse("read").get() == .read(sensor: nil))
         #expect(try ChatParser.parse("read air").get() == .read(sensor: "air"))
         #expect(try ChatParser.parse("block Eve@Example.net/phone").get() == .block(try JID("eve@example.net")))
@@ -231,5 +231,53 @@ struct Rig {
         #expect(m.contains("not a duration"))
         guard case .failure(.badArgument) = ChatParser.parse("pump maybe") else { Issue.record("accepted"); return }
         guard case .failure(.badArgument) = ChatParser.parse("block not a jid@@") else { Issue.record("accepted"); return }
+    }
+
+    func hint(_ text: String, outputs: Set<String>? = ["pump"], readings: Set<String> = ["cpu", "door"]) -> String? {
+        if case .failure(.badArgument(let m)) = ChatParser.parse(text, outputs: outputs, readings: readings) { return m }
+        return nil
+    }
+
+    /// Words after a complete command are refused with a hint, for every command alike.
+    @Test func trailingWordsAreRefusedEverywhere() throws {
+        #expect(hint("pump on please") == "\"please\" is more than pump on takes: send pump on alone")
+        #expect(hint("pump on for a minute")?.contains("send pump on alone") == true, "never on for good")
+        #expect(hint("status please") == "status takes nothing after it: send status alone")
+        #expect(hint("help me") == "help takes nothing after it: send help alone")
+        #expect(hint("subscribers now") != nil)
+        #expect(hint("read cpu now")?.hasPrefix("usage: read [sensor]") == true)
+        #expect(hint("pulse pump 5s twice")?.hasPrefix("usage: pulse") == true)
+        #expect(hint("set pump on now")?.hasPrefix("usage: set") == true)
+        #expect(ChatParser.parse("fly away now", outputs: ["pump"]) == .failure(.unknown("fly")))
+    }
+
+    /// A name alone: an output's state and what can be done; a sensor's or an input's reading.
+    @Test func aNameAloneAnswers() {
+        #expect(ChatParser.parse("pump", outputs: ["pump"]) == .success(.describe(output: "pump")))
+        #expect(ChatParser.parse("Pump", outputs: ["pump"]) == .success(.describe(output: "Pump")))
+        #expect(ChatParser.parse("cpu", outputs: ["pump"], readings: ["cpu"]) == .success(.read(sensor: "cpu")))
+        #expect(ChatParser.parse("hello", outputs: ["pump"], readings: ["cpu"]) == .failure(.unknown("hello")))
+    }
+
+    /// The one duration grammar: a unit is needed, 0 is not a pulse, and the hints say what to write.
+    @Test func pulseDurations() throws {
+        #expect(hint("pulse pump 0s") == "a pulse needs a duration above 0, e.g. pulse pump 5s")
+        #expect(hint("pulse pump 5")?.contains("\"5\" has no unit; write 5s") == true, "\(hint("pulse pump 5") ?? "")")
+        #expect(hint("pulse pump -5s")?.contains("is not a duration") == true)
+        #expect(hint("pulse pump 1e3s")?.contains("is not a duration") == true)
+        #expect(try ChatParser.parse("pulse pump 2min").get() == .pulse(output: "pump", milliseconds: 120_000))
+        #expect(try ChatParser.parse("pulse pump 250MS").get() == .pulse(output: "pump", milliseconds: 250))
+    }
+
+    /// Every first word and every action word is a reserved name, from the table the parser uses.
+    @Test func theReservedNamesAreTheParsersWords() {
+        for word in ["state", "get", "switch", "turn", "allow", "deny", "commands", "subscribers", "unsubscribe", "on", "toggle", "all"] {
+            #expect(DeviceConfiguration.reservedNames.contains(word), "\(word)")
+        }
+        for (word, _) in ChatWords.verbs where word != "?" {
+            // A name that is a first word never reaches the output branch of the parser.
+            guard case .success(let c) = ChatParser.parse("\(word) on", outputs: [word]) else { continue }
+            if case .set = c { Issue.record("\(word) on switched an output called \(word)") }
+        }
     }
 }

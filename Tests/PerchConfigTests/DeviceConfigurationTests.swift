@@ -123,6 +123,12 @@ func deviceError(_ text: String) -> String {
         ("[[output]]\nname = \"x\"", "perch.toml:5: output[0].line: is required"),
         ("[[output]]\nname = \"Pump\"\nline = \"A\"\n[[input]]\nname = \"pump\"\nline = \"B\"", "perch.toml:9: input[0].name: \"pump\" is already the name of output[0] \"Pump\""),
         ("[[output]]\nname = \"status\"\nline = \"A\"", "perch.toml:6: output[0].name: \"status\" is a chat command word"),
+        // Every word of the chat table, the synonyms too: `state on` would run status.
+        ("[[output]]\nname = \"state\"\nline = \"A\"", "perch.toml:6: output[0].name: \"state\" is a chat command word (\"state …\" is the status command)"),
+        ("[[output]]\nname = \"Allow\"\nline = \"A\"", "perch.toml:6: output[0].name: \"Allow\" is a chat command word"),
+        ("[[output]]\nname = \"switch\"\nline = \"A\"", "perch.toml:6: output[0].name: \"switch\" is a chat command word"),
+        ("[[input]]\nname = \"subscribers\"\nline = \"A\"", "perch.toml:6: input[0].name: \"subscribers\" is a chat command word"),
+        ("[[sensor]]\nname = \"get\"\nsource = \"thermal\"", "perch.toml:6: sensor[0].name: \"get\" is a chat command word"),
         ("[[output]]\nname = \"my pump\"\nline = \"A\"", "perch.toml:6: output[0].name: \"my pump\" must start with a letter"),
         ("[[output]]\nname = \"a\"\nline = \"X\"\n[[output]]\nname = \"b\"\nline = \"X\"", "perch.toml:10: output[1].line: line \"X\" is already used by output[0] \"a\""),
         ("[[output]]\nname = \"a\"\nline = \"X\"\ninitial = \"maybe\"", "perch.toml:8: output[0].initial: must be one of \"off\", \"on\", \"restore\""),
