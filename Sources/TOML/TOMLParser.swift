@@ -62,7 +62,7 @@ public struct TOMLParser {
 
         var t = root
         for (n, k) in key.dropLast().enumerated() {
-            let path = Self.quoted(key[...n])
+            let path = { Self.quoted(key[...n]) }
             switch t[k] {
             case nil:
                 let child = try newNode(.implicit, line: l, depth: t.depth + 1)
@@ -70,7 +70,7 @@ public struct TOMLParser {
                 t = child
             case .table(let child)?: t = child
             case .tables(let a)?: t = a.nodes[a.nodes.count - 1]
-            case .value(let v)?: throw Self.notExtensible(path, v, line: l)
+            case .value(let v)?: throw Self.notExtensible(path(), v, line: l)
             }
         }
         let last = key[key.count - 1]
@@ -125,7 +125,7 @@ public struct TOMLParser {
         skipSpaces()
         var t = table
         for (n, k) in key.dropLast().enumerated() {
-            let path = Self.quoted(key[...n])
+            let path = { Self.quoted(key[...n]) }
             switch t[k] {
             case nil:
                 let child = try newNode(.dotted(section: section), line: l, depth: t.depth + 1)
@@ -136,15 +136,15 @@ public struct TOMLParser {
                 case .dotted(let s) where s == section: break
                 case .implicit: child.origin = .dotted(section: section)
                 case .header:
-                    throw TOMLError(line: l, "'\(path)' is a table defined by a header on line \(child.line); dotted keys under another header cannot add to it")
+                    throw TOMLError(line: l, "'\(path())' is a table defined by a header on line \(child.line); dotted keys under another header cannot add to it")
                 default:
-                    throw TOMLError(line: l, "'\(path)' is a table defined on line \(child.line); dotted keys under another header cannot add to it")
+                    throw TOMLError(line: l, "'\(path())' is a table defined on line \(child.line); dotted keys under another header cannot add to it")
                 }
                 t = child
             case .tables(let a)?:
-                throw TOMLError(line: l, "'\(path)' is an array of tables (line \(a.line)); dotted keys cannot add to it")
+                throw TOMLError(line: l, "'\(path())' is an array of tables (line \(a.line)); dotted keys cannot add to it")
             case .value(let v)?:
-                throw Self.notExtensible(path, v, line: l)
+                throw Self.notExtensible(path(), v, line: l)
             }
         }
         let last = key[key.count - 1]
@@ -293,15 +293,15 @@ public struct TOMLParser {
         return String(decoding: [0x30, 0x30, digits[Int(c >> 4)], digits[Int(c & 0xF)]], as: UTF8.self)
     }
 
-    private mutating func expect(_ c: UInt8, context: String) throws(TOMLError) {
+    private mutating func expect(_ c: UInt8, context: @autoclosure () -> String) throws(TOMLError) {
         guard peek() == c else {
-            throw TOMLError(line: line, "expected '\(Character(Unicode.Scalar(c)))' \(context), found \(describe(peek()))")
+            throw TOMLError(line: line, "expected '\(Character(Unicode.Scalar(c)))' \(context()), found \(describe(peek()))")
         }
         i += 1
     }
 
-    private mutating func expect(_ c: Character, context: String) throws(TOMLError) {
-        try expect(c.asciiValue!, context: context)
+    private mutating func expect(_ c: Character, context: @autoclosure () -> String) throws(TOMLError) {
+        try expect(c.asciiValue!, context: context())
     }
 
     mutating func skipSpaces() {
