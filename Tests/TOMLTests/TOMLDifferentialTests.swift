@@ -16,6 +16,7 @@ struct TOMLDifferentialTests {
         #expect(TOMLDiffCorpus.files("valid").count >= 60)
         #expect(TOMLDiffCorpus.files("invalid").count >= 80)
         #expect(TOMLDiffCorpus.files("refused").count >= 10)
+        #expect(TOMLDiffCorpus.shipped.count >= 7)
         #expect(TOMLDiffPython.results.count == TOMLDiffCorpus.all.count)
     }
 
@@ -32,6 +33,17 @@ struct TOMLDifferentialTests {
             return
         }
         let got = TOMLDiffValue(table)
+        #expect(got == expected, "Perch: \(got)\ntomllib: \(expected)")
+    }
+
+    /// The configurations and board profiles Perch ships read the same in both.
+    @Test(arguments: TOMLDiffCorpus.shipped)
+    func shippedFilesGiveTheSameValues(_ path: String) throws {
+        guard case .accepted(let expected?)? = TOMLDiffPython.results[path] else {
+            Issue.record("tomllib does not accept \(path): \(String(describing: TOMLDiffPython.results[path]))")
+            return
+        }
+        let got = TOMLDiffValue(try TOMLParser.parse(try TOMLDiffCorpus.text(path)))
         #expect(got == expected, "Perch: \(got)\ntomllib: \(expected)")
     }
 
@@ -76,7 +88,15 @@ enum TOMLDiffCorpus {
 
     static func path(_ kind: String, _ name: String) -> String { "\(root)/\(kind)/\(name)" }
 
-    static var all: [String] { ["valid", "invalid", "refused"].flatMap { kind in files(kind).map { path(kind, $0) } } }
+    /// config/*.toml and devices/*.toml.
+    static var shipped: [String] {
+        let repo = URL(fileURLWithPath: root).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        return ["config", "devices"].flatMap { dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(repo)/\(dir)")) ?? []).filter { $0.hasSuffix(".toml") }.sorted().map { "\(repo)/\(dir)/\($0)" }
+        }
+    }
+
+    static var all: [String] { ["valid", "invalid", "refused"].flatMap { kind in files(kind).map { path(kind, $0) } } + shipped }
 
     /// The file's bytes as the configuration loader gets them; every fixture is valid UTF-8.
     static func text(_ path: String) throws -> String {
