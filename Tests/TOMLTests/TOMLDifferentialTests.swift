@@ -232,8 +232,11 @@ enum TOMLDiffPython {
         return (try? run(["-c", "import tomllib"]))?.status == 0
     }()
 
-    static let results: [String: Result] = {
-        guard let (status, out) = try? run(["-c", script] + TOMLDiffCorpus.all), status == 0 else { return [:] }
+    static let results: [String: Result] = verdicts(TOMLDiffCorpus.all)
+
+    /// tomllib's verdict on each file (none for a file it could not be run on).
+    static func verdicts(_ paths: [String]) -> [String: Result] {
+        guard let (status, out) = try? run(["-c", script] + paths), status == 0 else { return [:] }
         let lines = out.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         var results: [String: Result] = [:]
         for n in stride(from: 0, to: lines.count - 1, by: 2) {
@@ -246,7 +249,7 @@ enum TOMLDiffPython {
             }
         }
         return results
-    }()
+    }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: Data) {
         let p = Process()
