@@ -122,7 +122,7 @@ let package = Package(
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
-            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO"], path: "Fuzz/PerchFuzz",
+            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML"], path: "Fuzz/PerchFuzz",
             swiftSettings: shippedSettings),
 
         // MARK: Tests

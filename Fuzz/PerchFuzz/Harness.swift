@@ -3,12 +3,13 @@ import XMPPClient
 import XMPPCore
 import XMPPXML
 
-/// One fuzz input through everything that reads bytes from the network: as an XML stream
-/// (``fuzzXML(_:)``) and as a DNS answer (``fuzzDNS(_:)``). Nothing may crash, hang or grow without
-/// bound; errors are the expected outcome for most inputs.
+/// One fuzz input through everything that reads untrusted bytes: as an XML stream (``fuzzXML(_:)``)
+/// and a DNS answer (``fuzzDNS(_:)``) from the network, and as a TOML document (``fuzzTOML(_:)``).
+/// Nothing may crash, hang or grow without bound; errors are the expected outcome for most inputs.
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzXML(data)
     fuzzDNS(data)
+    fuzzTOML(data)
 }
 
 /// The XML stream parser (fed in two pieces, split where the input says), then every element through

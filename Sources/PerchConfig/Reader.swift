@@ -90,7 +90,7 @@ struct Reader {
         guard let v = t[key] else { return nil }
         let ms: Int64
         switch v {
-        case .integer(let s, _): ms = s * 1000
+        case .integer(let s, _): ms = Self.scaled(s, by: 1000)
         case .string(let s, _):
             guard let parsed = Self.parseDuration(s) else { throw error(v, prefix + key, "'\(s)' is not a duration (examples: \"500ms\", \"90s\", \"5m\", \"1h\")") }
             ms = parsed
@@ -102,13 +102,23 @@ struct Reader {
         return ms
     }
 
+    /// Milliseconds; a number too large for them (`"9999999999999999999d"`) saturates, so the range
+    /// check refuses it by name rather than the multiplication trapping.
     static func parseDuration(_ s: String) -> Int64? {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             let number = s.dropLast(suffix.count)
-            if let n = Int64(number), n >= 0 { return n * factor }
+            if let n = Int64(number), n >= 0 { return scaled(n, by: factor) }
+            if !number.isEmpty, number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return .max }
         }
         return nil
+    }
+
+    /// `n * factor`, saturating at the ends of Int64 instead of trapping.
+    static func scaled(_ n: Int64, by factor: Int64) -> Int64 {
+        let (product, overflow) = n.multipliedReportingOverflow(by: factor)
+        guard overflow else { return product }
+        return (n < 0) == (factor < 0) ? .max : .min
     }
 }
 

@@ -1,128 +1,185 @@
 /// A TOML 1.0 parser for configuration files: tables, dotted keys, arrays of tables, inline tables,
 /// basic and literal strings (single and multi-line), integers (decimal, hex, octal, binary, with
-/// underscores), floats, booleans and arrays. Date-times are rejected with a clear message; no
-/// configuration key uses them.
+/// underscores, 64-bit), floats, booleans and arrays, with the specification's rules on which table
+/// may be defined or extended where. Two refusals, each with a clear message: date-times and local
+/// dates and times (no configuration key uses them), and integers outside the 64-bit range (the
+/// specification lets a parser refuse what it cannot hold losslessly). Containers (tables, arrays,
+/// inline tables) nest at most ``maxDepth`` deep, so no input can exhaust the stack.
 public struct TOMLParser {
-    private let s: [UInt8]
-    private var i = 0
-    private var line = 1
-    private var root = TOMLTable()
-    /// The path of the current `[table]` or `[[array]]` element.
-    private var current: [PathStep] = []
-    /// Tables defined by a header or by key assignment, to refuse redefinition.
-    private var defined: Set<[String]> = []
+    /// The deepest nesting of tables, arrays and inline tables a document may have.
+    public static let maxDepth = 128
 
-    enum PathStep: Equatable { case key(String), arrayElement(String) }
+    let s: [UInt8]
+    var i = 0
+    var line = 1
+    private let root = TOMLNode(origin: .root, line: 0, depth: 0)
+    /// The table of the last `[header]` or `[[header]]`, where key/value pairs go.
+    private var current: TOMLNode
+    /// The number of the current header section, for the dotted-key rule.
+    private var section = 0
+    /// The last number given to a section (each header and each inline table gets its own).
+    private var sections = 0
 
     public static func parse(_ text: String) throws(TOMLError) -> TOMLTable {
         var p = TOMLParser(s: Array(text.utf8))
         try p.document()
-        return p.root
+        return p.root.table()
     }
 
-    private init(s: [UInt8]) { self.s = s }
+    private init(s: [UInt8]) {
+        self.s = s
+        current = root
+    }
 
     // MARK: Document structure
 
     private mutating func document() throws(TOMLError) {
         while true {
-            skipWhitespaceAndComments(newlines: true)
+            try skipBlankLines()
             guard i < s.count else { return }
             if s[i] == UInt8(ascii: "[") {
                 try header()
             } else {
-                let keyLine = line
-                let key = try dottedKey()
-                skipSpaces()
-                try expect("=")
-                skipSpaces()
-                let value = try self.value()
-                try assign(path: current, key: key, value: value, line: keyLine)
+                try keyValue(into: current, section: section)
             }
             try endOfLine()
         }
     }
 
     private mutating func header() throws(TOMLError) {
-        let headerLine = line
+        let l = line
         i += 1
         let isArray = peek() == UInt8(ascii: "[")
         if isArray { i += 1 }
         skipSpaces()
         let key = try dottedKey()
         skipSpaces()
-        try expect("]")
-        if isArray { try expect("]") }
-        if isArray {
-            try withTable(path: [], create: key.dropLast().map { .key($0) }, line: headerLine) { (t: inout TOMLTable) throws(TOMLError) in
-                let name = key.last!
-                var elements: [TOMLValue] = []
-                if let existing = t[name] {
-                    guard case .array(let a, _) = existing, a.allSatisfy({ if case .table = $0 { true } else { false } }) else {
-                        throw TOMLError(line: headerLine, "'\(key.joined(separator: "."))' is already defined as \(existing.typeName)")
-                    }
-                    elements = a
-                }
-                elements.append(.table(TOMLTable(line: headerLine), line: headerLine))
-                t.set(name, .array(elements, line: headerLine))
-            }
-            current = key.dropLast().map { .key($0) } + [.arrayElement(key.last!)]
-        } else {
-            let full = resolvedPath(key.map { .key($0) })
-            guard !defined.contains(full) else { throw TOMLError(line: headerLine, "table [\(key.joined(separator: "."))] is defined twice") }
-            defined.insert(full)
-            try withTable(path: [], create: key.map { .key($0) }, line: headerLine) { _ throws(TOMLError) in }
-            current = key.map { .key($0) }
-        }
-    }
+        try expect("]", context: isArray ? "to close the [[header]]" : "to close the [header]")
+        if isArray { try expect("]", context: "to close the [[header]]") }
+        let name = Self.quoted(key)
+        sections += 1
+        section = sections
 
-    /// The path with array elements pinned to their current index, for redefinition checks.
-    private func resolvedPath(_ steps: [PathStep]) -> [String] {
-        steps.map { if case .key(let k) = $0 { k } else if case .arrayElement(let k) = $0 { k + "[]" } else { "" } }
-    }
-
-    private mutating func assign(path: [PathStep], key: [String], value: TOMLValue, line: Int) throws(TOMLError) {
-        let parents = key.dropLast().map { PathStep.key($0) }
-        try withTable(path: path, create: parents, line: line) { (t: inout TOMLTable) throws(TOMLError) in
-            let name = key.last!
-            if t[name] != nil { throw TOMLError(line: line, "key '\(key.joined(separator: "."))' is defined twice") }
-            t.set(name, value)
-        }
-    }
-
-    /// Walks (creating tables as needed) from the root along `path` then `create`, and runs `body` on
-    /// the table found there.
-    private mutating func withTable(path: [PathStep], create: [PathStep], line: Int, _ body: (inout TOMLTable) throws(TOMLError) -> Void) throws(TOMLError) {
-        try Self.walk(&root, Array(path + create)[...], line: line, body)
-    }
-
-    private static func walk(_ t: inout TOMLTable, _ steps: ArraySlice<PathStep>, line: Int, _ body: (inout TOMLTable) throws(TOMLError) -> Void) throws(TOMLError) {
-        guard let step = steps.first else { return try body(&t) }
-        switch step {
-        case .key(let k):
-            var child: TOMLTable
+        var t = root
+        for (n, k) in key.dropLast().enumerated() {
+            let path = { Self.quoted(key[...n]) }
             switch t[k] {
-            case nil: child = TOMLTable(line: line)
-            case .table(let existing, _)?: child = existing
-            case .array(var elements, let l)?:
-                // A dotted path through an array of tables goes to its last element.
-                guard case .table(var last, let tl)? = elements.last else { throw TOMLError(line: line, "'\(k)' is not a table") }
-                try walk(&last, steps.dropFirst(), line: line, body)
-                elements[elements.count - 1] = .table(last, line: tl)
-                t.set(k, .array(elements, line: l))
-                return
-            case let other?: throw TOMLError(line: line, "'\(k)' is already \(other.typeName), not a table")
+            case nil:
+                let child = try newNode(.implicit, line: l, depth: t.depth + 1)
+                t[k] = .table(child)
+                t = child
+            case .table(let child)?: t = child
+            case .tables(let a)?: t = a.nodes[a.nodes.count - 1]
+            case .value(let v)?: throw Self.notExtensible(path(), v, line: l)
             }
-            try walk(&child, steps.dropFirst(), line: line, body)
-            t.set(k, .table(child, line: child.line))
-        case .arrayElement(let k):
-            guard case .array(var elements, let l)? = t[k], case .table(var last, let tl)? = elements.last else {
-                throw TOMLError(line: line, "'\(k)' is not an array of tables")
-            }
-            try walk(&last, steps.dropFirst(), line: line, body)
-            elements[elements.count - 1] = .table(last, line: tl)
-            t.set(k, .array(elements, line: l))
         }
+        let last = key[key.count - 1]
+        switch t[last] {
+        case nil:
+            if isArray {
+                let element = try newNode(.arrayElement, line: l, depth: t.depth + 2)
+                t[last] = .tables(TOMLTableArray(first: element))
+                current = element
+            } else {
+                let table = try newNode(.header, line: l, depth: t.depth + 1)
+                t[last] = .table(table)
+                current = table
+            }
+        case .table(let table)?:
+            if isArray {
+                throw TOMLError(line: l, "[[\(name)]] adds to an array of tables, but '\(name)' is already a table (line \(table.line))")
+            }
+            switch table.origin {
+            case .implicit:
+                table.origin = .header
+                table.line = l
+                current = table
+            case .header:
+                throw TOMLError(line: l, "table [\(name)] is defined twice (first on line \(table.line))")
+            case .dotted:
+                throw TOMLError(line: l, "table [\(name)] was already defined by dotted keys on line \(table.line); a header cannot define it again")
+            case .root, .arrayElement:
+                throw TOMLError(line: l, "table [\(name)] is defined twice")
+            }
+        case .tables(let a)?:
+            guard isArray else {
+                throw TOMLError(line: l, "[\(name)] is an array of tables (from [[\(name)]] on line \(a.line)); write [[\(name)]] to add an element")
+            }
+            let element = try newNode(.arrayElement, line: l, depth: t.depth + 2)
+            a.nodes.append(element)
+            current = element
+        case .value(let v)?:
+            if isArray, case .array = v {
+                throw TOMLError(line: l, "[[\(name)]] cannot add to '\(name)', an array written as a value on line \(v.line)")
+            }
+            throw Self.notExtensible(name, v, line: l)
+        }
+    }
+
+    /// `key = value` into `table`; the dotted parts of the key name tables under it.
+    private mutating func keyValue(into table: TOMLNode, section: Int) throws(TOMLError) {
+        let l = line
+        let key = try dottedKey()
+        skipSpaces()
+        try expect("=", context: "after the key '\(Self.quoted(key))'")
+        skipSpaces()
+        var t = table
+        for (n, k) in key.dropLast().enumerated() {
+            let path = { Self.quoted(key[...n]) }
+            switch t[k] {
+            case nil:
+                let child = try newNode(.dotted(section: section), line: l, depth: t.depth + 1)
+                t[k] = .table(child)
+                t = child
+            case .table(let child)?:
+                switch child.origin {
+                case .dotted(let s) where s == section: break
+                case .implicit: child.origin = .dotted(section: section)
+                case .header:
+                    throw TOMLError(line: l, "'\(path())' is a table defined by a header on line \(child.line); dotted keys under another header cannot add to it")
+                default:
+                    throw TOMLError(line: l, "'\(path())' is a table defined on line \(child.line); dotted keys under another header cannot add to it")
+                }
+                t = child
+            case .tables(let a)?:
+                throw TOMLError(line: l, "'\(path())' is an array of tables (line \(a.line)); dotted keys cannot add to it")
+            case .value(let v)?:
+                throw Self.notExtensible(path(), v, line: l)
+            }
+        }
+        let last = key[key.count - 1]
+        if let existing = t[last] {
+            let first: Int
+            switch existing {
+            case .table(let n): first = n.line
+            case .tables(let a): first = a.line
+            case .value(let v): first = v.line
+            }
+            throw TOMLError(line: l, "key '\(Self.quoted(key))' is defined twice (first on line \(first))")
+        }
+        t[last] = .value(try value(depth: t.depth))
+    }
+
+    private func newNode(_ origin: TOMLNode.Origin, line l: Int, depth: Int) throws(TOMLError) -> TOMLNode {
+        guard depth <= Self.maxDepth else { throw Self.tooDeep(line: l) }
+        return TOMLNode(origin: origin, line: l, depth: depth)
+    }
+
+    static func tooDeep(line: Int) -> TOMLError {
+        TOMLError(line: line, "tables, arrays and inline tables nest more than \(maxDepth) levels deep here")
+    }
+
+    private static func notExtensible(_ path: String, _ v: TOMLValue, line: Int) -> TOMLError {
+        switch v {
+        case .table: TOMLError(line: line, "'\(path)' is an inline table (line \(v.line)), which cannot be extended")
+        case .array: TOMLError(line: line, "'\(path)' is an array (line \(v.line)), not a table")
+        default: TOMLError(line: line, "'\(path)' is already \(v.typeName) (line \(v.line)), not a table")
+        }
+    }
+
+    /// A key for messages: bare parts as written, others quoted.
+    static func quoted<C: Collection>(_ key: C) -> String where C.Element == String {
+        key.map { k in !k.isEmpty && k.utf8.allSatisfy(isBareKey) ? k : "\"\(k)\"" }.joined(separator: ".")
     }
 
     // MARK: Keys
@@ -139,12 +196,12 @@ public struct TOMLParser {
     }
 
     private mutating func simpleKey() throws(TOMLError) -> String {
-        guard let c = peek() else { throw TOMLError(line: line, "expected a key") }
-        if c == UInt8(ascii: "\"") { return try basicString() }
-        if c == UInt8(ascii: "'") { return try literalString() }
+        guard let c = peek() else { throw TOMLError(line: line, "expected a key, found the end of the file") }
+        if c == UInt8(ascii: "\"") { return try basicString(multiline: false) }
+        if c == UInt8(ascii: "'") { return try literalString(multiline: false) }
         let start = i
         while let c = peek(), Self.isBareKey(c) { i += 1 }
-        guard i > start else { throw TOMLError(line: line, "expected a key, found '\(Character(Unicode.Scalar(c)))'") }
+        guard i > start else { throw TOMLError(line: line, "expected a key, found \(describe(c))") }
         return String(decoding: s[start..<i], as: UTF8.self)
     }
 
@@ -154,230 +211,140 @@ public struct TOMLParser {
 
     // MARK: Values
 
-    private mutating func value() throws(TOMLError) -> TOMLValue {
+    /// A value inside a container `depth` deep.
+    private mutating func value(depth: Int) throws(TOMLError) -> TOMLValue {
         let l = line
-        guard let c = peek() else { throw TOMLError(line: l, "expected a value") }
+        guard let c = peek() else { throw TOMLError(line: l, "expected a value, found the end of the file") }
         switch c {
-        case UInt8(ascii: "\""): return .string(try basicString(), line: l)
-        case UInt8(ascii: "'"): return .string(try literalString(), line: l)
-        case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "{"): return try inlineTable()
-        case UInt8(ascii: "t") where matches("true"): i += 4; return .boolean(true, line: l)
-        case UInt8(ascii: "f") where matches("false"): i += 5; return .boolean(false, line: l)
-        default: return try number()
+        case UInt8(ascii: "\""): return .string(try basicString(multiline: matches("\"\"\"")), line: l)
+        case UInt8(ascii: "'"): return .string(try literalString(multiline: matches("'''")), line: l)
+        case UInt8(ascii: "["): return try array(depth: depth + 1)
+        case UInt8(ascii: "{"): return try inlineTable(depth: depth + 1)
+        default: return try scalar()
         }
     }
 
-    private mutating func array() throws(TOMLError) -> TOMLValue {
+    private mutating func array(depth: Int) throws(TOMLError) -> TOMLValue {
         let l = line
+        guard depth <= Self.maxDepth else { throw Self.tooDeep(line: l) }
         i += 1
         var items: [TOMLValue] = []
         while true {
-            skipWhitespaceAndComments(newlines: true)
+            try skipBlankLines()
             if peek() == UInt8(ascii: "]") { i += 1; return .array(items, line: l) }
-            items.append(try value())
-            skipWhitespaceAndComments(newlines: true)
+            items.append(try value(depth: depth))
+            try skipBlankLines()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
-            guard peek() == UInt8(ascii: "]") else { throw TOMLError(line: line, "expected ',' or ']' in the array opened on line \(l)") }
+            guard peek() == UInt8(ascii: "]") else {
+                throw TOMLError(line: line, "expected ',' or ']' in the array opened on line \(l), found \(describe(peek()))")
+            }
         }
     }
 
-    private mutating func inlineTable() throws(TOMLError) -> TOMLValue {
+    /// `{ k = v, ... }` on one line, no trailing comma (TOML 1.0); it cannot be extended afterwards.
+    private mutating func inlineTable(depth: Int) throws(TOMLError) -> TOMLValue {
         let l = line
+        guard depth <= Self.maxDepth else { throw Self.tooDeep(line: l) }
         i += 1
-        var t = TOMLTable(line: l)
+        sections += 1
+        let own = sections
+        let t = TOMLNode(origin: .dotted(section: own), line: l, depth: depth)
         skipSpaces()
-        if peek() == UInt8(ascii: "}") { i += 1; return .table(t, line: l) }
+        if peek() == UInt8(ascii: "}") { i += 1; return .table(t.table(), line: l) }
         while true {
             skipSpaces()
-            let key = try dottedKey()
-            skipSpaces()
-            try expect("=")
-            skipSpaces()
-            let v = try value()
-            try Self.walk(&t, key.dropLast().map { PathStep.key($0) }[...], line: l) { (tt: inout TOMLTable) throws(TOMLError) in
-                if tt[key.last!] != nil { throw TOMLError(line: l, "key '\(key.joined(separator: "."))' is defined twice") }
-                tt.set(key.last!, v)
+            if peek() == 0x0A || peek() == 0x0D || peek() == UInt8(ascii: "}") {
+                throw TOMLError(line: line, "expected a key in the inline table opened on line \(l), found \(describe(peek())) (TOML 1.0 inline tables stay on one line and have no trailing comma)")
             }
+            try keyValue(into: t, section: own)
             skipSpaces()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
-            try expect("}")
-            return .table(t, line: l)
-        }
-    }
-
-    private mutating func number() throws(TOMLError) -> TOMLValue {
-        let l = line
-        let start = i
-        while let c = peek(), !(c == UInt8(ascii: ",") || c == UInt8(ascii: "]") || c == UInt8(ascii: "}") || c == UInt8(ascii: "#") || c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D) { i += 1 }
-        let text = String(decoding: s[start..<i], as: UTF8.self)
-        guard !text.isEmpty else { throw TOMLError(line: l, "expected a value") }
-        if text.contains(where: { $0 == ":" }) || (text.count >= 10 && text.dropFirst(4).first == "-" && text.first?.isNumber == true) {
-            throw TOMLError(line: l, "dates and times are not supported here; write durations as strings such as \"90s\"")
-        }
-        let digits = text.replacingUnderscores()
-        if let v = Self.integer(digits) { return .integer(v, line: l) }
-        switch digits {
-        case "inf", "+inf": return .float(.infinity, line: l)
-        case "-inf": return .float(-.infinity, line: l)
-        case "nan", "+nan", "-nan": return .float(.nan, line: l)
-        default: break
-        }
-        if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(digits), !digits.hasPrefix("."), !digits.hasSuffix(".") {
-            return .float(d, line: l)
-        }
-        if text.first?.isLetter == true {
-            throw TOMLError(line: l, "'\(text)' is not a value; strings need quotes: \"\(text)\"")
-        }
-        throw TOMLError(line: l, "'\(text)' is not a valid number")
-    }
-
-    static func integer(_ t: String) -> Int64? {
-        if t.hasPrefix("0x") { return Int64(t.dropFirst(2), radix: 16) }
-        if t.hasPrefix("0o") { return Int64(t.dropFirst(2), radix: 8) }
-        if t.hasPrefix("0b") { return Int64(t.dropFirst(2), radix: 2) }
-        let body = t.hasPrefix("+") || t.hasPrefix("-") ? t.dropFirst() : Substring(t)
-        guard !body.isEmpty, body.allSatisfy(\.isNumber), body == "0" || !body.hasPrefix("0") else { return nil }
-        return Int64(t)
-    }
-
-    // MARK: Strings
-
-    private mutating func basicString() throws(TOMLError) -> String {
-        let l = line
-        if matches("\"\"\"") {
-            i += 3
-            if peek() == 0x0A { i += 1; line += 1 } else if matches("\r\n") { i += 2; line += 1 }
-            var out: [UInt8] = []
-            while true {
-                guard i < s.count else { throw TOMLError(line: l, "unterminated multi-line string") }
-                if matches("\"\"\"") {
-                    i += 3
-                    // Up to two quotes may directly precede the closing delimiter.
-                    while peek() == UInt8(ascii: "\""), out.count < Int.max { out.append(UInt8(ascii: "\"")); i += 1 }
-                    return String(decoding: out, as: UTF8.self)
-                }
-                if s[i] == UInt8(ascii: "\\") {
-                    // A line-ending backslash trims the newline and following whitespace.
-                    var j = i + 1
-                    while j < s.count, s[j] == 0x20 || s[j] == 0x09 { j += 1 }
-                    if j < s.count, s[j] == 0x0A || s[j] == 0x0D {
-                        i = j
-                        while let c = peek(), c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { if c == 0x0A { line += 1 }; i += 1 }
-                        continue
-                    }
-                    out += try escape()
-                    continue
-                }
-                if s[i] == 0x0A { line += 1 }
-                out.append(s[i])
-                i += 1
+            guard peek() == UInt8(ascii: "}") else {
+                throw TOMLError(line: line, "expected ',' or '}' in the inline table opened on line \(l), found \(describe(peek())) (TOML 1.0 inline tables stay on one line)")
             }
-        }
-        i += 1
-        var out: [UInt8] = []
-        while true {
-            guard let c = peek(), c != 0x0A else { throw TOMLError(line: l, "unterminated string") }
-            if c == UInt8(ascii: "\"") { i += 1; break }
-            if c == UInt8(ascii: "\\") { out += try escape(); continue }
-            if c < 0x20 && c != 0x09 { throw TOMLError(line: l, "control character in a string") }
-            out.append(c)
             i += 1
+            return .table(t.table(), line: l)
         }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private mutating func escape() throws(TOMLError) -> [UInt8] {
-        i += 1
-        guard let c = peek() else { throw TOMLError(line: line, "unterminated escape") }
-        i += 1
-        switch c {
-        case UInt8(ascii: "b"): return [0x08]
-        case UInt8(ascii: "t"): return [0x09]
-        case UInt8(ascii: "n"): return [0x0A]
-        case UInt8(ascii: "f"): return [0x0C]
-        case UInt8(ascii: "r"): return [0x0D]
-        case UInt8(ascii: "\""): return [0x22]
-        case UInt8(ascii: "\\"): return [0x5C]
-        case UInt8(ascii: "u"), UInt8(ascii: "U"):
-            let n = c == UInt8(ascii: "u") ? 4 : 8
-            guard i + n <= s.count, let v = UInt32(String(decoding: s[i..<(i + n)], as: UTF8.self), radix: 16), let scalar = Unicode.Scalar(v) else {
-                throw TOMLError(line: line, "invalid unicode escape")
-            }
-            i += n
-            return Array(String(Character(scalar)).utf8)
-        default:
-            throw TOMLError(line: line, "invalid escape '\\\(Character(Unicode.Scalar(c)))'")
-        }
-    }
-
-    private mutating func literalString() throws(TOMLError) -> String {
-        let l = line
-        if matches("'''") {
-            i += 3
-            if peek() == 0x0A { i += 1; line += 1 } else if matches("\r\n") { i += 2; line += 1 }
-            let start = i
-            while i < s.count, !matches("'''") { if s[i] == 0x0A { line += 1 }; i += 1 }
-            guard i < s.count else { throw TOMLError(line: l, "unterminated multi-line string") }
-            var end = i
-            i += 3
-            while peek() == UInt8(ascii: "'") { i += 1; end += 1 }
-            return String(decoding: s[start..<end], as: UTF8.self)
-        }
-        i += 1
-        let start = i
-        while let c = peek(), c != UInt8(ascii: "'") {
-            if c == 0x0A { throw TOMLError(line: l, "unterminated string") }
-            i += 1
-        }
-        guard peek() != nil else { throw TOMLError(line: l, "unterminated string") }
-        let text = String(decoding: s[start..<i], as: UTF8.self)
-        i += 1
-        return text
     }
 
     // MARK: Lexing helpers
 
-    private func peek() -> UInt8? { i < s.count ? s[i] : nil }
+    func peek() -> UInt8? { i < s.count ? s[i] : nil }
 
-    private func matches(_ text: String) -> Bool {
-        let t = Array(text.utf8)
-        return i + t.count <= s.count && Array(s[i..<(i + t.count)]) == t
+    func matches(_ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard i + n <= s.count else { return false }
+        let p = text.utf8Start
+        for k in 0..<n where s[i + k] != p[k] { return false }
+        return true
     }
 
-    private mutating func expect(_ c: Character) throws(TOMLError) {
-        guard let b = peek(), Character(Unicode.Scalar(b)) == c else {
-            let found = peek().map { "'\(Character(Unicode.Scalar($0)))'" } ?? "the end of the file"
-            throw TOMLError(line: line, "expected '\(c)', found \(found)")
+    /// A byte for messages: the character, or its code for controls and the end of the file.
+    func describe(_ c: UInt8?) -> String {
+        guard let c else { return "the end of the file" }
+        if c == 0x0A { return "the end of the line" }
+        if c < 0x20 || c == 0x7F { return "the control character U+\(Self.hex4(c))" }
+        if c >= 0x80 { return "a non-ASCII character" }
+        return "'\(Character(Unicode.Scalar(c)))'"
+    }
+
+    static func hex4(_ c: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        return String(decoding: [0x30, 0x30, digits[Int(c >> 4)], digits[Int(c & 0xF)]], as: UTF8.self)
+    }
+
+    private mutating func expect(_ c: UInt8, context: @autoclosure () -> String) throws(TOMLError) {
+        guard peek() == c else {
+            throw TOMLError(line: line, "expected '\(Character(Unicode.Scalar(c)))' \(context()), found \(describe(peek()))")
         }
         i += 1
     }
 
-    private mutating func skipSpaces() {
+    private mutating func expect(_ c: Character, context: @autoclosure () -> String) throws(TOMLError) {
+        try expect(c.asciiValue!, context: context())
+    }
+
+    mutating func skipSpaces() {
         while let c = peek(), c == 0x20 || c == 0x09 { i += 1 }
     }
 
-    private mutating func skipWhitespaceAndComments(newlines: Bool) {
-        while let c = peek() {
-            if c == 0x20 || c == 0x09 || c == 0x0D { i += 1 } else if c == 0x0A && newlines { i += 1; line += 1 } else if c == UInt8(ascii: "#") {
-                while let d = peek(), d != 0x0A { i += 1 }
-            } else { break }
+    /// A line ending (LF or CRLF) at `i`, consumed; false if there is none. A lone CR is an error.
+    mutating func newline() throws(TOMLError) -> Bool {
+        if peek() == 0x0A { i += 1; line += 1; return true }
+        if peek() == 0x0D {
+            guard i + 1 < s.count, s[i + 1] == 0x0A else { throw TOMLError(line: line, "a carriage return must be followed by a line feed") }
+            i += 2
+            line += 1
+            return true
+        }
+        return false
+    }
+
+    /// Spaces, tabs, line endings and comments.
+    private mutating func skipBlankLines() throws(TOMLError) {
+        while true {
+            skipSpaces()
+            if peek() == UInt8(ascii: "#") { try comment() }
+            guard try newline() else { return }
+        }
+    }
+
+    /// A comment up to (not including) the end of its line: no control characters but tab.
+    private mutating func comment() throws(TOMLError) {
+        i += 1
+        while let c = peek(), c != 0x0A {
+            if c == 0x0D, i + 1 < s.count, s[i + 1] == 0x0A { return }
+            if (c < 0x20 && c != 0x09) || c == 0x7F {
+                throw TOMLError(line: line, "the control character U+\(Self.hex4(c)) is not allowed in a comment")
+            }
+            i += 1
         }
     }
 
     private mutating func endOfLine() throws(TOMLError) {
         skipSpaces()
-        if peek() == UInt8(ascii: "#") { while let d = peek(), d != 0x0A { i += 1 } }
-        if peek() == 0x0D { i += 1 }
+        if peek() == UInt8(ascii: "#") { try comment() }
         guard let c = peek() else { return }
-        guard c == 0x0A else { throw TOMLError(line: line, "unexpected text after the value: '\(Character(Unicode.Scalar(c)))'") }
-        i += 1
-        line += 1
-    }
-}
-
-extension String {
-    fileprivate func replacingUnderscores() -> String {
-        String(filter { $0 != "_" })
+        guard try newline() else { throw TOMLError(line: line, "unexpected text after the value: \(describe(c))") }
     }
 }

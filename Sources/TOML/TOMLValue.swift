@@ -27,19 +27,42 @@ public indirect enum TOMLValue: Sendable, Equatable {
 }
 
 /// A table: keys in the order they were written.
+///
+/// Keys are compared by their Unicode scalars, as TOML requires: `"\u00e9"` and `"e\u0301"` are two
+/// keys, although Swift's `String ==` calls them equal.
 public struct TOMLTable: Sendable, Equatable {
     public private(set) var keys: [String] = []
-    public private(set) var values: [String: TOMLValue] = [:]
+    private var entries: [TOMLKey: TOMLValue] = [:]
     /// The line of the `[header]` that opened it (0 for the root).
     public var line: Int
 
     public init(line: Int = 0) { self.line = line }
 
-    public subscript(key: String) -> TOMLValue? { values[key] }
+    public subscript(key: String) -> TOMLValue? { entries[TOMLKey(key)] }
+
+    /// The values by key (keys that differ only in Unicode normalization collapse here: use `keys`
+    /// and the subscript to see each).
+    public var values: [String: TOMLValue] {
+        var out: [String: TOMLValue] = [:]
+        for key in keys { out[key] = self[key] }
+        return out
+    }
 
     mutating func set(_ key: String, _ value: TOMLValue) {
-        if values[key] == nil { keys.append(key) }
-        values[key] = value
+        let k = TOMLKey(key)
+        if entries[k] == nil { keys.append(key) }
+        entries[k] = value
+    }
+}
+
+/// A key compared and hashed by its UTF-8 bytes (TOML keys are not normalized).
+struct TOMLKey: Hashable, Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    static func == (a: TOMLKey, b: TOMLKey) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    func hash(into h: inout Hasher) {
+        for b in text.utf8 { h.combine(b) }
+        h.combine(0xFF as UInt8)
     }
 }
 
