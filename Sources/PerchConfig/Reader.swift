@@ -1,3 +1,4 @@
+import PerchIO
 import TOML
 import XMPPAddress
 
@@ -86,39 +87,27 @@ struct Reader {
     }
 
     /// A duration: a string such as "90s", "5m", "1h", "500ms", or an integer number of seconds.
+    /// A duration in the one grammar of ``DurationText`` (`"500ms"`, `"1.5s"`, `"5m"`), always a string
+    /// with a unit: a bare number could mean seconds or milliseconds, so it is refused with a hint.
+    /// A duration too long for any setting is refused by the range check, naming the key.
     func duration(_ t: TOMLTable, _ key: String, prefix: String, range: ClosedRange<Int64>) throws(ConfigurationError) -> Int64? {
         guard let v = t[key] else { return nil }
         let ms: Int64
         switch v {
-        case .integer(let s, _): ms = Self.scaled(s, by: 1000)
+        case .integer(let n, _):
+            throw error(v, prefix + key, "must be a duration written with its unit, such as \"\(n)s\" or \"\(n)ms\" (a bare \(n) could mean either)")
         case .string(let s, _):
-            guard let parsed = Self.parseDuration(s) else { throw error(v, prefix + key, "'\(s)' is not a duration (examples: \"500ms\", \"90s\", \"5m\", \"1h\")") }
-            ms = parsed
+            switch DurationText.parse(s) {
+            case .success(let parsed): ms = parsed
+            case .failure(.tooLong): ms = .max
+            case .failure(let why): throw error(v, prefix + key, why.description)
+            }
         default: throw error(v, prefix + key, "must be a duration such as \"90s\", not \(v.typeName)")
         }
         guard range.contains(ms) else {
-            throw error(v, prefix + key, "must be between \(range.lowerBound / 1000) s and \(range.upperBound / 1000) s")
+            throw error(v, prefix + key, "must be between \(describeDuration(range.lowerBound)) and \(describeDuration(range.upperBound))")
         }
         return ms
-    }
-
-    /// Milliseconds; a number too large for them (`"9999999999999999999d"`) saturates, so the range
-    /// check refuses it by name rather than the multiplication trapping.
-    static func parseDuration(_ s: String) -> Int64? {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (suffix, factor) in units where s.hasSuffix(suffix) {
-            let number = s.dropLast(suffix.count)
-            if let n = Int64(number), n >= 0 { return scaled(n, by: factor) }
-            if !number.isEmpty, number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return .max }
-        }
-        return nil
-    }
-
-    /// `n * factor`, saturating at the ends of Int64 instead of trapping.
-    static func scaled(_ n: Int64, by factor: Int64) -> Int64 {
-        let (product, overflow) = n.multipliedReportingOverflow(by: factor)
-        guard overflow else { return product }
-        return (n < 0) == (factor < 0) ? .max : .min
     }
 }
 

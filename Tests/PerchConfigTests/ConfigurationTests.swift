@@ -69,7 +69,7 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
         ("[account]\njid = \"a@b\"\n[server]\nhost = \"xmpp.example.org\"\ntransport = \"plain\"", "perch.toml:5: server.transport: \"plain\" sends the password unencrypted"),
         ("[account]\njid = \"a@b\"\n[access]\nowners = [\"x@y/res\"]", "perch.toml:4: access.owners[0]: 'x@y/res' must be a bare JID"),
         ("[account]\njid = \"a@b\"\njdi = 1", "perch.toml:3: account.jdi: unknown key"),
-        ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"soon\"", "perch.toml:4: connection.ping_interval: 'soon' is not a duration"),
+        ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"soon\"", "perch.toml:4: connection.ping_interval: \"soon\" is not a duration; write one such as 500ms"),
         ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"1s\"", "perch.toml:4: connection.ping_interval: must be between"),
         ("[account]\njid = \"a@b\"\n[server]\npins = [\"sha256/abc\"]", "perch.toml:4: server.pins[0]: must be sha256/"),
         ("[account]\njid = \"a@b\"\n[log]\nlevel = \"loud\"", "perch.toml:4: log.level: must be one of"),

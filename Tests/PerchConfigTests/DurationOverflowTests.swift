@@ -5,14 +5,14 @@ import Testing
 /// trap in the multiplication.
 @Suite struct DurationOverflowTests {
     @Test(arguments: [
-        ("[connection]\nping_interval = 9223372036854775807", "perch.toml:4: connection.ping_interval: must be between"),
-        ("[connection]\nping_timeout = -9223372036854775808", "perch.toml:4: connection.ping_timeout: must be between"),
-        ("[connection]\nconnect_timeout = 9223372036854776", "perch.toml:4: connection.connect_timeout: must be between"),
+        ("[connection]\nping_interval = 9223372036854775807", "perch.toml:4: connection.ping_interval: must be a duration written with its unit"),
+        ("[connection]\nping_timeout = -9223372036854775808", "perch.toml:4: connection.ping_timeout: must be a duration written with its unit"),
+        ("[connection]\nconnect_timeout = 9223372036854776", "perch.toml:4: connection.connect_timeout: must be a duration written with its unit"),
         ("[connection]\nreconnect_max = \"9999999999999999d\"", "perch.toml:4: connection.reconnect_max: must be between"),
         ("[connection]\nping_interval = \"99999999999999999999999s\"", "perch.toml:4: connection.ping_interval: must be between"),
         ("[commands]\nmax_age = \"9223372036854775807h\"", "perch.toml:4: commands.max_age: must be between"),
-        ("[outbox]\nmax_age = 9223372036854775807", "perch.toml:4: outbox.max_age: must be between"),
-        ("[[output]]\nname = \"a\"\nline = \"X\"\nmax_pulse = 9223372036854775807", "perch.toml:6: output[0].max_pulse: must be between"),
+        ("[outbox]\nmax_age = 9223372036854775807", "perch.toml:4: outbox.max_age: must be a duration written with its unit"),
+        ("[[output]]\nname = \"a\"\nline = \"X\"\nmax_pulse = 9223372036854775807", "perch.toml:6: output[0].max_pulse: must be a duration written with its unit"),
         ("[[sensor]]\nname = \"s\"\nsource = \"thermal\"\ninterval = \"106751991167301d\"", "perch.toml:6: sensor[0].interval: must be between"),
     ])
     func hugeDurationsAreRefusedByKey(_ text: String, _ expected: String) {
@@ -34,13 +34,23 @@ import Testing
         }
     }
 
-    @Test func scaledSaturatesInsteadOfTrapping() {
-        #expect(Reader.scaled(.max, by: 1000) == .max)
-        #expect(Reader.scaled(.min, by: 1000) == .min)
-        #expect(Reader.scaled(-5, by: 1000) == -5000)
-        #expect(Reader.parseDuration("9223372036854775807ms") == .max)
-        #expect(Reader.parseDuration("9223372036854775808ms") == .max)
-        #expect(Reader.parseDuration("90s") == 90_000)
-        #expect(Reader.parseDuration("1.5s") == nil)
+    /// A bare number is refused with a hint (issue: `max_pulse = 30` was taken as 30 s while the
+    /// reference config says durations are strings), and the one grammar applies: `1.5s` works.
+    @Test func aBareNumberIsRefusedAndTheOneGrammarApplies() throws {
+        do {
+            _ = try load("[account]\njid = \"a@b\"\n[[output]]\nname = \"a\"\nline = \"X\"\nmax_pulse = 30")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description == "perch.toml:6: output[0].max_pulse: must be a duration written with its unit, such as \"30s\" or \"30ms\" (a bare 30 could mean either)", "\(error.description)")
+        }
+        let c = try load("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"1.5m\"\nping_timeout = \"20 s\"")
+        #expect(c.connection.pingInterval == 90_000)
+        #expect(c.connection.pingTimeout == 20_000)
+        do {
+            _ = try load("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"30\"")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.hasPrefix("perch.toml:4: connection.ping_interval: \"30\" has no unit; write 30s"), "\(error.description)")
+        }
     }
 }
