@@ -46,6 +46,30 @@ public struct DeviceConfiguration: Sendable {
 }
 
 extension ConfigurationLoader {
+    /// Line names for a message: `GPIO0 … GPIO27` when they run in one numbered series, else a list.
+    static func lineRange(_ names: some Collection<String>) -> String {
+        let sorted = names.sorted { a, b in
+            let (pa, na) = (a.prefix { !$0.isNumber }, Int(a.drop { !$0.isNumber }) ?? -1)
+            let (pb, nb) = (b.prefix { !$0.isNumber }, Int(b.drop { !$0.isNumber }) ?? -1)
+            return pa == pb ? na < nb : pa < pb
+        }
+        if sorted.count > 6, let first = sorted.first, let last = sorted.last { return "\(first) … \(last), \(sorted.count) in all" }
+        return sorted.joined(separator: ", ")
+    }
+
+    /// Whether `name` is letters then digits with the same letters as a name in `names`
+    /// (case-insensitively): `GPIO99` is in the series of `GPIO17`, `DOOR_SENSOR` in none.
+    static func inSeries(_ name: String, of names: some Collection<String>) -> Bool {
+        func split(_ s: String) -> (String, String)? {
+            let letters = s.prefix { !$0.isNumber }
+            let digits = s.dropFirst(letters.count)
+            guard !letters.isEmpty, !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return (letters.lowercased(), String(digits))
+        }
+        guard let (prefix, _) = split(name) else { return false }
+        return names.contains { split($0)?.0 == prefix }
+    }
+
     func parseDevice(_ root: TOMLTable, _ r: Reader) throws(ConfigurationError) -> DeviceConfiguration {
         var device = DeviceConfiguration()
         let directory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
@@ -107,6 +131,11 @@ extension ConfigurationLoader {
                         if let resolved = try board.resolve(s) { address = resolved; break }
                     } catch {
                         throw r.error(table["line"], "\(key).line", error.message)
+                    }
+                    // A name in the profile's own series (GPIO99 beside GPIO0 … GPIO27) that it does not
+                    // list is a mistake; any other name is a device-tree line name, looked up at start.
+                    if Self.inSeries(s, of: board.lines.keys) {
+                        throw r.error(table["line"], "\(key).line", "the \(board.name) has no line \"\(s)\" (its lines: \(Self.lineRange(board.lines.keys))); see perch gpio list --board \(board.id), or give chip to use a line the profile does not list")
                     }
                 }
                 if chip == nil, s.lowercased().hasPrefix("pin"), Int(s.dropFirst(3)) != nil, device.board == nil {

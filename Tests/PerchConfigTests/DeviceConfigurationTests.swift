@@ -118,6 +118,8 @@ func deviceError(_ text: String) -> String {
     @Test(arguments: [
         ("board = \"raspberry-pi-9\"", "perch.toml:5: device.board: no board profile \"raspberry-pi-9\""),
         ("board = \"raspberry-pi-4b\"\n[[output]]\nname = \"x\"\nline = \"pin6\"", "perch.toml:8: output[0].line: pin6 on the Raspberry Pi 4 Model B is GND, not a GPIO line"),
+        ("board = \"raspberry-pi-4b\"\n[[output]]\nname = \"x\"\nline = \"GPIO99\"", "perch.toml:8: output[0].line: the Raspberry Pi 4 Model B has no line \"GPIO99\" (its lines: GPIO0 … GPIO27, 28 in all); see perch gpio list --board raspberry-pi-4b"),
+        ("board = \"raspberry-pi-4b\"\n[[input]]\nname = \"x\"\nline = \"GPIO28\"", "perch.toml:8: input[0].line: the Raspberry Pi 4 Model B has no line \"GPIO28\""),
         ("[[output]]\nname = \"x\"\nline = \"pin11\"", "perch.toml:7: output[0].line: \"pin11\" is a header pin: set [device] board"),
         ("[[output]]\nname = \"x\"\nline = 4", "perch.toml:7: output[0].line: an offset needs chip"),
         ("[[output]]\nname = \"x\"", "perch.toml:5: output[0].line: is required"),
