@@ -1,3 +1,4 @@
+import Glibc
 public import PerchGPIO
 import PerchIO
 import TOML
@@ -79,6 +80,26 @@ extension BoardProfile {
     /// Where profiles are looked for when a configuration names one by id.
     public static let standardDirectories = ["/etc/perch/devices", "/usr/share/perch/devices"]
 
+    /// Where profiles are looked for: the standard directories, then, for a perch built in a source
+    /// checkout (`…/.build/debug/perch`), the checkout's own `devices/`, so the README's commands
+    /// work from the tree.
+    public static var searchDirectories: [String] {
+        standardDirectories + (checkoutDevices.map { [$0] } ?? [])
+    }
+
+    /// `devices/` of the checkout this executable was built in, if it was and the folder is there.
+    static var checkoutDevices: String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // The part before the first build folder (.build, .build-benchmarks, …).
+        let parts = exe.splitText(separator: "/.build")
+        guard parts.count > 1, let root = parts.first, !root.isEmpty else { return nil }
+        let devices = root + "/devices"
+        return fileExists(devices + "/README.md") || !(directoryEntries(devices) ?? []).filter({ $0.hasSuffix(".toml") }).isEmpty ? devices : nil
+    }
+
     /// Finds a profile by id in `directories` (a path ending in `.toml` is read directly).
     public static func find(_ idOrPath: String, in directories: [String]) throws(BoardError) -> BoardProfile {
         if idOrPath.hasSuffix(".toml") { return try load(idOrPath) }
@@ -86,7 +107,7 @@ extension BoardProfile {
             return try load("\(dir)/\(idOrPath).toml")
         }
         let known = directories.flatMap { d in (directoryEntries(d) ?? []).filter { $0.hasSuffix(".toml") }.map { String($0.dropLast(5)) } }
-        throw BoardError("no board profile \"\(idOrPath)\" in \(directories.joined(separator: ", "))" + (known.isEmpty ? "" : "; profiles there: \(Set(known).sorted().joined(separator: ", "))"))
+        throw BoardError("no board profile \"\(idOrPath)\" in \(directories.joined(separator: ", "))" + (known.isEmpty ? "; give the folder that has it (perch gpio list --profiles DIR, or device.profiles_dir; a source checkout has them in devices/)" : "; profiles there: \(Set(known).sorted().joined(separator: ", "))"))
     }
 
     /// Reads and checks a profile file.

@@ -85,7 +85,7 @@ extension ConfigurationLoader {
             if let d = try r.string(t, "procfs_root", prefix: "device.") { device.procfsRoot = absolute(d) }
             device.allowCommands = try r.bool(t, "allow_commands", prefix: "device.") ?? false
             if let board = try r.string(t, "board", prefix: "device.") {
-                var dirs = BoardProfile.standardDirectories
+                var dirs = BoardProfile.searchDirectories
                 if let d = try r.string(t, "profiles_dir", prefix: "device.") { dirs.insert(absolute(d), at: 0) }
                 do {
                     device.board = try BoardProfile.find(board.hasSuffix(".toml") ? absolute(board) : board, in: dirs)

@@ -13,10 +13,14 @@ public enum HardwareCommands {
     public static func gpioList(_ backend: any GPIOBackend, profile: BoardProfile?, device: DeviceConfiguration?) throws(GPIOError) -> String {
         let chips = try backend.chips()
         var out = ""
-        if chips.isEmpty { return "no GPIO chips found (\(backend.name))\n" }
+        if chips.isEmpty {
+            guard let profile else { return "no GPIO chips found (\(backend.name))\n" }
+            return "no GPIO chips found (\(backend.name)); the \(profile.name)'s header\(profile.headers.count == 1 ? "" : "s"), from its profile:\n" + headerMap(profile)
+        }
         var uses: [String: String] = [:]
-        for spec in device?.outputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "output \(spec.name)" } }
-        for spec in device?.inputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "input \(spec.name)" } }
+        var roles: [String: String] = [:]
+        for spec in device?.outputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "output \(spec.name)"; roles["\(l.chip.path)#\(l.line.offset)"] = "output" } }
+        for spec in device?.inputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "input \(spec.name)"; roles["\(l.chip.path)#\(l.line.offset)"] = "input" } }
         for chip in chips {
             out += "\(chip.name) [\(chip.label)] \(chip.lines.count) lines (\(chip.path))\n"
             for line in chip.lines {
@@ -25,10 +29,33 @@ public enum HardwareCommands {
                     let known = profile.line(chipLabel: chip.label, offset: line.offset)
                     cols.append(pad(known.map { ([$0.name] + profile.pins(for: $0.name)).joined(separator: " ") } ?? "", 18))
                 }
-                cols.append(pad(line.isOutput ? "output" : "input", 7))
+                // A configured line shows what perch makes of it (an output reads as an input while
+                // nobody drives it); any other line, what the kernel says now.
+                cols.append(pad(roles["\(chip.path)#\(line.offset)"] ?? (line.isOutput ? "output" : "input"), 7))
                 if let consumer = line.consumer { cols.append("held by \"\(consumer)\"") }
                 if let use = uses["\(chip.path)#\(line.offset)"] { cols.append("← \(use)") }
                 out += "  " + cols.joined(separator: " ").trimmingTrailingSpaces() + "\n"
+            }
+        }
+        return out
+    }
+
+    /// A board's headers as they sit on the board, odd pins left and even pins right (what a user
+    /// wants to see before wiring, with or without GPIO on this machine).
+    public static func headerMap(_ profile: BoardProfile) -> String {
+        var out = ""
+        for header in profile.headers {
+            out += "\(header.name) (\(header.prefix)1 … \(header.prefix)\(header.pins.count))\n"
+            let width = header.pins.map(\.count).max() ?? 0
+            let label = "\(header.prefix)\(header.pins.count)".count
+            func left(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+            if header.pins.count % 2 == 0 {
+                for row in 0..<(header.pins.count / 2) {
+                    let (a, b) = (2 * row + 1, 2 * row + 2)
+                    out += "  \(left(header.pins[a - 1], width)) \(left("\(header.prefix)\(a)", label)) | \(pad("\(header.prefix)\(b)", label)) \(header.pins[b - 1])\n"
+                }
+            } else {
+                for (i, pin) in header.pins.enumerated() { out += "  \(left("\(header.prefix)\(i + 1)", label)) \(pin)\n" }
             }
         }
         return out
@@ -86,6 +113,8 @@ public enum HardwareCommands {
                     do {
                         let found = try backend.locate(address)
                         let where_ = "\(found.chip.name) [\(found.chip.label)] offset \(found.line.offset)"
+                        // The line as configured (GPIO17, DOOR_SENSOR), not its address: one offset per line.
+                        let address = address.name ?? "\(address)"
                         if let holder = found.line.consumer, holder != "perch" {
                             bad("\(kind) \(name): \(address) is held by \"\(holder)\"", "stop the program holding it, or remove the device-tree overlay or driver that claims it")
                         } else {
@@ -126,8 +155,21 @@ public enum HardwareCommands {
             if access(state, W_OK) == 0 { ok("state directory \(state) is writable") } else {
                 bad("state directory \(state) is not writable", "perch.service sets StateDirectory=perch; when running by hand, point [device] state_dir at a directory you own")
             }
-        } else if device.usesGPIO {
-            bad("state directory \(state) does not exist", "perch.service creates it (StateDirectory=perch); by hand, create it or set [device] state_dir")
+        } else {
+            // perch run creates it (and perch.service has systemd do it): only a parent it cannot
+            // write is a problem.
+            var parent = state
+            while !fileExists(parent), let slash = parent.utf8.lastIndex(of: UInt8(ascii: "/")) {
+                parent = slash == parent.utf8.startIndex ? "/" : String(parent[..<slash])
+            }
+            var st = stat()
+            if stat(parent, &st) == 0, st.st_mode & S_IFMT != S_IFDIR {
+                bad("state directory \(state) cannot be created: \(parent) is a file, not a folder", "point [device] state_dir somewhere else, or move \(parent) away")
+            } else if access(parent, W_OK) == 0 {
+                ok("state directory \(state) does not exist yet: perch run creates it (\(parent) is writable)")
+            } else {
+                bad("state directory \(state) does not exist and \(parent) is not writable by uid \(getuid())", "perch.service creates it (StateDirectory=perch); by hand, create it, owned by the user perch runs as, or set [device] state_dir")
+            }
         }
         out += problems == 0 ? "\nno problems found\n" : "\n\(problems) problem\(problems == 1 ? "" : "s") found\n"
         return (out, problems)

@@ -88,7 +88,7 @@ case .gpioList(let configGiven, let boardID, let profilesDir):
         }
     }
     if let boardID {
-        do { profile = try BoardProfile.find(boardID, in: (profilesDir.map { [$0] } ?? []) + BoardProfile.standardDirectories) } catch { fail("\(error)", code: 1) }
+        do { profile = try BoardProfile.find(boardID, in: (profilesDir.map { [$0] } ?? []) + BoardProfile.searchDirectories) } catch { fail("\(error)", code: Invocation.ExitStatus.usage) }
     }
     do {
         let backend = try Hardware.makeBackend(device ?? DeviceConfiguration(), loop: loop)

@@ -115,3 +115,22 @@ let allProfiles = (directoryEntries(devices) ?? []).filter { $0.hasSuffix(".toml
         #expect(throws: BoardError.self) { try BoardProfile.parse(duplicate, file: "x.toml") }
     }
 }
+
+/// A perch built in a source checkout finds the checkout's profiles, so the README's
+/// `perch gpio list --board raspberry-pi-4b` works from the tree (the test runner is built there too).
+@Suite struct ProfileSearchTests {
+    @Test func aCheckoutBuildSearchesItsOwnDevicesFolderLast() throws {
+        #expect(BoardProfile.searchDirectories == BoardProfile.standardDirectories + [devices])
+        let p = try BoardProfile.find("raspberry-pi-4b", in: BoardProfile.searchDirectories)
+        #expect(p.file == "\(devices)/raspberry-pi-4b.toml")
+    }
+
+    @Test func aMissingProfileSaysWhereToLook() {
+        do {
+            _ = try BoardProfile.find("raspberry-pi-4b", in: ["/nonexistent"])
+            Issue.record("found")
+        } catch {
+            #expect(error.message.contains("give the folder that has it (perch gpio list --profiles DIR, or device.profiles_dir"), "\(error.message)")
+        }
+    }
+}

@@ -86,3 +86,22 @@ import Testing
         #expect(pre.isEmpty, "a perch check before the main process defeats RestartPreventExitStatus=78: \(pre)")
     }
 }
+
+/// `perch gpio list --board ID` as the README writes it, run from anywhere with the perch of a
+/// checkout, on a machine without GPIO: the board's header map.
+@Suite struct GPIOListFromTheTreeTests {
+    @Test func theBoardsHeaderIsShownWithoutGPIO() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ExitStatusTests.binary)
+        p.arguments = ["gpio", "list", "--board", "raspberry-pi-4b"]
+        p.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+        #expect(text.contains("J8 (pin1 … pin40)") || text.contains("gpiochip"), "\(text)")
+    }
+}

@@ -137,6 +137,33 @@ final class LogBox: @unchecked Sendable {
         #expect(lines[3] == "  42   STATUS_LED                          output  held by \"led0\"")
     }
 
+    /// A configured output not driven yet reads as an input in the kernel: the list says output.
+    @Test func gpioListShowsAConfiguredOutputAsAnOutput() throws {
+        let backend = DescribedBackend([ChipInfo(name: "gpiochip0", label: "pinctrl-bcm2711", path: "/dev/gpiochip0", lines: [
+            LineInfo(offset: 17, name: "GPIO17", consumer: nil, isOutput: false),
+            LineInfo(offset: 27, name: "GPIO27", consumer: nil, isOutput: false),
+        ])])
+        var d = DeviceConfiguration()
+        d.outputs = [OutputSpec(name: "pump", line: LineAddress(chip: .label("pinctrl-bcm2711"), line: .offset(17), name: "GPIO17"))]
+        d.inputs = [InputSpec(name: "door", line: LineAddress(chip: .label("pinctrl-bcm2711"), line: .offset(27), name: "GPIO27"))]
+        let lines = try HardwareCommands.gpioList(backend, profile: nil, device: d).split(separator: "\n").map(String.init)
+        #expect(lines[1] == "  17   GPIO17           output  ← output pump", "\(lines)")
+        #expect(lines[2] == "  27   GPIO27           input   ← input door", "\(lines)")
+    }
+
+    /// Without GPIO chips (a laptop, a container), a board's header map is still shown.
+    @Test func gpioListWithoutChipsShowsTheBoardsHeader() throws {
+        let profile = try BoardProfile.find("raspberry-pi-4b", in: ["\(root)/devices"])
+        let text = try HardwareCommands.gpioList(DescribedBackend([]), profile: profile, device: nil)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("no GPIO chips found"), "\(text)")
+        #expect(lines[0].hasSuffix("the Raspberry Pi 4 Model B's header, from its profile:"))
+        #expect(lines[1] == "J8 (pin1 … pin40)")
+        #expect(lines[2] == "     3V3  pin1 | pin2  5V")
+        #expect(lines[7] == "  GPIO17 pin11 | pin12 GPIO18")
+        #expect(lines.count == 22)
+    }
+
     @Test func doctorSaysWhatToFix() throws {
         var d = device()
         d.outputs.removeLast()
@@ -146,12 +173,24 @@ final class LogBox: @unchecked Sendable {
         var c = config
         c.device = d
         let (text, problems) = HardwareCommands.doctor(c, loop: loop)
-        #expect(problems == 2, "\(text)")
+        #expect(problems == 1, "\(text)")
         #expect(text.contains("ok    output pump"))
+        // One offset per line: the line as configured, then where it is.
+        #expect(!text.split(separator: "\n").contains(where: { String($0).splitText(separator: "offset").count > 2 }), "\(text)")
         #expect(text.contains("ok    sensor cpu: 47.2 °C"))
         #expect(text.contains("FAIL  sensor water (1-Wire 28-000000000000)\n      → no 1-Wire device 28-000000000000"))
-        #expect(text.contains("FAIL  state directory \(scratch.path)/missing does not exist\n      → perch.service creates it"))
-        #expect(text.hasSuffix("2 problems found\n"))
+        // perch run creates a missing state directory: only an unwritable parent is a problem.
+        #expect(text.contains("ok    state directory \(scratch.path)/missing does not exist yet: perch run creates it (\(scratch.path) is writable)"), "\(text)")
+        #expect(text.hasSuffix("1 problem found\n"))
+        _ = system("touch '\(scratch.path)/plain'")
+        c.device.stateDirectory = "\(scratch.path)/plain/state"
+        let (blocked, _) = HardwareCommands.doctor(c, loop: loop)
+        #expect(blocked.contains("FAIL  state directory \(scratch.path)/plain/state cannot be created: \(scratch.path)/plain is a file, not a folder"), "\(blocked)")
+        if getuid() != 0 {
+            c.device.stateDirectory = "/proc/perch-state"
+            let (unwritable, _) = HardwareCommands.doctor(c, loop: loop)
+            #expect(unwritable.contains("FAIL  state directory /proc/perch-state does not exist and /proc is not writable"), "\(unwritable)")
+        }
     }
 
     @Test func permissionHintsNameTheGroup() {
