@@ -120,14 +120,15 @@ public final class Agent {
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
         client.handleIQ(namespace: Self.blocking) { [unowned self] iq in self.blockingPush(iq) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
-        executor.onOutputsChanged = { [unowned self] in self.presence.changed() }
+        // Switches and input changes reach presence at once; readings when min_interval allows.
+        executor.onOutputsChanged = { [unowned self] in self.presence.changed(urgent: true) }
         executor.statusDetails = { [unowned self] in self.pubsub.statusLine }
         client.onRosterChange = { [unowned self] items, _ in self.revokeUnwanted(items) }
-        for output in hardware.outputs { output.onChange = { [unowned self] _ in self.presence.changed() } }
+        for output in hardware.outputs { output.onChange = { [unowned self] _ in self.presence.changed(urgent: true) } }
         let previousInput = hardware.onInputChange
         hardware.onInputChange = { [unowned self] input, change in
             previousInput?(input, change)
-            self.presence.changed()
+            self.presence.changed(urgent: true)
             self.pubsub.publishEvent(input: input.name, value: change.value, at: change.wallClockMilliseconds)
         }
         let previousReading = hardware.onReading

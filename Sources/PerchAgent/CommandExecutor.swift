@@ -305,28 +305,59 @@ public final class CommandExecutor {
 
     /// Everything at a glance: outputs, inputs, sensors, and what is unavailable.
     public func statusText() -> String {
-        var parts: [String] = []
-        for output in hardware.outputs { parts.append(describe(output)) }
-        for input in hardware.inputs { parts.append("\(input.name) \(input.value ? "on" : "off")") }
+        var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
         for name in hardware.sensors.order {
-            switch hardware.sensors.sensors[name]?.state {
-            case .ok(let r)?: parts.append("\(name) \(r.text)")
-            case .failed?: parts.append("\(name) error")
-            default: break
-            }
+            if let text = sensorText(name) { parts.append("\(name) \(text)") }
         }
         for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
         return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
     }
 
+    /// The presence status line: short enough for a roster tooltip. Outputs and inputs first, then
+    /// the sensors marked `presence = true` (when none is marked either way, the first two that are
+    /// not an input's copy), then what is unavailable. `status` has the rest.
+    public func presenceText() -> String {
+        var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
+        let specs = hardware.config.sensors
+        let shown: [String]
+        if specs.contains(where: { $0.presence != nil }) {
+            shown = specs.filter { $0.presence == true }.map(\.name)
+        } else {
+            shown = Array(specs.filter { if case .gpio = $0.source { false } else { true } }.map(\.name).prefix(Self.presenceSensors))
+        }
+        for name in shown {
+            if let text = sensorText(name) { parts.append("\(name) \(text)") }
+        }
+        for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
+        return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
+    }
+
+    /// How many sensors the presence line shows when none says `presence`.
+    static let presenceSensors = 2
+
+    func describe(_ input: Input) -> String { "\(input.name) \(input.spec.word(input.value))" }
+
+    /// A sensor's value for a line of text; one that copies an input (source gpio) shows the input
+    /// as it is now, so the two never disagree on one line. Nil when there is nothing to show yet.
+    func sensorText(_ name: String) -> String? {
+        if case .gpio(let inputName)? = hardware.sensors.sensors[name]?.spec.source, let input = hardware.input(named: inputName) {
+            return input.value ? "1" : "0"
+        }
+        switch hardware.sensors.sensors[name]?.state {
+        case .ok(let r)?: return r.text
+        case .failed?: return "error"
+        default: return nil
+        }
+    }
+
     private func read(_ name: String?) -> CommandOutcome {
         guard let name else {
             var lines: [String] = []
-            for input in hardware.inputs { lines.append("\(input.name): \(input.value ? "on" : "off")") }
+            for input in hardware.inputs { lines.append("\(input.name): \(input.spec.word(input.value))") }
             for s in hardware.sensors.order { lines.append(line(s, hardware.sensors.current(s))) }
             return lines.isEmpty ? .ok("no sensors or inputs are configured") : .ok(lines.joined(separator: "\n"))
         }
-        if let input = hardware.input(named: name) { return .ok("\(input.name): \(input.value ? "on" : "off")") }
+        if let input = hardware.input(named: name) { return .ok("\(input.name): \(input.spec.word(input.value))") }
         if let s = hardware.sensors.order.first(where: { $0.lowercased() == name.lowercased() }) {
             let state = hardware.sensors.current(s)
             if case .failed(let e, _) = state { return .fail(.internalServerError, "\(s): \(e)") }

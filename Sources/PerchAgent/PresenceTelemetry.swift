@@ -3,27 +3,33 @@ import PerchIO
 import PerchSensors
 import XMPPClient
 
-/// The device's state as presence, for people: a status line any client shows (`pump on · air
-/// 21.4 °C`), sent when something changed but at most once per `min_interval`; `<show>dnd</show>`
-/// while a sensor or a line is in error.
+/// The device's state as presence, for people: a short status line any client shows (`pump on ·
+/// door closed · air 21.4 °C`). A switch or an input change goes out at once (a burst within
+/// ``coalesce`` becomes one presence); sensor readings, which are noise to a roster, at most once
+/// per `min_interval`. `<show>dnd</show>` while a sensor or a line is in error.
 final class PresenceTelemetry {
-    let client: XMPPClient
     let executor: CommandExecutor
     let hardware: Hardware
     let minInterval: Int64
     let enabled: Bool
     let loop: EventLoop
+    /// How a presence goes out (the client; a test records it instead).
+    var send: (_ show: String?, _ status: String) -> Void
+    /// Switches and input changes this close together go out as one presence.
+    static let coalesce: Int64 = 150
     private var lastSent: Instant?
     private var pending: EventLoop.Timer?
+    /// When the pending presence is due.
+    private var pendingDue: Instant?
     private var lastText: (String?, String)?
 
     init(client: XMPPClient, executor: CommandExecutor, hardware: Hardware, minInterval: Int64, enabled: Bool, loop: EventLoop) {
-        self.client = client
         self.executor = executor
         self.hardware = hardware
         self.minInterval = minInterval
         self.enabled = enabled
         self.loop = loop
+        send = { [unowned client] show, status in client.setPresence(show: show, status: status) }
     }
 
     func start() {
@@ -31,25 +37,35 @@ final class PresenceTelemetry {
         update()
     }
 
-    /// Something changed: send now, or when min_interval allows.
-    func changed() {
-        guard enabled, pending == nil else { return }
+    /// Something changed. `urgent` (an output switched, an input moved): within ``coalesce``,
+    /// whatever min_interval says; otherwise (a reading) when min_interval allows.
+    func changed(urgent: Bool = false) {
+        guard enabled else { return }
         let now = Instant.now()
-        let wait = lastSent.map { max(0, minInterval - (now - $0)) } ?? 0
-        if wait == 0 { return update() }
+        let wait = urgent ? Self.coalesce : lastSent.map { max(0, minInterval - (now - $0)) } ?? 0
+        let due = now + wait
+        if let pendingDue, pendingDue <= due { return }
+        pending?.cancel()
+        if wait == 0 {
+            pending = nil
+            pendingDue = nil
+            return update()
+        }
+        pendingDue = due
         pending = loop.schedule(after: wait) { [weak self] in
             self?.pending = nil
+            self?.pendingDue = nil
             self?.update()
         }
     }
 
     func update() {
-        let status = executor.statusText()
+        let status = executor.presenceText()
         let show: String? = healthy ? nil : "dnd"
         if let last = lastText, last.0 == show, last.1 == status { return }
         lastText = (show, status)
         lastSent = .now()
-        client.setPresence(show: show, status: status)
+        send(show, status)
     }
 
     var healthy: Bool {

@@ -173,18 +173,33 @@ extension ConfigurationLoader {
 
         for (i, t) in try r.tables(root, "input").enumerated() {
             let key = "input[\(i)]"
-            try r.allowOnly(t, ["name", "line", "chip", "active_low", "bias", "debounce"], prefix: "\(key).")
+            try r.allowOnly(t, ["name", "line", "chip", "active_low", "bias", "debounce", "states"], prefix: "\(key).")
             let name = try claim(t, key)
             var spec = InputSpec(name: name, line: try line(t, key, name))
             spec.activeLow = try r.bool(t, "active_low", prefix: "\(key).") ?? false
             if let b = try r.choice(t, "bias", prefix: "\(key).", Bias.allCases.map(\.rawValue)) { spec.bias = Bias(rawValue: b)! }
             spec.debounce = try r.duration(t, "debounce", prefix: "\(key).", range: 0...10_000) ?? spec.debounce
+            if let states = t["states"] {
+                // states = { on = "open", off = "closed" }: what chat, status and presence call them.
+                guard case .table(let words, _) = states else { throw r.error(states, "\(key).states", "must be an inline table such as { on = \"open\", off = \"closed\" }, not \(states.typeName)") }
+                try r.allowOnly(words, ["on", "off"], prefix: "\(key).states.")
+                for (k, fallback) in [("on", "on"), ("off", "off")] {
+                    let word = try r.string(words, k, prefix: "\(key).states.", required: true) ?? fallback
+                    guard !word.isEmpty, word.count <= 16, word.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0 == "-" || $0 == "_" }) else {
+                        throw r.error(words[k], "\(key).states.\(k)", "\"\(word)\" must be one word of letters (at most 16)")
+                    }
+                    if k == "on" { spec.onWord = word } else { spec.offWord = word }
+                }
+                guard spec.onWord.lowercased() != spec.offWord.lowercased() else {
+                    throw r.error(states, "\(key).states", "on and off must be different words")
+                }
+            }
             device.inputs.append(spec)
         }
 
         for (i, t) in try r.tables(root, "sensor").enumerated() {
             let key = "sensor[\(i)]"
-            let common = ["name", "source", "unit", "interval", "precision", "deadband", "heartbeat"]
+            let common = ["name", "source", "unit", "interval", "precision", "deadband", "heartbeat", "presence"]
             let name = try claim(t, key)
             let p = "\(key)."
             let kind = try r.choice(t, "source", prefix: p, ["thermal", "hwmon", "iio", "w1", "gpio", "system", "file", "command"])
@@ -245,6 +260,7 @@ extension ConfigurationLoader {
                 spec.deadband = d
             }
             spec.heartbeat = try r.duration(t, "heartbeat", prefix: p, range: 1_000...604_800_000)
+            spec.presence = try r.bool(t, "presence", prefix: p)
             if let hb = spec.heartbeat, hb < spec.interval {
                 throw r.error(t["heartbeat"], p + "heartbeat", "is shorter than the interval (\(spec.interval / 1000) s): a heartbeat can only repeat readings that were taken")
             }

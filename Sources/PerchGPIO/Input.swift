@@ -9,6 +9,12 @@ public struct InputSpec: Hashable, Sendable {
     /// Software debounce, in milliseconds: a change is reported once the line has been quiet this long.
     /// 0 reports every edge.
     public var debounce: Int64 = 20
+    /// What the input's two states are called in chat, status and presence (`door open`).
+    public var onWord = "on"
+    public var offWord = "off"
+
+    /// The word for a value.
+    public func word(_ value: Bool) -> String { value ? onWord : offWord }
 
     public init(name: String, line: LineAddress) {
         self.name = name

@@ -76,12 +76,12 @@ public final class Hardware {
             do {
                 let input = try Input(spec: spec, backend: backend, loop: loop)
                 input.onChange = { [weak self] input, change in
-                    self?.logger.info("input \(input.name): \(change.value ? "on" : "off")")
+                    self?.logger.info("input \(input.name): \(input.spec.word(change.value))")
                     self?.onInputChange?(input, change)
                 }
                 input.onFailure = { [logger] e in logger.warning("input \(spec.name) cannot be read: \(e)") }
                 inputs.append(input)
-                logger.info("input \(spec.name) on \(spec.line): \(input.value ? "on" : "off")")
+                logger.info("input \(spec.name) on \(spec.line): \(spec.word(input.value))")
             } catch {
                 unavailable[spec.name] = error
                 logger.error("input \(spec.name) is unavailable: \(error)")

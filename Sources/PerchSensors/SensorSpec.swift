@@ -67,6 +67,8 @@ public struct SensorSpec: Hashable, Sendable {
     public var deadband: Double?
     /// Report at least this often even without a change (milliseconds; nil: only on change).
     public var heartbeat: Int64?
+    /// Whether the presence status line shows it (nil: unsaid; when no sensor says, the first two do).
+    public var presence: Bool?
 
     public init(name: String, source: SensorSource) {
         self.name = name
