@@ -29,11 +29,14 @@ final class AdHocFrontEnd {
     let hardware: Hardware
     /// Multi-stage sessions waiting for their form, by session id: the node and who started it.
     private var sessions: [String: (node: String, owner: JID, started: Instant)] = [:]
+    /// Where answers that come after the handler returned (a command's outcome) go.
+    var send: (XMLElement) -> Void
 
     init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware) {
         self.executor = executor
         self.client = client
         self.hardware = hardware
+        send = { [client] in client.send($0) }
     }
 
     func install() {
@@ -182,7 +185,7 @@ final class AdHocFrontEnd {
         executor.execute(command, context) { [weak self] outcome in
             guard let self else { return }
             if let e = outcome.error {
-                self.client.send(Stanza.error(for: iq, e))
+                self.send(Stanza.error(for: iq, e))
                 return
             }
             var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
@@ -194,7 +197,7 @@ final class AdHocFrontEnd {
                 }
                 response.append(DataForm.form(type: "result", title: "Readings", instructions: nil, fields: fields))
             }
-            self.client.send(Stanza.result(for: iq, payload: response))
+            self.send(Stanza.result(for: iq, payload: response))
         }
     }
 
