@@ -8,6 +8,9 @@ import XMPPCore
 /// XEP-0050 ad-hoc commands with XEP-0004 forms, so Gajim, Psi, Converse.js and Cheogram users get
 /// buttons and fields: status, read, set an output, pulse an output. Each is listed (disco#items on
 /// the commands node) only to roles allowed to run it, and runs through the same executor as chat.
+///
+/// The device's own disco#items (no node) lists the commands node, so a service-discovery browser
+/// (Gajim's) can walk from the full JID to the commands.
 final class AdHocFrontEnd {
     static let ns = "http://jabber.org/protocol/commands"
 
@@ -40,6 +43,8 @@ final class AdHocFrontEnd {
     }
 
     func install() {
+        // disco#items: browsers (Gajim's service discovery) only walk an entity that advertises it.
+        client.discoInfo.features.append(XMPPNamespace.discoItems)
         client.discoInfo.features.append(Self.ns)
         client.discoInfo.features.append(DataForm.ns)
         client.handleIQ(namespace: XMPPNamespace.discoItems) { [unowned self] iq in self.items(iq) }
@@ -61,16 +66,23 @@ final class AdHocFrontEnd {
 
     func items(_ iq: XMLElement) -> IQHandling {
         guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return .unhandled }
-        var out = XMLElement("query", namespace: XMPPNamespace.discoItems)
-        guard let node = query[attribute: "node"] else {
+        let node = query[attribute: "node"]
+        var out = XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": node])
+        // The role first, before the node is looked at: strangers get an empty list whatever they ask
+        // (what any entity with nothing for them would answer, so it tells them nothing), while the
+        // gate has replies for strangers; after that, nothing.
+        let role = role(iq)
+        if role == .stranger {
+            guard let from = iq.from, executor.strangers.refuse(from, "ad-hoc command list") else { return .handled }
+            return .reply(Stanza.result(for: iq, payload: out))
+        }
+        guard let node else {
+            // XEP-0050 / XEP-0030: the commands node as an item of the device itself, for
+            // clients that browse (Gajim's service discovery) rather than ask the node directly.
+            out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": Self.ns, "name": "Commands"]))
             return .reply(Stanza.result(for: iq, payload: out))
         }
         guard node == Self.ns else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
-        out[attribute: "node"] = Self.ns
-        let role = role(iq)
-        // Strangers see an empty list (the commands are not theirs to know about), while the gate
-        // has replies for strangers; after that, nothing.
-        if role == .stranger, let from = iq.from, !executor.strangers.refuse(from, "ad-hoc command list") { return .handled }
         for c in commands where role >= c.role {
             out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
         }
@@ -79,8 +91,12 @@ final class AdHocFrontEnd {
 
     func info(_ node: String, _ iq: XMLElement) -> XMLElement? {
         if node == Self.ns {
+            // The features let a browser walk into the list (disco#items) and offer its "execute
+            // command" action on it (commands), as Gajim's does.
             return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
-                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"])
+                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"]),
+                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": XMPPNamespace.discoItems]),
+                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": Self.ns]),
             ])
         }
         guard let c = commands.first(where: { $0.node == node }), role(iq) >= c.role else { return nil }

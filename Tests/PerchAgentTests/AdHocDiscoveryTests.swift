@@ -1,0 +1,118 @@
+import Testing
+import PerchConfig
+import PerchIO
+import PerchLog
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+@testable import PerchAgent
+
+/// What XEP-0050 clients need to reach and use the commands: the commands node in the device's own
+/// disco#items (Gajim's service discovery browses from there), each output's own pulse limit in the
+/// form, and refusals that come back as a completed command with an error note (Psi closes its form
+/// on an iq error and says nothing).
+@Suite struct AdHocDiscoveryTests {
+    static let commands = "http://jabber.org/protocol/commands"
+
+    /// An ad-hoc front-end on a client that never connects; what it sends later is recorded.
+    final class Front {
+        let rig: Rig
+        let client: XMPPClient
+        let adHoc: AdHocFrontEnd
+        var sent: [XMLElement] = []
+
+        init(_ rig: Rig) throws {
+            self.rig = rig
+            var c = ClientConfiguration(jid: try JID("board@example.org/perch"), password: "x")
+            c.host = "127.0.0.1"
+            c.port = 1
+            c.transport = .plain
+            client = XMPPClient(loop: rig.loop, config: c, logger: Logger(label: "xmpp", level: .error, format: .bare, sink: { _ in }))
+            adHoc = AdHocFrontEnd(executor: rig.executor, client: client, hardware: rig.hardware)
+            adHoc.install()
+            adHoc.send = { [unowned self] in self.sent.append($0) }
+        }
+
+        /// The answer to an iq: returned by the handler, or sent by it (a command's outcome).
+        func answer(_ handling: IQHandling) -> XMLElement? {
+            if case .reply(let r) = handling { return r }
+            return sent.popLast()
+        }
+
+        func items(from: String, node: String? = nil) -> IQHandling {
+            adHoc.items(XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "get", "id": "i1", "from": from], children: [
+                XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": node])
+            ]))
+        }
+
+        func execute(from: String, _ node: String) -> XMLElement? {
+            answer(adHoc.command(XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "set", "id": "c1", "from": from], children: [
+                XMLElement("command", namespace: AdHocDiscoveryTests.commands, attrs: ["node": node, "action": "execute"])
+            ])))
+        }
+
+        /// Starts `node` and submits its form with `values`; the final answer.
+        func submit(from: String, _ node: String, _ values: [(String, String)]) -> XMLElement? {
+            guard let sid = execute(from: from, node)?.child("command", namespace: AdHocDiscoveryTests.commands)?[attribute: "sessionid"] else { return nil }
+            let x = XMLElement("x", namespace: DataForm.ns, attrs: ["type": "submit"], children: values.map {
+                XMLElement("field", namespace: DataForm.ns, attrs: ["var": $0.0], children: [.text("value", namespace: DataForm.ns, $0.1)])
+            })
+            return answer(adHoc.command(XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "set", "id": "c2", "from": from], children: [
+                XMLElement("command", namespace: AdHocDiscoveryTests.commands, attrs: ["node": node, "sessionid": sid, "action": "complete"], children: [x])
+            ])))
+        }
+    }
+
+    func itemList(_ handling: IQHandling) -> [XMLElement]? {
+        guard case .reply(let r) = handling, r.stanzaType == "result" else { return nil }
+        return r.child("query", namespace: XMPPNamespace.discoItems)?.elements.filter { $0.name == "item" }
+    }
+
+    /// The status and the error note of a command answer that is an iq result; nil for an iq error.
+    func errorNote(_ answer: XMLElement?) -> (status: String?, note: String?)? {
+        guard let answer, answer.stanzaType == "result", let command = answer.child("command", namespace: Self.commands) else { return nil }
+        let note = command.elements.first { $0.name == "note" && $0[attribute: "type"] == "error" }
+        return (command[attribute: "status"], note?.text)
+    }
+
+    // MARK: Discovery
+
+    @Test func theDevicesOwnItemsListTheCommandsNode() throws {
+        let front = try Front(try Rig())
+        for who in ["vic@example.org/phone", "bob@ops.example.org/laptop", "alice@example.org/x"] {
+            let items = try #require(itemList(front.items(from: who)), "\(who)")
+            #expect(items.count == 1)
+            #expect(items.first?[attribute: "node"] == Self.commands)
+            #expect(items.first?[attribute: "name"] == "Commands")
+            #expect(items.first?[attribute: "jid"] == "board@example.org/perch")
+        }
+    }
+
+    @Test func discoInfoAdvertisesItemsAndTheCommandsNodeIsBrowsable() throws {
+        let front = try Front(try Rig())
+        let root = front.client.discoInfo.element(node: nil).elements.compactMap { $0[attribute: "var"] }
+        #expect(root.contains(XMPPNamespace.discoItems), "\(root)")
+        #expect(root.contains(Self.commands))
+        let iq = XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "get", "id": "n1", "from": "bob@ops.example.org/laptop"])
+        let list = try #require(front.adHoc.info(Self.commands, iq))
+        #expect(list.elements.contains { $0.name == "identity" && $0[attribute: "category"] == "automation" && $0[attribute: "type"] == "command-list" })
+        let features = list.elements.compactMap { $0[attribute: "var"] }
+        #expect(features.contains(XMPPNamespace.discoItems), "a browser walks into the list")
+        #expect(features.contains(Self.commands), "and offers to execute from it")
+        let node = try #require(front.adHoc.info("pulse-output", iq))
+        #expect(node.elements.contains { $0[attribute: "type"] == "command-node" })
+        #expect(Set(node.elements.compactMap { $0[attribute: "var"] }) == [Self.commands, DataForm.ns])
+    }
+
+    @Test func aStrangerGetsAnEmptyListWhateverItAsksAndNothingPastTheBudget() throws {
+        let front = try Front(try Rig())
+        for node in [nil, Self.commands, "status", "no-such-node"] {
+            #expect(itemList(front.items(from: "eve@example.net/x", node: node)) == [], "\(node ?? "no node"): empty, not item-not-found")
+        }
+        for _ in 0..<front.rig.executor.strangers.replyBurst {
+            _ = front.items(from: "eve@example.net/x")
+        }
+        if case .handled = front.items(from: "eve@example.net/x") {} else { Issue.record("answered past the strangers' budget") }
+        #expect(!front.rig.audit.lines.contains { $0.contains("command from eve@example.net") })
+    }
+}
