@@ -1,6 +1,7 @@
 import PerchGPIO
 import PerchHardware
 import PerchIO
+import PerchLog
 import XMPPAddress
 import XMPPClient
 import XMPPCore
@@ -10,7 +11,10 @@ import XMPPCore
 /// the commands node) only to roles allowed to run it, and runs through the same executor as chat.
 ///
 /// The device's own disco#items (no node) lists the commands node, so a service-discovery browser
-/// (Gajim's) can walk from the full JID to the commands.
+/// (Gajim's) can walk from the full JID to the commands. A command a role holder asked for and that
+/// was refused (a pulse over the output's limit, an interlock, the rate limit, too low a role, a
+/// value the form does not take) completes with a `<note type='error'/>` saying why: clients show
+/// a note, while some (Psi) close the form on an iq error without a word.
 final class AdHocFrontEnd {
     static let ns = "http://jabber.org/protocol/commands"
 
@@ -119,7 +123,12 @@ final class AdHocFrontEnd {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }
         guard let c = commands.first(where: { $0.node == node }) else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)"))) }
-        guard role >= c.role else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role"))) }
+        let context = context(iq, from, role)
+        guard role >= c.role else {
+            let text = "\(c.name) needs the \(c.role) role; you are a \(role) here"
+            executor.auditRefused(context, c.name, StanzaError(.forbidden, text: text))
+            return .reply(refused(iq, node, cmd[attribute: "sessionid"] ?? SecureRandomSession.id(), text))
+        }
         let action = cmd[attribute: "action"] ?? "execute"
         expireSessions()
 
@@ -136,18 +145,21 @@ final class AdHocFrontEnd {
             }
             sessions[sid] = nil
             let values = DataForm.values(cmd.child("x", namespace: DataForm.ns))
-            guard let command = parse(node, values) else {
-                return .reply(commandError(iq, .badRequest, "bad-payload", "the form is incomplete or a value is not valid"))
+            switch parse(node, values) {
+            case .failure(let problem):
+                executor.auditRefused(context, "\(c.name) form", StanzaError(.badRequest, text: problem.text))
+                return .reply(refused(iq, node, sid, problem.text))
+            case .success(let command):
+                run(command, iq, node, sid, context)
+                return .handled
             }
-            run(command, iq, node, sid, from, role)
-            return .handled
         }
 
         switch node {
         case "status":
-            run(.status, iq, node, SecureRandomSession.id(), from, role)
+            run(.status, iq, node, SecureRandomSession.id(), context)
         case "read":
-            run(.read(sensor: nil), iq, node, SecureRandomSession.id(), from, role)
+            run(.read(sensor: nil), iq, node, SecureRandomSession.id(), context)
         default:
             let sid = SecureRandomSession.id()
             sessions[sid] = (node, from, .now())
@@ -160,48 +172,62 @@ final class AdHocFrontEnd {
     }
 
     func form(_ node: String) -> XMLElement {
-        let outputs = hardware.outputs.map(\.name)
+        let outputs = hardware.outputs.map { DataForm.Option($0.name) }
         switch node {
         case "set-output":
             return DataForm.form(type: "form", title: "Switch an output", instructions: nil, fields: [
-                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
-                .init(variable: "state", type: "list-single", label: "State", options: ["on", "off", "toggle"], value: "on", required: true),
+                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first?.value, required: true),
+                .init(variable: "state", type: "list-single", label: "State", options: ["on", "off", "toggle"].map { DataForm.Option($0) }, value: "on", required: true),
             ])
         default:
-            let longest = hardware.outputs.map(\.spec.maxPulse).max() ?? 0
+            // Each output's own limit beside its name: one stage, and every client shows option labels.
+            let limited = hardware.outputs.map { DataForm.Option($0.name, label: "\($0.name) (at most \(describeDuration($0.spec.maxPulse)))") }
             return DataForm.form(type: "form", title: "Pulse an output", instructions: "The output returns to where it was afterwards.", fields: [
-                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
+                .init(variable: "output", type: "list-single", label: "Output", options: limited, value: limited.first?.value, required: true),
                 .init(variable: "duration", type: "text-single", label: "Duration", value: "1s", required: true,
-                      desc: "for example 500ms, 5s, 2m (at most \(describeDuration(longest)))"),
+                      desc: "for example 500ms, 5s, 2m; each output's longest pulse is beside its name"),
             ])
         }
     }
 
-    func parse(_ node: String, _ values: [String: String]) -> DeviceCommand? {
-        guard let output = values["output"], !output.isEmpty else { return nil }
+    /// Why a submitted form cannot become a command, in words for the person who filled it in.
+    struct FormProblem: Error {
+        let text: String
+    }
+
+    func parse(_ node: String, _ values: [String: String]) -> Result<DeviceCommand, FormProblem> {
+        guard let output = values["output"], !output.isEmpty else { return .failure(FormProblem(text: "choose an output")) }
         switch node {
         case "set-output":
             switch values["state"] {
-            case "on"?: return .set(output: output, on: true)
-            case "off"?: return .set(output: output, on: false)
-            case "toggle"?: return .toggle(output: output)
-            default: return nil
+            case "on"?: return .success(.set(output: output, on: true))
+            case "off"?: return .success(.set(output: output, on: false))
+            case "toggle"?: return .success(.toggle(output: output))
+            default: return .failure(FormProblem(text: "choose a state: on, off or toggle"))
             }
         case "pulse-output":
-            guard let ms = values["duration"].flatMap(ChatParser.parseDuration), ms > 0 else { return nil }
-            return .pulse(output: output, milliseconds: ms)
+            let given = values["duration"] ?? ""
+            guard let ms = ChatParser.parseDuration(given), ms > 0 else {
+                // Quoted and cut as for a log line: the text goes to the audit log as well.
+                return .failure(FormProblem(text: "\(logQuoted(given)) is not a duration: write it like 500ms, 5s or 2m"))
+            }
+            return .success(.pulse(output: output, milliseconds: ms))
         default:
-            return nil
+            return .failure(FormProblem(text: "\(node) takes no form"))
         }
     }
 
-    /// Runs a command and completes the session with its outcome: a note, or an iq error.
-    func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ from: JID, _ role: Role) {
-        let context = CommandContext(from: from, role: role, frontEnd: "adhoc", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
+    private func context(_ iq: XMLElement, _ from: JID, _ role: Role) -> CommandContext {
+        CommandContext(from: from, role: role, frontEnd: "adhoc", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
+    }
+
+    /// Runs a command and completes the session with its outcome: a note of type info, or of type
+    /// error when the executor refused it.
+    func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ context: CommandContext) {
         executor.execute(command, context) { [weak self] outcome in
             guard let self else { return }
-            if let e = outcome.error {
-                self.send(Stanza.error(for: iq, e))
+            if outcome.error != nil {
+                self.send(self.refused(iq, node, sid, outcome.text))
                 return
             }
             var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
@@ -215,6 +241,14 @@ final class AdHocFrontEnd {
             }
             self.send(Stanza.result(for: iq, payload: response))
         }
+    }
+
+    /// A command a role holder asked for and did not get: completed, with a note of type error that
+    /// says why (an XEP-0050 note). Clients show notes; some (Psi) drop an iq error without a word.
+    func refused(_ iq: XMLElement, _ node: String, _ sid: String, _ text: String) -> XMLElement {
+        var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
+        response.append(.text("note", namespace: Self.ns, text).with(attribute: "type", "error"))
+        return Stanza.result(for: iq, payload: response)
     }
 
     /// An iq error with XEP-0050's specific condition beside the general one.

@@ -115,4 +115,74 @@ import XMPPCore
         if case .handled = front.items(from: "eve@example.net/x") {} else { Issue.record("answered past the strangers' budget") }
         #expect(!front.rig.audit.lines.contains { $0.contains("command from eve@example.net") })
     }
+
+    // MARK: The pulse form
+
+    @Test func eachOutputShowsItsOwnPulseLimit() throws {
+        let front = try Front(try Rig())
+        let form = try #require(front.execute(from: "bob@ops.example.org/laptop", "pulse-output")?.child("command", namespace: Self.commands)?.child("x", namespace: DataForm.ns))
+        let fields = form.elements.filter { $0.name == "field" }
+        let output = try #require(fields.first { $0[attribute: "var"] == "output" })
+        let options = output.elements.filter { $0.name == "option" }
+        #expect(options.map { $0[attribute: "label"] } == ["pump (at most 5 s)", "fill (at most 60 s)", "drain (at most 60 s)"])
+        #expect(options.map { $0.child("value", namespace: DataForm.ns)?.text } == ["pump", "fill", "drain"], "the values stay the names")
+        let duration = try #require(fields.first { $0[attribute: "var"] == "duration" })
+        let desc = duration.child("desc", namespace: DataForm.ns)?.text ?? ""
+        #expect(!desc.contains("at most 60 s"), "no single limit for all outputs: \(desc)")
+    }
+
+    // MARK: Refusals a person sees
+
+    @Test func aPulseOverTheOutputsLimitCompletesWithAnErrorNote() throws {
+        let front = try Front(try Rig())
+        let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "pulse-output", [("output", "pump"), ("duration", "10s")])),
+                                  "an iq error: Psi would close the form without a word")
+        #expect(answer.status == "completed")
+        #expect(answer.note?.contains("max_pulse of 5 s") == true, "\(answer.note ?? "no note")")
+        #expect(front.rig.scratch.read("pump") == "0")
+        #expect(front.rig.audit.lines.contains { $0.contains("via adhoc: pulse pump 10000 ms → refused (not-allowed)") }, "\(front.rig.audit.lines)")
+    }
+
+    @Test func aRateLimitedCommandCompletesWithAnErrorNote() throws {
+        let front = try Front(try Rig(rateLimit: 1))
+        _ = front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "pump"), ("state", "on")])
+        let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "pump"), ("state", "off")])))
+        #expect(answer.status == "completed")
+        #expect(answer.note?.hasPrefix("too many commands; try again in") == true, "\(answer.note ?? "no note")")
+        #expect(front.rig.scratch.read("pump") == "1")
+    }
+
+    @Test func anInterlockRefusalCompletesWithAnErrorNote() throws {
+        let front = try Front(try Rig())
+        _ = front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "fill"), ("state", "on")])
+        // drain on: fill goes off first, then the group waits (100 ms) before drain comes on.
+        let waiting = front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "drain"), ("state", "on")])
+        #expect(waiting == nil, "no answer until the wait is over")
+        let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "fill"), ("state", "on")])))
+        #expect(answer.status == "completed")
+        #expect(answer.note?.hasPrefix("interlock valves is switching") == true, "\(answer.note ?? "no note")")
+    }
+
+    @Test func tooLowARoleCompletesWithAnErrorNoteAndAnAuditLine() throws {
+        let front = try Front(try Rig())
+        let answer = try #require(errorNote(front.execute(from: "vic@example.org/phone", "set-output")))
+        #expect(answer.status == "completed")
+        #expect(answer.note == "Switch an output needs the operator role; you are a viewer here")
+        #expect(front.rig.audit.lines.contains { $0.contains("command from vic@example.org (viewer) via adhoc: Switch an output → refused (forbidden)") }, "\(front.rig.audit.lines)")
+    }
+
+    @Test func aValueTheFormDoesNotTakeCompletesWithAnErrorNote() throws {
+        let front = try Front(try Rig())
+        let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "pulse-output", [("output", "pump"), ("duration", "soon")])))
+        #expect(answer.status == "completed")
+        #expect(answer.note == "\"soon\" is not a duration: write it like 500ms, 5s or 2m")
+        #expect(front.rig.scratch.read("pump") == "0")
+    }
+
+    @Test func aStrangerStillGetsTheSameIQRefusal() throws {
+        let front = try Front(try Rig())
+        let answer = try #require(front.execute(from: "eve@example.net/x", "set-output"))
+        #expect(StanzaError(stanza: answer)?.condition == .forbidden, "no note, no form: the gate's refusal")
+        #expect(answer.child("command", namespace: Self.commands) == nil)
+    }
 }
