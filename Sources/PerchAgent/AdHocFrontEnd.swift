@@ -245,9 +245,12 @@ final class AdHocFrontEnd {
 
     /// A command a role holder asked for and did not get: completed, with a note of type error that
     /// says why (an XEP-0050 note). Clients show notes; some (Psi) drop an iq error without a word.
+    /// The text starts "Not done": Gajim shows every completed command under a green tick, whatever
+    /// the note's type.
     func refused(_ iq: XMLElement, _ node: String, _ sid: String, _ text: String) -> XMLElement {
         var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
-        response.append(.text("note", namespace: Self.ns, text).with(attribute: "type", "error"))
+        let said = text.hasPrefix("not done") ? "N" + text.dropFirst() : "Not done: " + text
+        response.append(.text("note", namespace: Self.ns, said).with(attribute: "type", "error"))
         return Stanza.result(for: iq, payload: response)
     }
 

@@ -52,14 +52,14 @@ import XMPPCore
         }
 
         /// Starts `node` and submits its form with `values`; the final answer.
-        func submit(from: String, _ node: String, _ values: [(String, String)]) -> XMLElement? {
+        func submit(from: String, _ node: String, _ values: [(String, String)], extra: [XMLElement] = []) -> XMLElement? {
             guard let sid = execute(from: from, node)?.child("command", namespace: AdHocDiscoveryTests.commands)?[attribute: "sessionid"] else { return nil }
             let x = XMLElement("x", namespace: DataForm.ns, attrs: ["type": "submit"], children: values.map {
                 XMLElement("field", namespace: DataForm.ns, attrs: ["var": $0.0], children: [.text("value", namespace: DataForm.ns, $0.1)])
             })
             return answer(adHoc.command(XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "set", "id": "c2", "from": from], children: [
                 XMLElement("command", namespace: AdHocDiscoveryTests.commands, attrs: ["node": node, "sessionid": sid, "action": "complete"], children: [x])
-            ])))
+            ] + extra)))
         }
     }
 
@@ -138,7 +138,7 @@ import XMPPCore
         let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "pulse-output", [("output", "pump"), ("duration", "10s")])),
                                   "an iq error: Psi would close the form without a word")
         #expect(answer.status == "completed")
-        #expect(answer.note?.contains("max_pulse of 5 s") == true, "\(answer.note ?? "no note")")
+        #expect(answer.note == "Not done: pump: a pulse of 10 s is longer than this output's max_pulse of 5 s", "\(answer.note ?? "no note")")
         #expect(front.rig.scratch.read("pump") == "0")
         #expect(front.rig.audit.lines.contains { $0.contains("via adhoc: pulse pump 10000 ms → refused (not-allowed)") }, "\(front.rig.audit.lines)")
     }
@@ -148,7 +148,7 @@ import XMPPCore
         _ = front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "pump"), ("state", "on")])
         let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "pump"), ("state", "off")])))
         #expect(answer.status == "completed")
-        #expect(answer.note?.hasPrefix("too many commands; try again in") == true, "\(answer.note ?? "no note")")
+        #expect(answer.note?.hasPrefix("Not done: too many commands; try again in") == true, "\(answer.note ?? "no note")")
         #expect(front.rig.scratch.read("pump") == "1")
     }
 
@@ -160,14 +160,14 @@ import XMPPCore
         #expect(waiting == nil, "no answer until the wait is over")
         let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "fill"), ("state", "on")])))
         #expect(answer.status == "completed")
-        #expect(answer.note?.hasPrefix("interlock valves is switching") == true, "\(answer.note ?? "no note")")
+        #expect(answer.note?.hasPrefix("Not done: interlock valves is switching") == true, "\(answer.note ?? "no note")")
     }
 
     @Test func tooLowARoleCompletesWithAnErrorNoteAndAnAuditLine() throws {
         let front = try Front(try Rig())
         let answer = try #require(errorNote(front.execute(from: "vic@example.org/phone", "set-output")))
         #expect(answer.status == "completed")
-        #expect(answer.note == "Switch an output needs the operator role; you are a viewer here")
+        #expect(answer.note == "Not done: Switch an output needs the operator role; you are a viewer here")
         #expect(front.rig.audit.lines.contains { $0.contains("command from vic@example.org (viewer) via adhoc: Switch an output → refused (forbidden)") }, "\(front.rig.audit.lines)")
     }
 
@@ -175,7 +175,16 @@ import XMPPCore
         let front = try Front(try Rig())
         let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "pulse-output", [("output", "pump"), ("duration", "soon")])))
         #expect(answer.status == "completed")
-        #expect(answer.note == "\"soon\" is not a duration: write it like 500ms, 5s or 2m")
+        #expect(answer.note == "Not done: \"soon\" is not a duration: write it like 500ms, 5s or 2m")
+        #expect(front.rig.scratch.read("pump") == "0")
+    }
+
+    @Test func aStaleSubmissionSaysNotDoneOnce() throws {
+        let front = try Front(try Rig())
+        let stamp = WallClock.iso8601(milliseconds: WallClock.milliseconds() - 3_600_000)
+        let delay = XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["stamp": stamp, "from": "ops.example.org"])
+        let answer = try #require(errorNote(front.submit(from: "bob@ops.example.org/laptop", "set-output", [("output", "pump"), ("state", "on")], extra: [delay])))
+        #expect(answer.note?.hasPrefix("Not done: this command was sent 60 min ago") == true, "\(answer.note ?? "no note")")
         #expect(front.rig.scratch.read("pump") == "0")
     }
 
