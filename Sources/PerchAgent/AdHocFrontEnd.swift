@@ -1,6 +1,7 @@
 import PerchGPIO
 import PerchHardware
 import PerchIO
+import PerchLog
 import XMPPAddress
 import XMPPClient
 import XMPPCore
@@ -8,6 +9,12 @@ import XMPPCore
 /// XEP-0050 ad-hoc commands with XEP-0004 forms, so Gajim, Psi, Converse.js and Cheogram users get
 /// buttons and fields: status, read, set an output, pulse an output. Each is listed (disco#items on
 /// the commands node) only to roles allowed to run it, and runs through the same executor as chat.
+///
+/// The device's own disco#items (no node) lists the commands node, so a service-discovery browser
+/// (Gajim's) can walk from the full JID to the commands. A command a role holder asked for and that
+/// was refused (a pulse over the output's limit, an interlock, the rate limit, too low a role, a
+/// value the form does not take) completes with a `<note type='error'/>` saying why: clients show
+/// a note, while some (Psi) close the form on an iq error without a word.
 final class AdHocFrontEnd {
     static let ns = "http://jabber.org/protocol/commands"
 
@@ -29,14 +36,19 @@ final class AdHocFrontEnd {
     let hardware: Hardware
     /// Multi-stage sessions waiting for their form, by session id: the node and who started it.
     private var sessions: [String: (node: String, owner: JID, started: Instant)] = [:]
+    /// Where answers that come after the handler returned (a command's outcome) go.
+    var send: (XMLElement) -> Void
 
     init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware) {
         self.executor = executor
         self.client = client
         self.hardware = hardware
+        send = { [client] in client.send($0) }
     }
 
     func install() {
+        // disco#items: browsers (Gajim's service discovery) only walk an entity that advertises it.
+        client.discoInfo.features.append(XMPPNamespace.discoItems)
         client.discoInfo.features.append(Self.ns)
         client.discoInfo.features.append(DataForm.ns)
         client.handleIQ(namespace: XMPPNamespace.discoItems) { [unowned self] iq in self.items(iq) }
@@ -58,16 +70,23 @@ final class AdHocFrontEnd {
 
     func items(_ iq: XMLElement) -> IQHandling {
         guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return .unhandled }
-        var out = XMLElement("query", namespace: XMPPNamespace.discoItems)
-        guard let node = query[attribute: "node"] else {
+        let node = query[attribute: "node"]
+        var out = XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": node])
+        // The role first, before the node is looked at: strangers get an empty list whatever they ask
+        // (what any entity with nothing for them would answer, so it tells them nothing), while the
+        // gate has replies for strangers; after that, nothing.
+        let role = role(iq)
+        if role == .stranger {
+            guard let from = iq.from, executor.strangers.refuse(from, "ad-hoc command list") else { return .handled }
+            return .reply(Stanza.result(for: iq, payload: out))
+        }
+        guard let node else {
+            // XEP-0050 / XEP-0030: the commands node as an item of the device itself, for
+            // clients that browse (Gajim's service discovery) rather than ask the node directly.
+            out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": Self.ns, "name": "Commands"]))
             return .reply(Stanza.result(for: iq, payload: out))
         }
         guard node == Self.ns else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
-        out[attribute: "node"] = Self.ns
-        let role = role(iq)
-        // Strangers see an empty list (the commands are not theirs to know about), while the gate
-        // has replies for strangers; after that, nothing.
-        if role == .stranger, let from = iq.from, !executor.strangers.refuse(from, "ad-hoc command list") { return .handled }
         for c in commands where role >= c.role {
             out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
         }
@@ -76,8 +95,12 @@ final class AdHocFrontEnd {
 
     func info(_ node: String, _ iq: XMLElement) -> XMLElement? {
         if node == Self.ns {
+            // The features let a browser walk into the list (disco#items) and offer its "execute
+            // command" action on it (commands), as Gajim's does.
             return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
-                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"])
+                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"]),
+                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": XMPPNamespace.discoItems]),
+                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": Self.ns]),
             ])
         }
         guard let c = commands.first(where: { $0.node == node }), role(iq) >= c.role else { return nil }
@@ -100,7 +123,12 @@ final class AdHocFrontEnd {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }
         guard let c = commands.first(where: { $0.node == node }) else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)"))) }
-        guard role >= c.role else { return .reply(Stanza.error(for: iq, StanzaError(.forbidden, text: "\(c.name) needs the \(c.role) role"))) }
+        let context = context(iq, from, role)
+        guard role >= c.role else {
+            let text = "\(c.name) needs the \(c.role) role; you are a \(role) here"
+            executor.auditRefused(context, c.name, StanzaError(.forbidden, text: text))
+            return .reply(refused(iq, node, cmd[attribute: "sessionid"] ?? SecureRandomSession.id(), text))
+        }
         let action = cmd[attribute: "action"] ?? "execute"
         expireSessions()
 
@@ -117,18 +145,21 @@ final class AdHocFrontEnd {
             }
             sessions[sid] = nil
             let values = DataForm.values(cmd.child("x", namespace: DataForm.ns))
-            guard let command = parse(node, values) else {
-                return .reply(commandError(iq, .badRequest, "bad-payload", "the form is incomplete or a value is not valid"))
+            switch parse(node, values) {
+            case .failure(let problem):
+                executor.auditRefused(context, "\(c.name) form", StanzaError(.badRequest, text: problem.text))
+                return .reply(refused(iq, node, sid, problem.text))
+            case .success(let command):
+                run(command, iq, node, sid, context)
+                return .handled
             }
-            run(command, iq, node, sid, from, role)
-            return .handled
         }
 
         switch node {
         case "status":
-            run(.status, iq, node, SecureRandomSession.id(), from, role)
+            run(.status, iq, node, SecureRandomSession.id(), context)
         case "read":
-            run(.read(sensor: nil), iq, node, SecureRandomSession.id(), from, role)
+            run(.read(sensor: nil), iq, node, SecureRandomSession.id(), context)
         default:
             let sid = SecureRandomSession.id()
             sessions[sid] = (node, from, .now())
@@ -141,48 +172,70 @@ final class AdHocFrontEnd {
     }
 
     func form(_ node: String) -> XMLElement {
-        let outputs = hardware.outputs.map(\.name)
+        let outputs = hardware.outputs.map { DataForm.Option($0.name) }
         switch node {
         case "set-output":
             return DataForm.form(type: "form", title: "Switch an output", instructions: nil, fields: [
-                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
-                .init(variable: "state", type: "list-single", label: "State", options: ["on", "off", "toggle"], value: "on", required: true),
+                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first?.value, required: true),
+                .init(variable: "state", type: "list-single", label: "State", options: ["on", "off", "toggle"].map { DataForm.Option($0) }, value: "on", required: true),
             ])
         default:
-            let longest = hardware.outputs.map(\.spec.maxPulse).max() ?? 0
+            // Each output's own limit beside its name: one stage, and every client shows option labels.
+            let limited = hardware.outputs.map { DataForm.Option($0.name, label: "\($0.name) (at most \(describeDuration($0.spec.maxPulse)))") }
             return DataForm.form(type: "form", title: "Pulse an output", instructions: "The output returns to where it was afterwards.", fields: [
-                .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first, required: true),
+                .init(variable: "output", type: "list-single", label: "Output", options: limited, value: limited.first?.value, required: true),
                 .init(variable: "duration", type: "text-single", label: "Duration", value: "1s", required: true,
-                      desc: "for example 500ms, 5s, 2m (at most \(describeDuration(longest)))"),
+                      desc: "for example 500ms, 5s, 2m; each output's longest pulse is beside its name"),
             ])
         }
     }
 
-    func parse(_ node: String, _ values: [String: String]) -> DeviceCommand? {
-        guard let output = values["output"], !output.isEmpty else { return nil }
+    /// Why a submitted form cannot become a command, in words for the person who filled it in.
+    struct FormProblem: Error {
+        let text: String
+    }
+
+    func parse(_ node: String, _ values: [String: String]) -> Result<DeviceCommand, FormProblem> {
+        guard let output = values["output"], !output.isEmpty else { return .failure(FormProblem(text: "choose an output")) }
         switch node {
         case "set-output":
             switch values["state"] {
-            case "on"?: return .set(output: output, on: true)
-            case "off"?: return .set(output: output, on: false)
-            case "toggle"?: return .toggle(output: output)
-            default: return nil
+            case "on"?: return .success(.set(output: output, on: true))
+            case "off"?: return .success(.set(output: output, on: false))
+            case "toggle"?: return .success(.toggle(output: output))
+            default: return .failure(FormProblem(text: "choose a state: on, off or toggle"))
             }
         case "pulse-output":
-            guard let ms = values["duration"].flatMap({ try? DurationText.parse($0).get() }), ms > 0 else { return nil }
-            return .pulse(output: output, milliseconds: ms)
+            let given = values["duration"] ?? ""
+            switch DurationText.parse(given) {
+            case .success(let ms) where ms > 0:
+                return .success(.pulse(output: output, milliseconds: ms))
+            case .success:
+                return .failure(FormProblem(text: "a pulse needs a duration above 0, such as 5s"))
+            case .failure(let why):
+                switch why {
+                case .noUnit, .empty: return .failure(FormProblem(text: why.description))
+                default:
+                    // Quoted and cut as for a log line: the text goes to the audit log as well.
+                    return .failure(FormProblem(text: "\(logQuoted(given)) is not a duration: write it like \(DurationText.examples)"))
+                }
+            }
         default:
-            return nil
+            return .failure(FormProblem(text: "\(node) takes no form"))
         }
     }
 
-    /// Runs a command and completes the session with its outcome: a note, or an iq error.
-    func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ from: JID, _ role: Role) {
-        let context = CommandContext(from: from, role: role, frontEnd: "adhoc", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
+    private func context(_ iq: XMLElement, _ from: JID, _ role: Role) -> CommandContext {
+        CommandContext(from: from, role: role, frontEnd: "adhoc", age: CommandAge.from(stanza: iq, now: WallClock.milliseconds()))
+    }
+
+    /// Runs a command and completes the session with its outcome: a note of type info, or of type
+    /// error when the executor refused it.
+    func run(_ command: DeviceCommand, _ iq: XMLElement, _ node: String, _ sid: String, _ context: CommandContext) {
         executor.execute(command, context) { [weak self] outcome in
             guard let self else { return }
-            if let e = outcome.error {
-                self.client.send(Stanza.error(for: iq, e))
+            if outcome.error != nil {
+                self.send(self.refused(iq, node, sid, outcome.text))
                 return
             }
             var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
@@ -194,8 +247,19 @@ final class AdHocFrontEnd {
                 }
                 response.append(DataForm.form(type: "result", title: "Readings", instructions: nil, fields: fields))
             }
-            self.client.send(Stanza.result(for: iq, payload: response))
+            self.send(Stanza.result(for: iq, payload: response))
         }
+    }
+
+    /// A command a role holder asked for and did not get: completed, with a note of type error that
+    /// says why (an XEP-0050 note). Clients show notes; some (Psi) drop an iq error without a word.
+    /// The text starts "Not done": Gajim shows every completed command under a green tick, whatever
+    /// the note's type.
+    func refused(_ iq: XMLElement, _ node: String, _ sid: String, _ text: String) -> XMLElement {
+        var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
+        let said = text.hasPrefix("not done") ? "N" + text.dropFirst() : "Not done: " + text
+        response.append(.text("note", namespace: Self.ns, said).with(attribute: "type", "error"))
+        return Stanza.result(for: iq, payload: response)
     }
 
     /// An iq error with XEP-0050's specific condition beside the general one.

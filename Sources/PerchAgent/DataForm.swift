@@ -4,11 +4,22 @@ import XMPPCore
 enum DataForm {
     static let ns = "jabber:x:data"
 
+    /// A choice of a list field: the value submitted, and the label shown (the value when nil).
+    struct Option {
+        var value: String
+        var label: String?
+
+        init(_ value: String, label: String? = nil) {
+            self.value = value
+            self.label = label
+        }
+    }
+
     struct Field {
         var variable: String
         var type: String
         var label: String?
-        var options: [String] = []
+        var options: [Option] = []
         var value: String?
         var required = false
         var desc: String?
@@ -24,7 +35,7 @@ enum DataForm {
             if f.required { e.append(XMLElement("required", namespace: ns)) }
             if let v = f.value { e.append(.text("value", namespace: ns, v)) }
             for o in f.options {
-                e.append(XMLElement("option", namespace: ns, attrs: ["label": o], children: [.text("value", namespace: ns, o)]))
+                e.append(XMLElement("option", namespace: ns, attrs: ["label": o.label ?? o.value], children: [.text("value", namespace: ns, o.value)]))
             }
             x.append(e)
         }

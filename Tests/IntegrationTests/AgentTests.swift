@@ -234,26 +234,28 @@ struct AgentTests {
         #expect(completed.child("note", namespace: commands)?.text == "pump on")
         #expect(daemon.gpioLine("pump") == "1")
 
-        // A pulse over the limit is refused with not-allowed.
+        // A pulse over the limit is refused: completed, with an error note that gives the limit.
         let pulse = try operator_.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "pulse-output"]), type: "set")
         let psid = try #require(try pulse?.get().child("command", namespace: commands)?[attribute: "sessionid"])
-        if case .failure(let e)? = try operator_.ask(board, submit("pulse-output", psid, ["output": "pump", "duration": "10s"]), type: "set") {
-            #expect(e.condition == .notAllowed)
-        } else { Issue.record("a pulse over max_pulse ran") }
+        let refused = try #require(try operator_.ask(board, submit("pulse-output", psid, ["output": "pump", "duration": "10s"]), type: "set")?.get().child("command", namespace: commands))
+        #expect(refused[attribute: "status"] == "completed")
+        #expect(refused.child("note", namespace: commands).map { $0[attribute: "type"] == "error" && $0.text.contains("max_pulse of 2 s") } == true)
 
         // One stage for status; strangers and viewers cannot switch.
         let status = try viewer.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "status", "action": "execute"]), type: "set")
         #expect(try status?.get().child("command", namespace: commands)?.child("note", namespace: commands)?.text.hasPrefix("pump on") == true)
-        if case .failure(let e)? = try viewer.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "set-output"]), type: "set") {
-            #expect(e.condition == .forbidden)
-        } else { Issue.record("a viewer got the switch form") }
+        let viewerSwitch = try #require(try viewer.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "set-output"]), type: "set")?.get().child("command", namespace: commands))
+        #expect(viewerSwitch.child("x", namespace: forms) == nil, "a viewer gets no switch form")
+        #expect(viewerSwitch.child("note", namespace: commands)?[attribute: "type"] == "error")
         if case .failure(let e)? = try stranger.ask(board, XMLElement("command", namespace: commands, attrs: ["node": "status"]), type: "set") {
             #expect(e.condition == .forbidden)
         } else { Issue.record("a stranger ran status") }
-        // A session belongs to whoever started it.
-        if case .failure(let e)? = try viewer.ask(board, submit("set-output", sid, ["output": "pump", "state": "off"]), type: "set") {
-            #expect(e.condition == .forbidden || e.condition == .badRequest)
-        } else { Issue.record("a finished session was reused") }
+        // A session belongs to whoever started it (a viewer is told the role it lacks, in a note).
+        switch try viewer.ask(board, submit("set-output", sid, ["output": "pump", "state": "off"]), type: "set") {
+        case .failure(let e)?: #expect(e.condition == .forbidden || e.condition == .badRequest)
+        case .success(let r)?: #expect(r.child("command", namespace: commands)?.child("note", namespace: commands)?[attribute: "type"] == "error")
+        case nil: Issue.record("no answer")
+        }
         #expect(daemon.gpioLine("pump") == "1")
         for p in [operator_, viewer, stranger] { p.disconnect() }
         #expect(daemon.terminate() == 0)

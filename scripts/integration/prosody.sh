@@ -7,11 +7,15 @@
 # Started again on the same DIR, it keeps its data: that is how the tests restart a server.
 # PERCH_IT_PROSODY_OFFLINE=1 keeps Prosody's default mod_offline (for a test's own server only: what
 # it stores for the device is delivered at every login).
+# PERCH_IT_PROSODY_ADHOC=1 loads mod_adhoc (the demo: Profanity's /cmd refuses to run unless the
+# user's server advertises ad-hoc commands itself, though the commands are the device's).
 set -eu
 dir=$1
 port=${PERCH_IT_PORT:-15222}
 disabled='"s2s"; "offline"; "c2s_direct_tls"'
 [ "${PERCH_IT_PROSODY_OFFLINE:-}" = 1 ] && disabled='"s2s"; "c2s_direct_tls"'
+extra=''
+[ "${PERCH_IT_PROSODY_ADHOC:-}" = 1 ] && extra='; "adhoc"'
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$dir/data" "$dir/certs"
 cp "$root/Tests/Fixtures/certs/server.pem" "$dir/certs/perch.test.crt"
@@ -29,7 +33,7 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 admin_socket = "$dir/admin.sock"
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "blocklist"; "carbons"; "pep"; "smacks" }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "blocklist"; "carbons"; "pep"; "smacks"$extra }
 modules_disabled = { $disabled }
 authentication = "internal_hashed"
 c2s_require_encryption = true
