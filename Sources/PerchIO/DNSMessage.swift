@@ -61,6 +61,12 @@ public enum DNSMessage {
         return m
     }
 
+    /// Whether an answer with `expectedID` has the TC bit set: the server had more than a datagram
+    /// holds, and the question must be asked again over TCP (RFC 7766).
+    public static func isTruncated(_ m: [UInt8], expectedID: UInt16) -> Bool {
+        m.count >= 12 && (UInt16(m[0]) << 8 | UInt16(m[1])) == expectedID && m[2] & 0x80 != 0 && m[2] & 0x02 != 0
+    }
+
     /// Parses an answer to ``query(id:name:type:)``. Anything malformed is a failure, never a crash.
     public static func parseSRV(_ m: [UInt8], expectedID: UInt16) -> DNSAnswer {
         guard m.count >= 12 else { return .failure("short DNS answer") }

@@ -98,4 +98,61 @@ func srvAnswer(id: UInt16, name: String, records: [(UInt16, UInt16, UInt16, Stri
         let answer = SRVResolver.lookup("_xmpp-client._tcp.perch.test", configuration: .init(servers: ["127.0.0.1"], timeoutSeconds: 3, attempts: 1), port: port)
         #expect(answer == .records([SRVRecord(priority: 5, weight: 1, port: 5299, target: "xmpp.perch.test")]))
     }
+
+    /// A truncated UDP answer (TC set) is asked again over TCP, where the whole answer comes.
+    @Test func aTruncatedAnswerIsAskedAgainOverTCP() throws {
+        // One loopback port for both: UDP answers truncated, TCP answers in full.
+        let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(udp); close(tcp) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var one: Int32 = 1
+        setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(tcp, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(tcp, $0, &len) } }
+        #expect(withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(udp, $0, len) } } == 0)
+        listen(tcp, 1)
+        let port = UInt16(bigEndian: addr.sin_port)
+        let (udpFD, tcpFD) = (udp, tcp)
+        let records: [(UInt16, UInt16, UInt16, String)] = (0..<40).map { (UInt16($0), 1, 5222, "node\($0).cluster.perch.test") }
+        Thread.detach {
+            var buf = [UInt8](repeating: 0, count: 512)
+            var peer = sockaddr_storage()
+            var plen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(udpFD, &buf, 512, 0, $0, &plen) } }
+            guard n > 12 else { return }
+            let id = UInt16(buf[0]) << 8 | UInt16(buf[1])
+            var truncated = srvAnswer(id: id, name: "_xmpp-client._tcp.perch.test", records: [records[0]])
+            truncated[2] |= 0x02
+            _ = withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udpFD, truncated, truncated.count, 0, $0, plen) } }
+            let c = accept(tcpFD, nil, nil)
+            guard c >= 0 else { return }
+            defer { close(c) }
+            var head = [UInt8](repeating: 0, count: 2)
+            guard recv(c, &head, 2, Int32(MSG_WAITALL)) == 2 else { return }
+            var q = [UInt8](repeating: 0, count: Int(head[0]) << 8 | Int(head[1]))
+            guard recv(c, &q, q.count, Int32(MSG_WAITALL)) == q.count else { return }
+            let full = srvAnswer(id: UInt16(q[0]) << 8 | UInt16(q[1]), name: "_xmpp-client._tcp.perch.test", records: records)
+            let framed = [UInt8(full.count >> 8), UInt8(full.count & 0xFF)] + full
+            // In two writes, as a stream may deliver it.
+            _ = send(c, Array(framed.prefix(100)), 100, 0)
+            _ = send(c, Array(framed.dropFirst(100)), framed.count - 100, 0)
+        }
+        let answer = SRVResolver.lookup("_xmpp-client._tcp.perch.test", configuration: .init(servers: ["127.0.0.1"], timeoutSeconds: 3, attempts: 1), port: port)
+        guard case .records(let got) = answer else { Issue.record("\(answer)"); return }
+        #expect(got.count == 40)
+        #expect(got.last == SRVRecord(priority: 39, weight: 1, port: 5222, target: "node39.cluster.perch.test"))
+    }
+
+    @Test func truncationIsReadFromTheHeader() {
+        var m = srvAnswer(id: 3, name: "x.y", records: [])
+        #expect(!DNSMessage.isTruncated(m, expectedID: 3))
+        m[2] |= 0x02
+        #expect(DNSMessage.isTruncated(m, expectedID: 3))
+        #expect(!DNSMessage.isTruncated(m, expectedID: 4), "another id is not our answer")
+        #expect(!DNSMessage.isTruncated(Array(m.prefix(5)), expectedID: 3))
+    }
 }
