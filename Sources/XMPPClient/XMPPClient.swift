@@ -36,6 +36,13 @@ public final class XMPPClient {
     public var onRosterChange: ((_ items: [Roster.Item], _ full: Bool) -> Void)?
     /// The last reason a connection attempt failed or a session ended, for status reports.
     public internal(set) var lastProblem: String?
+    /// True while the server has been silent past half the ping timeout although we wait for its
+    /// answers (an iq, an acknowledgement, a ping): the connection may be dead. Whatever can wait (new
+    /// readings) should not be written into it until this clears (the server answered) or the
+    /// connection is replaced.
+    public internal(set) var answersOverdue = false { didSet { if answersOverdue != oldValue { onAnswersOverdue?(answersOverdue) } } }
+    /// Called when ``answersOverdue`` changes; the pubsub publisher holds new readings while it is set.
+    public var onAnswersOverdue: ((Bool) -> Void)?
 
     var connection: XMPPConnection?
     var candidates: [ServerCandidate] = []
@@ -45,8 +52,12 @@ public final class XMPPClient {
     var attemptTimer: EventLoop.Timer?
     var livenessTimer: EventLoop.Timer?
     var onlineSince: Instant?
-    var lastActivity = Instant.now()
-    var pingSentAt: Instant?
+    /// Silence while we wait for the server (XMPPClient+Session.swift).
+    var liveness = Liveness(interval: 60_000, timeout: 30_000, now: Instant.now().milliseconds)
+    /// A keepalive or probe ping is out and nothing has arrived since.
+    var pingOutstanding = false
+    /// XEP-0198 `<r/>` sent and not yet answered by an `<a/>`.
+    var acksAwaited = 0
     var redirects = 0
     var redirectTarget: ServerCandidate?
     var stopping = false
