@@ -99,6 +99,7 @@ extension XMPPClient {
             why = "closed"
         case .connectFailed(let e):
             why = "cannot connect to \(conn.address): \(e.message)"
+            attemptOnlyRefused = e.isConnectionRefused && attemptOnlyRefused != false
         case .tls(let e):
             why = "TLS with \(candidate.host) failed: \(e.detail)"
             if e.code == .configuration { cause = .authentication; tryNextAddress = false }
@@ -135,6 +136,7 @@ extension XMPPClient {
         default: logger.warning(why)
         }
         if tryNextAddress && cause == .transient {
+            if case .connectFailed = reason {} else { attemptOnlyRefused = false }
             return nextAddress(candidate)
         }
         scheduleReconnect(cause, sessionDuration: duration)

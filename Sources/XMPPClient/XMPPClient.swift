@@ -48,6 +48,9 @@ public final class XMPPClient {
     var candidates: [ServerCandidate] = []
     var addresses: [SocketAddress] = []
     var reconnectState = ReconnectPolicy.State()
+    /// How the addresses of this attempt failed so far: nil before any did, true while every one
+    /// refused the connection (the server is restarting), false once another failure came.
+    var attemptOnlyRefused: Bool?
     var retryTimer: EventLoop.Timer?
     var attemptTimer: EventLoop.Timer?
     var livenessTimer: EventLoop.Timer?
@@ -199,6 +202,7 @@ public final class XMPPClient {
 
     func attempt() {
         retryTimer = nil
+        attemptOnlyRefused = nil
         status = .connecting
         if redirectTarget == nil, resumptionRequest != nil, let location = sm?.location,
             let target = Self.parseHostPort(location, defaultPort: config.port ?? 5222)
@@ -241,12 +245,16 @@ public final class XMPPClient {
 
     func nextCandidate() {
         guard !stopping else { return }
-        guard !candidates.isEmpty else { return attemptFailed(.transient, lastProblem ?? "no server could be reached") }
+        guard !candidates.isEmpty else {
+            // Refused everywhere: the host is up and the server not listening (yet), as in a restart.
+            return attemptFailed(attemptOnlyRefused == true ? .refused : .transient, lastProblem ?? "no server could be reached")
+        }
         let candidate = candidates.removeFirst()
         loop.background({ HostResolver.resolve(host: candidate.host, port: candidate.port) }) { [weak self] result in
             guard let self, !self.stopping else { return }
             switch result {
             case .failure(let error):
+                self.attemptOnlyRefused = false
                 self.lastProblem = "cannot resolve \(candidate.host): \(error.message)"
                 self.logger.warning(self.lastProblem!)
                 self.nextCandidate()
@@ -295,6 +303,7 @@ public final class XMPPClient {
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()
             self.connection = nil
+            self.attemptOnlyRefused = false
             self.lastProblem = "\(address) did not complete the login within \(describeDuration(self.config.connectTimeout))"
             self.logger.warning(self.lastProblem!)
             self.nextAddress(candidate)

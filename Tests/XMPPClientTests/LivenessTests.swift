@@ -233,4 +233,33 @@ import XMPPCore
         #expect(server.sessions.count == 1)
         c.stop {}
     }
+
+    /// A connection refused while a server restarts is retried within 1 to 3 s, not in milliseconds
+    /// (the transient back-off) and not after a long fixed wait.
+    @Test func aRefusedConnectionIsRetriedLikeARestartingServer() throws {
+        // A port with nothing listening: bind one, note it, close it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        close(fd)
+        var config = ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "secret")
+        config.host = "127.0.0.1"
+        config.port = Int(UInt16(bigEndian: addr.sin_port))
+        config.transport = .plain
+        config.systemTrustStore = nil
+        config.reconnect.initialDelay = 10
+        let log = self.log
+        let c = XMPPClient(loop: loop, config: config, logger: Logger(label: "xmpp", level: .debug, format: .bare, sink: { log.append($0) }))
+        c.start()
+        #expect(run { log.contains("reconnecting in") })
+        let line = log.all.first { $0.contains("reconnecting in") } ?? ""
+        #expect(log.contains("Connection refused"), "\(log.all)")
+        let seconds = line.split(separator: " ").dropLast().last.flatMap { Double($0) } ?? -1
+        #expect(line.hasSuffix(" s") && (1...3).contains(seconds), "\(line)")
+        c.stop {}
+    }
 }

@@ -122,7 +122,8 @@ final class LogLines: Sendable {
     @Test func systemShutdownWaitsThenReconnects() throws {
         let server = FakeServer(loop: loop)
         let c = try client(server) {
-            $0.reconnect.shutdownDelay = 300
+            $0.reconnect.restartDelay = 300
+            $0.reconnect.restartJitter = 0
             $0.reconnect.initialDelay = 1
         }
         c.start()
