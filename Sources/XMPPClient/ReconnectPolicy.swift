@@ -16,8 +16,9 @@ public struct ReconnectPolicy: Sendable, Hashable {
     /// After `system-shutdown` or a refused connection (the host is up, nothing listens yet): the
     /// server is restarting, which takes seconds. The first retries come `restartDelay` plus up to
     /// `restartJitter` later (1 to 3 s), so a restart costs a few seconds and a fleet does not come
-    /// back in one burst; after `restartRetries` of them in a row the ordinary back-off takes over,
-    /// never below `restartDelay`, so a port nobody listens on is not hammered.
+    /// back in one burst; after `restartRetries` of them in a row the exponential back-off takes over
+    /// (its ceiling from twice the longest quick retry up), never below `restartDelay`, so a port
+    /// nobody listens on is not hammered.
     public var restartDelay: Int64 = 1_000
     public var restartJitter: Int64 = 2_000
     public var restartRetries = 5
@@ -70,12 +71,16 @@ public struct ReconnectPolicy: Sendable, Hashable {
             state.failures += 1
             return conflictDelay + Int64(Double(conflictDelay) * 0.2 * jitter)
         case .serverShutdown, .refused:
-            let c = ceiling(state.failures)
-            state.failures += 1
             state.restarting += 1
+            // The quick retries of a restart do not count toward the back-off: a restart soon after
+            // another one is as quick. A server that keeps going away after each short session is held
+            // off by the back-off of the other failures, and by the cap on quick retries in a row.
             if state.restarting <= restartRetries {
                 return restartDelay + Int64(Double(restartJitter) * jitter)
             }
+            // Then the back-off, its ceiling above the quick retries' longest.
+            let c = max(ceiling(state.failures), 2 * (restartDelay + restartJitter))
+            state.failures += 1
             return max(restartDelay, Int64(Double(c) * jitter))
         case .transient:
             let c = ceiling(state.failures)
