@@ -161,6 +161,7 @@ final class PubSubPublisher {
     private func pump() {
         guard mayPublish, let outbox else { return }
         while inFlight.count < Self.window {
+            let start = cursor
             let fetched = outbox.items(after: cursor, limit: Self.window - inFlight.count)
             guard let last = fetched.last?.seq else { return }
             cursor = last
@@ -175,6 +176,9 @@ final class PubSubPublisher {
                 send(entry, payload: payload, delayed: true)
             }
             if !check.isEmpty { lookUpThenPublish(check) }
+            // A request that failed at once (no connection) moved the cursor back: stop, rather than
+            // hand out the same entries forever; the next session starts the backlog again.
+            if cursor <= start { return }
         }
     }
 

@@ -79,16 +79,18 @@ extension XMPPClient {
         connection = nil
         attemptTimer?.cancel()
         livenessTimer?.cancel()
-        if stopping { failPendingIQs() } else { streamManagementLost() }
         let duration = onlineSince.map { Instant.now() - $0 }
         let wasOnline = onlineSince != nil
         onlineSince = nil
+        // The status changes first: a request's caller, told it failed, must not find the session
+        // still "online" and send again into a connection that is gone.
         if stopping {
             finishStop()
+            failPendingIQs()
             return resetLiveness()
         }
         status = .offline
-        // After the status: whoever held data back for an overdue answer now sees the session gone.
+        streamManagementLost()
         resetLiveness()
 
         var cause = ReconnectPolicy.Cause.transient
