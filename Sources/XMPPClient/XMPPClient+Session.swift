@@ -226,7 +226,7 @@ extension XMPPClient {
         let waitingFor = describeAwaited()
         switch liveness.check(at: now) {
         case .dead(let silent):
-            logger.warning("no answer from the server for \(describeDuration(silent)) while waiting for \(waitingFor); the connection is dead. Reconnecting; what the server did not acknowledge is sent again")
+            logger.warning("no answer from the server for \(describeDuration(silent)) while waiting for \(waitingFor); the connection is dead. Reconnecting; what it did not confirm goes out again once connected")
             connection.abort()
             ended(connection, connection.candidate, .timeout("the server stopped answering (nothing for \(describeDuration(silent)) while waiting for \(waitingFor))"))
             return
