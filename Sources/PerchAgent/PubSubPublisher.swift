@@ -19,7 +19,10 @@ import XMPPXML
 /// publish, so nothing taken while offline, or in flight when the connection dropped, is lost:
 /// - New readings are published at once (live). The backlog is published oldest first, at most
 ///   ``window`` at a time, so live readings never wait behind it; a backlog item carries an XEP-0203
-///   `<delay/>` with the time it was taken.
+///   `<delay/>` with the time it was taken, however short it waited.
+/// - While the server's answers are overdue (``XMPPClient/answersOverdue``: it has been silent past
+///   half the ping timeout while we wait for it), nothing new is written into the connection: readings
+///   wait in the outbox and go out, stamped, once the server answers or on the next connection.
 /// - Item ids are `EPOCH-SEQ`: stable across re-sends, so re-publishing never creates a second item.
 /// - An item whose fate is unknown (in flight when the connection was lost, or left from an earlier
 ///   run) is looked up on the node by id first, and published only if it is not there: a subscriber
@@ -60,6 +63,24 @@ final class PubSubPublisher {
         self.logger = logger
         service = settings.pubsub == .service ? settings.service.flatMap { try? JID($0) } : nil
         node = settings.node ?? "urn:xmpp:perch:readings:0"
+        client.onAnswersOverdue = { [weak self] overdue in self?.answersOverdue(overdue) }
+    }
+
+    /// The server stopped answering for a while (or answered again): hold new readings, or send what
+    /// was held.
+    private func answersOverdue(_ overdue: Bool) {
+        guard enabled else { return }
+        if overdue {
+            logger.info("the server has not answered for a while; new readings wait in the outbox until it does or the connection is replaced")
+        } else {
+            pump()
+        }
+    }
+
+    /// Whether new items may be written now: the session is up, the node ready, and the server answers.
+    private var mayPublish: Bool {
+        guard ready, case .online = client.status else { return false }
+        return !client.answersOverdue
     }
 
     var enabled: Bool { settings.pubsub != .none && outbox != nil }
@@ -128,8 +149,8 @@ final class PubSubPublisher {
         let payload = XMLElement("fields", namespace: Self.data, children: [.element(XMLElement("node", namespace: Self.data, attributes: [.init("nodeId", deviceName)], children: [.element(timestamp)]))])
         let entry = outbox.add(payload: payload.serialized(), takenAt: ms)
         if firstOwnSeq == .max { firstOwnSeq = entry.seq }
-        // Live: out at once when the session is up, whatever the backlog.
-        guard ready, case .online = client.status, inFlight.count < 2 * Self.window else { return }
+        // Live: out at once when the session is up and answering, whatever the backlog.
+        guard mayPublish, inFlight.count < 2 * Self.window else { return }
         sentLive.insert(entry.seq)
         send(entry, payload: payload, delayed: false)
     }
@@ -138,8 +159,9 @@ final class PubSubPublisher {
 
     /// Hands out backlog entries while the window has room.
     private func pump() {
-        guard ready, let outbox, case .online = client.status else { return }
+        guard mayPublish, let outbox else { return }
         while inFlight.count < Self.window {
+            let start = cursor
             let fetched = outbox.items(after: cursor, limit: Self.window - inFlight.count)
             guard let last = fetched.last?.seq else { return }
             cursor = last
@@ -154,6 +176,9 @@ final class PubSubPublisher {
                 send(entry, payload: payload, delayed: true)
             }
             if !check.isEmpty { lookUpThenPublish(check) }
+            // A request that failed at once (no connection) moved the cursor back: stop, rather than
+            // hand out the same entries forever; the next session starts the backlog again.
+            if cursor <= start { return }
         }
     }
 
@@ -161,8 +186,10 @@ final class PubSubPublisher {
 
     private func send(_ entry: OutboxItem, payload: XMLElement, delayed: Bool, retry: Bool = true) {
         var payload = payload
-        if delayed && WallClock.milliseconds() - entry.takenAt > 2000 {
-            // XEP-0203: when the reading was taken, for a subscriber that did not see it live.
+        if delayed {
+            // XEP-0203: when the reading was taken, for a subscriber that did not see it live. Every
+            // item that waited gets it, even briefly: one held back while the server was silent may
+            // go out a moment after the connection is back.
             let stamp = WallClock.iso8601(milliseconds: entry.takenAt)
             payload.append(XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["from": client.config.jid.bareString, "stamp": stamp]))
         }

@@ -108,8 +108,8 @@ public struct ConfigurationLoader {
         var connection = Configuration.Connection()
         if let t = try r.table(root, "connection") {
             try r.allowOnly(t, ["ping_interval", "ping_timeout", "connect_timeout", "reconnect_max", "max_stanza_size"], prefix: "connection.")
-            connection.pingInterval = try r.duration(t, "ping_interval", prefix: "connection.", range: 10_000...3_600_000) ?? connection.pingInterval
-            connection.pingTimeout = try r.duration(t, "ping_timeout", prefix: "connection.", range: 5_000...600_000) ?? connection.pingTimeout
+            connection.pingInterval = try r.duration(t, "ping_interval", prefix: "connection.", range: 5_000...3_600_000) ?? connection.pingInterval
+            connection.pingTimeout = try r.duration(t, "ping_timeout", prefix: "connection.", range: 2_000...600_000) ?? connection.pingTimeout
             connection.connectTimeout = try r.duration(t, "connect_timeout", prefix: "connection.", range: 5_000...600_000) ?? connection.connectTimeout
             connection.reconnectMax = try r.duration(t, "reconnect_max", prefix: "connection.", range: 10_000...86_400_000) ?? connection.reconnectMax
             if let n = try r.integer(t, "max_stanza_size", prefix: "connection.") {

@@ -18,5 +18,8 @@ public struct IOError: Error, Hashable, Sendable, CustomStringConvertible {
         return IOError(call: call, code: e, message: String(cString: strerror(e)))
     }
 
+    /// Nothing listens at the address (`ECONNREFUSED`): the host answered, the service is down.
+    public var isConnectionRefused: Bool { code == ECONNREFUSED }
+
     public var description: String { "\(call): \(message)" }
 }

@@ -31,8 +31,10 @@ public struct ClientConfiguration: Sendable {
 
     /// Ping the server after this long without receiving anything (ms).
     public var pingInterval: Int64 = 60_000
-    /// Declare the connection dead when a ping is unanswered this long (ms). With the interval, a dead
-    /// TCP connection is noticed within interval + timeout (90 s by default).
+    /// Declare the connection dead when the server stays silent this long while we wait for it (a
+    /// ping, an iq request, an XEP-0198 acknowledgement) (ms); at half of it the answers are overdue
+    /// (``XMPPClient/answersOverdue``). An idle dead TCP connection is noticed within interval +
+    /// timeout (90 s by default), a busy one within the timeout of the first unanswered request.
     public var pingTimeout: Int64 = 30_000
     /// Time allowed for TCP connect plus the whole negotiation (ms).
     public var connectTimeout: Int64 = 30_000

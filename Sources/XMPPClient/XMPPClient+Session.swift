@@ -20,7 +20,7 @@ extension XMPPClient {
         onlineSince = .now()
         redirects = 0
         lastProblem = nil
-        lastActivity = .now()
+        resetLiveness()
         let resend = adoptStreamManagement(session)
         let how = session.resumed ? "resumed" : "online"
         logger.notice("\(how) as \(session.jid) via \(connection.map { "\($0.address)" } ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS")\(sm != nil ? ", stream management" : ""))")
@@ -29,6 +29,7 @@ extension XMPPClient {
             // The server kept our presence and roster: only what changed meanwhile goes out.
             for stanza in resend { send(stanza) }
             if currentPresence() != lastPresence { sendPresence() }
+            settleLiveness()
             scheduleLiveness()
             return
         }
@@ -46,6 +47,7 @@ extension XMPPClient {
         }
         sendPresence()
         for stanza in resend { send(stanza) }
+        settleLiveness()
         scheduleLiveness()
     }
 
@@ -77,13 +79,19 @@ extension XMPPClient {
         connection = nil
         attemptTimer?.cancel()
         livenessTimer?.cancel()
-        pingSentAt = nil
-        if stopping { failPendingIQs() } else { streamManagementLost() }
         let duration = onlineSince.map { Instant.now() - $0 }
         let wasOnline = onlineSince != nil
         onlineSince = nil
-        if stopping { return finishStop() }
+        // The status changes first: a request's caller, told it failed, must not find the session
+        // still "online" and send again into a connection that is gone.
+        if stopping {
+            finishStop()
+            failPendingIQs()
+            return resetLiveness()
+        }
         status = .offline
+        streamManagementLost()
+        resetLiveness()
 
         var cause = ReconnectPolicy.Cause.transient
         var tryNextAddress = !wasOnline
@@ -93,6 +101,7 @@ extension XMPPClient {
             why = "closed"
         case .connectFailed(let e):
             why = "cannot connect to \(conn.address): \(e.message)"
+            attemptOnlyRefused = e.isConnectionRefused && attemptOnlyRefused != false
         case .tls(let e):
             why = "TLS with \(candidate.host) failed: \(e.detail)"
             if e.code == .configuration { cause = .authentication; tryNextAddress = false }
@@ -129,6 +138,7 @@ extension XMPPClient {
         default: logger.warning(why)
         }
         if tryNextAddress && cause == .transient {
+            if case .connectFailed = reason {} else { attemptOnlyRefused = false }
             return nextAddress(candidate)
         }
         scheduleReconnect(cause, sessionDuration: duration)
@@ -175,49 +185,77 @@ extension XMPPClient {
         return (String(parts[0]), p)
     }
 
-    // MARK: - Liveness (XEP-0199 client-to-server pings)
+    // MARK: - Liveness (XEP-0199 pings, and the answers we wait for; see Liveness.swift)
 
+    /// The timer for the next liveness check, from the state as it is now.
     func scheduleLiveness() {
         livenessTimer?.cancel()
-        let now = Instant.now()
-        let due: Int64
-        if let sent = pingSentAt {
-            due = config.pingTimeout - (now - sent)
-        } else {
-            due = config.pingInterval - (now - lastActivity)
-        }
-        livenessTimer = loop.schedule(after: max(due, 0)) { [weak self] in self?.checkLiveness() }
+        let delay = liveness.nextCheck(at: Instant.now().milliseconds)
+        livenessTimer = loop.schedule(after: delay) { [weak self] in self?.checkLiveness() }
     }
 
-    /// Bytes arrived. While a keepalive ping is out they are its answer (or as good as one): the next
-    /// check is a ping interval away, instead of a wake-up at the ping's timeout with nothing to do.
+    /// Whether we wait for the server now: an iq request, an acknowledgement or a ping unanswered.
+    var awaitingAnswers: Bool { !pendingIQs.isEmpty || acksAwaited > 0 || pingOutstanding }
+
+    /// Tells the liveness check whether we wait for answers now (after a request went out, or after
+    /// what arrived was handled); the next check moves only when that changed.
+    func settleLiveness() {
+        guard case .online = status, connection != nil else { return }
+        if liveness.waiting(awaitingAnswers, at: Instant.now().milliseconds) { scheduleLiveness() }
+    }
+
+    /// A fresh liveness state for a new connection.
+    func resetLiveness() {
+        liveness = Liveness(interval: config.pingInterval, timeout: config.pingTimeout, now: Instant.now().milliseconds)
+        pingOutstanding = false
+        acksAwaited = 0
+        answersOverdue = false
+    }
+
+    /// Bytes arrived: the server is there, and they answer a ping that was out. Silence starts over,
+    /// which only moves the next check later, so the timer stays (it re-evaluates when it fires).
     func activity() {
-        lastActivity = .now()
-        if pingSentAt != nil {
-            pingSentAt = nil
-            scheduleLiveness()
-        }
+        liveness.heard(at: Instant.now().milliseconds)
+        pingOutstanding = false
+        answersOverdue = false
     }
 
     private func checkLiveness() {
         guard case .online = status, let connection else { return }
-        let now = Instant.now()
-        if let sent = pingSentAt {
-            // Still set, so nothing has arrived since the ping (``activity()`` clears it).
-            if now - sent >= config.pingTimeout {
-                logger.warning("no answer from the server for \(config.pingTimeout / 1000) s after a ping; the connection is dead")
-                pingSentAt = nil
-                connection.abort()
-                ended(connection, connection.candidate, .timeout("the server stopped answering pings"))
-                return
+        let now = Instant.now().milliseconds
+        let waitingFor = describeAwaited()
+        switch liveness.check(at: now) {
+        case .dead(let silent):
+            logger.warning("no answer from the server for \(describeDuration(silent)) while waiting for \(waitingFor); the connection is dead. Reconnecting; what it did not confirm goes out again once connected")
+            connection.abort()
+            ended(connection, connection.candidate, .timeout("the server stopped answering (nothing for \(describeDuration(silent)) while waiting for \(waitingFor))"))
+            return
+        case .ping:
+            if awaitingAnswers {
+                logger.info("no answer from the server for \(describeDuration(liveness.silence(at: now) ?? 0)) while waiting for \(waitingFor); asking with a ping (the connection counts as dead after \(describeDuration(config.pingTimeout)) of silence)")
             }
-        } else if now - lastActivity >= config.pingInterval {
-            pingSentAt = now
-            let id = makeID("ping")
-            // The reply (or any other traffic) updates lastActivity; the iq itself needs no tracking.
-            send(BasicIQHandlers.pingRequest(id: id, to: config.jid.domainpart), quiet: true)
+            pingOutstanding = true
+            // The reply (or any other traffic) ends the wait; the iq itself needs no tracking.
+            send(BasicIQHandlers.pingRequest(id: makeID("ping"), to: config.jid.domainpart), quiet: true)
+            liveness.waiting(true, at: now)
+        case .none:
+            break
         }
+        answersOverdue = liveness.overdue(at: now)
         scheduleLiveness()
+    }
+
+    /// What we wait for, for a log line: "3 requests and an acknowledgement".
+    func describeAwaited() -> String {
+        var parts: [String] = []
+        if pingOutstanding { parts.append("a ping") }
+        if !pendingIQs.isEmpty { parts.append(pendingIQs.count == 1 ? "a request" : "\(pendingIQs.count) requests") }
+        if acksAwaited > 0 { parts.append("an acknowledgement") }
+        switch parts.count {
+        case 0: return "nothing"
+        case 1: return parts[0]
+        default: return parts.dropLast().joined(separator: ", ") + " and " + parts[parts.count - 1]
+        }
     }
 
     // MARK: - Stanzas in
@@ -242,6 +280,7 @@ extension XMPPClient {
             batchSavePending = false
             saveResumption()
         }
+        settleLiveness()
     }
 
     func received(_ stanza: XMLElement) {
@@ -394,8 +433,10 @@ extension XMPPClient {
         let timer = loop.schedule(after: timeout) { [weak self] in
             guard let self, let pending = self.pendingIQs.removeValue(forKey: id) else { return }
             pending.completion(.failure(StanzaError(.remoteServerTimeout, text: "no answer within \(timeout / 1000) s")))
+            self.settleLiveness()
         }
         pendingIQs[id] = PendingIQ(to: iq.to, completion: completion, timer: timer)
+        settleLiveness()
     }
 
     func failPendingIQs() {

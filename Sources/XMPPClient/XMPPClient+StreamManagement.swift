@@ -136,6 +136,9 @@ extension XMPPClient {
         ackTimer = nil
         connection.send(state.request())
         sm = state
+        // The server answers an <r/> itself, at once: an unanswered one is a sign the connection died.
+        acksAwaited += 1
+        settleLiveness()
     }
 
     /// Counts a stanza from the server before it is handled. Messages and iq sets (commands) mark
@@ -185,6 +188,8 @@ extension XMPPClient {
             connection.send(state.answer)
         case "a":
             guard let h = StreamManagement.handledCount(element) else { return }
+            // h is cumulative: one <a/> answers every <r/> before it.
+            acksAwaited = 0
             do throws(StreamManagement.AckError) {
                 try state.acknowledge(h)
                 sm = state

@@ -36,17 +36,31 @@ public final class XMPPClient {
     public var onRosterChange: ((_ items: [Roster.Item], _ full: Bool) -> Void)?
     /// The last reason a connection attempt failed or a session ended, for status reports.
     public internal(set) var lastProblem: String?
+    /// True while the server has been silent past half the ping timeout although we wait for its
+    /// answers (an iq, an acknowledgement, a ping): the connection may be dead. Whatever can wait (new
+    /// readings) should not be written into it until this clears (the server answered) or the
+    /// connection is replaced.
+    public internal(set) var answersOverdue = false { didSet { if answersOverdue != oldValue { onAnswersOverdue?(answersOverdue) } } }
+    /// Called when ``answersOverdue`` changes; the pubsub publisher holds new readings while it is set.
+    public var onAnswersOverdue: ((Bool) -> Void)?
 
     var connection: XMPPConnection?
     var candidates: [ServerCandidate] = []
     var addresses: [SocketAddress] = []
     var reconnectState = ReconnectPolicy.State()
+    /// How the addresses of this attempt failed so far: nil before any did, true while every one
+    /// refused the connection (the server is restarting), false once another failure came.
+    var attemptOnlyRefused: Bool?
     var retryTimer: EventLoop.Timer?
     var attemptTimer: EventLoop.Timer?
     var livenessTimer: EventLoop.Timer?
     var onlineSince: Instant?
-    var lastActivity = Instant.now()
-    var pingSentAt: Instant?
+    /// Silence while we wait for the server (XMPPClient+Session.swift).
+    var liveness = Liveness(interval: 60_000, timeout: 30_000, now: Instant.now().milliseconds)
+    /// A keepalive or probe ping is out and nothing has arrived since.
+    var pingOutstanding = false
+    /// XEP-0198 `<r/>` sent and not yet answered by an `<a/>`.
+    var acksAwaited = 0
     var redirects = 0
     var redirectTarget: ServerCandidate?
     var stopping = false
@@ -188,6 +202,7 @@ public final class XMPPClient {
 
     func attempt() {
         retryTimer = nil
+        attemptOnlyRefused = nil
         status = .connecting
         if redirectTarget == nil, resumptionRequest != nil, let location = sm?.location,
             let target = Self.parseHostPort(location, defaultPort: config.port ?? 5222)
@@ -230,12 +245,16 @@ public final class XMPPClient {
 
     func nextCandidate() {
         guard !stopping else { return }
-        guard !candidates.isEmpty else { return attemptFailed(.transient, lastProblem ?? "no server could be reached") }
+        guard !candidates.isEmpty else {
+            // Refused everywhere: the host is up and the server not listening (yet), as in a restart.
+            return attemptFailed(attemptOnlyRefused == true ? .refused : .transient, lastProblem ?? "no server could be reached")
+        }
         let candidate = candidates.removeFirst()
         loop.background({ HostResolver.resolve(host: candidate.host, port: candidate.port) }) { [weak self] result in
             guard let self, !self.stopping else { return }
             switch result {
             case .failure(let error):
+                self.attemptOnlyRefused = false
                 self.lastProblem = "cannot resolve \(candidate.host): \(error.message)"
                 self.logger.warning(self.lastProblem!)
                 self.nextCandidate()
@@ -284,6 +303,7 @@ public final class XMPPClient {
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()
             self.connection = nil
+            self.attemptOnlyRefused = false
             self.lastProblem = "\(address) did not complete the login within \(describeDuration(self.config.connectTimeout))"
             self.logger.warning(self.lastProblem!)
             self.nextAddress(candidate)

@@ -144,7 +144,7 @@ case "check-config":
     if let ca = config.server.caFile { print("  ca_file      \(ca)") }
     if !config.server.pins.isEmpty { print("  pins         \(config.server.pins.count)") }
     print("  owners       \(config.access.owners.map(\.description).joined(separator: ", "))")
-    print("  keepalive    ping after \(config.connection.pingInterval / 1000) s idle, dead after \(config.connection.pingTimeout / 1000) s more")
+    print("  keepalive    ping after \(config.connection.pingInterval / 1000) s idle; dead after \(config.connection.pingTimeout / 1000) s without an answer (readings held after \(describeDuration(config.connection.pingTimeout / 2)))")
     let d = config.device
     func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
     print("  device       \(d.board.map { "board \($0.id), " } ?? "")gpio \(d.backend.rawValue), \(count(d.outputs.count, "output")), \(count(d.inputs.count, "input")), \(count(d.sensors.count, "sensor")), \(count(d.interlocks.count, "interlock"))")

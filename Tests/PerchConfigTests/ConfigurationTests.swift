@@ -71,6 +71,8 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
         ("[account]\njid = \"a@b\"\njdi = 1", "perch.toml:3: account.jdi: unknown key"),
         ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"soon\"", "perch.toml:4: connection.ping_interval: \"soon\" is not a duration; write one such as 500ms"),
         ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"1s\"", "perch.toml:4: connection.ping_interval: must be between"),
+        ("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"4s\"", "perch.toml:4: connection.ping_interval: must be between"),
+        ("[account]\njid = \"a@b\"\n[connection]\nping_timeout = \"1s\"", "perch.toml:4: connection.ping_timeout: must be between"),
         ("[account]\njid = \"a@b\"\n[server]\npins = [\"sha256/abc\"]", "perch.toml:4: server.pins[0]: must be sha256/"),
         ("[account]\njid = \"a@b\"\n[log]\nlevel = \"loud\"", "perch.toml:4: log.level: must be one of"),
         ("[server]\nhost = \"x\"", "perch.toml: account: the [account] table is required"),
@@ -83,6 +85,14 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
         } catch {
             #expect(error.description.hasPrefix(expected), "got: \(error.description)")
         }
+    }
+
+    @Test func fastLivenessDetectionIsAllowed() throws {
+        // The lowest ping settings, for a hung server noticed within seconds (config/perch.toml says
+        // what they cost).
+        let c = try load("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"5s\"\nping_timeout = \"2s\"")
+        #expect(c.connection.pingInterval == 5_000)
+        #expect(c.connection.pingTimeout == 2_000)
     }
 
     @Test func plainIsAllowedToLoopback() throws {

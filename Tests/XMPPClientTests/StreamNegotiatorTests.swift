@@ -241,7 +241,47 @@ let scram = "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCR
         #expect(p.nextDelay(after: .authentication, sessionDuration: nil, state: &s, random: 0) == 900_000)
         #expect(p.nextDelay(after: .conflict, sessionDuration: nil, state: &s, random: 0) == 300_000)
         #expect(p.nextDelay(after: .redirect, sessionDuration: nil, state: &s, random: 1) == 0)
-        #expect(p.nextDelay(after: .serverShutdown, sessionDuration: nil, state: &s, random: 0) == 15_000)
+    }
+
+    /// A server restart (system-shutdown, then refused connections while it is down) costs seconds:
+    /// the first retries come 1 to 3 s apart with jitter, then the ordinary back-off takes over.
+    @Test(arguments: [ReconnectPolicy.Cause.serverShutdown, .refused])
+    func aRestartingServerIsRetriedWithinSeconds(_ first: ReconnectPolicy.Cause) {
+        let p = ReconnectPolicy()
+        var s = ReconnectPolicy.State()
+        // A long stable session before: the first retry is 1 s plus up to 2 s of jitter.
+        #expect(p.nextDelay(after: first, sessionDuration: 3_600_000, state: &s, random: 0) == 1_000)
+        var t = ReconnectPolicy.State()
+        #expect(p.nextDelay(after: first, sessionDuration: 3_600_000, state: &t, random: 1) == 3_000)
+        #expect(p.nextDelay(after: first, sessionDuration: 3_600_000, state: &t, random: 1) == 3_000, "a new stable session starts over")
+        var u = ReconnectPolicy.State()
+        #expect(p.nextDelay(after: first, sessionDuration: 3_600_000, state: &u, random: 0.5) == 2_000)
+        // While the server is down the connection is refused: a few more quick retries...
+        for _ in 1..<p.restartRetries {
+            let d = p.nextDelay(after: .refused, sessionDuration: nil, state: &s, random: 1)
+            #expect((1_000...3_000).contains(d))
+        }
+        // ... then a growing back-off (full jitter under the ceiling, never below 1 s), capped.
+        var ceilings: [Int64] = []
+        for _ in 0..<12 { ceilings.append(p.nextDelay(after: .refused, sessionDuration: nil, state: &s, random: 1)) }
+        #expect(ceilings.first! > 3_000)
+        #expect(zip(ceilings, ceilings.dropFirst()).allSatisfy { $0 <= $1 }, "\(ceilings)")
+        #expect(ceilings.last == p.maximumDelay)
+        #expect(p.nextDelay(after: .refused, sessionDuration: nil, state: &s, random: 0) == 1_000)
+        // Another kind of failure ends the restart: the next shutdown is a new restart, at once quick.
+        _ = p.nextDelay(after: .transient, sessionDuration: nil, state: &s, random: 0)
+        #expect((1_000...3_000).contains(p.nextDelay(after: .serverShutdown, sessionDuration: 5_000, state: &s, random: 1)))
+    }
+
+    /// A server that shuts down again soon after every login is not retried every second forever.
+    @Test func aServerThatKeepsShuttingDownIsBackedOffFrom() {
+        let p = ReconnectPolicy()
+        var s = ReconnectPolicy.State()
+        var delays: [Int64] = []
+        for _ in 0..<20 { delays.append(p.nextDelay(after: .serverShutdown, sessionDuration: 2_000, state: &s, random: 1)) }
+        #expect(delays.prefix(p.restartRetries).allSatisfy { $0 <= 3_000 })
+        #expect(zip(delays, delays.dropFirst()).allSatisfy { $0 <= $1 }, "\(delays)")
+        #expect(delays.last == p.maximumDelay, "\(delays)")
     }
 
     @Test func srvCandidates() {

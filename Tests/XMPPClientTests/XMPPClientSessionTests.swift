@@ -122,7 +122,8 @@ final class LogLines: Sendable {
     @Test func systemShutdownWaitsThenReconnects() throws {
         let server = FakeServer(loop: loop)
         let c = try client(server) {
-            $0.reconnect.shutdownDelay = 300
+            $0.reconnect.restartDelay = 300
+            $0.reconnect.restartJitter = 0
             $0.reconnect.initialDelay = 1
         }
         c.start()
@@ -135,6 +136,32 @@ final class LogLines: Sendable {
         #expect(server.sessions.count == 1)
         #expect(run { server.sessions.count == 2 && self.isOnline(c) })
         c.stop {}
+    }
+
+    /// A caller told its request failed with the connection must not find the session still online:
+    /// a publisher that sends the next request from there would loop on requests that fail at once.
+    @Test func requestsFailOnlyOnceTheStatusSaysTheSessionIsGone() throws {
+        let server = FakeServer(loop: loop)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        var seen: [XMPPClient.Status] = []
+        c.sendIQ(Stanza.iq(type: "get", id: "q1", to: try JID("pubsub.perch.test"), payload: XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub"))) { _ in seen.append(c.status) }
+        #expect(run(2_000) { server.current?.stanzas.contains { $0.stanzaID == "q1" } == true })
+        server.drop(server.current!)
+        #expect(run { seen.count == 1 })
+        #expect(seen.allSatisfy { !self.isOnlineStatus($0) }, "\(seen)")
+        #expect(run { self.isOnline(c) })
+        c.sendIQ(Stanza.iq(type: "get", id: "q2", to: try JID("pubsub.perch.test"), payload: XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub"))) { _ in seen.append(c.status) }
+        var stopped = false
+        c.stop { stopped = true }
+        #expect(run { stopped && seen.count == 2 })
+        #expect(seen.last == .stopped, "\(seen)")
+    }
+
+    func isOnlineStatus(_ s: XMPPClient.Status) -> Bool {
+        if case .online = s { return true }
+        return false
     }
 
     @Test func aDroppedConnectionIsReplaced() throws {
