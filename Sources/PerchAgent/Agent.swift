@@ -134,7 +134,7 @@ public final class Agent {
         let previousReading = hardware.onReading
         hardware.onReading = { [unowned self] r in
             previousReading?(r)
-            self.presence.changed()
+            self.presence.reading(r.sensor)
             self.pubsub.publish(r, precision: self.hardware.sensors.sensors[r.sensor]?.spec.precision ?? 1)
         }
         if pubsub.enabled {

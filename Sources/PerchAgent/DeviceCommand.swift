@@ -1,3 +1,4 @@
+import PerchIO
 public import XMPPAddress
 
 /// A command, whatever front-end it arrived by (chat, ad-hoc, iq): one vocabulary, so the front-ends
@@ -46,7 +47,7 @@ public enum DeviceCommand: Hashable, Sendable {
         case .status: "status"
         case .set(let o, let on): "\(o) \(on ? "on" : "off")"
         case .toggle(let o): "\(o) toggle"
-        case .pulse(let o, let ms): "pulse \(o) \(ms) ms"
+        case .pulse(let o, let ms): "pulse \(o) \(describeDuration(ms))"
         case .describe(let o): o
         case .read(let s): "read\(s.map { " \($0)" } ?? "")"
         case .block(let j): "block \(j)"

@@ -22,6 +22,14 @@ final class PresenceTelemetry {
     /// When the pending presence is due.
     private var pendingDue: Instant?
     private var lastText: (String?, String)?
+    /// Sensors that have had a reading since start: the first one of each goes out with the
+    /// switches, so the line does not wait a min_interval to show what was read at start.
+    private var read: Set<String> = []
+
+    /// A sensor was read: at once the first time, else as min_interval allows.
+    func reading(_ sensor: String) {
+        changed(urgent: read.insert(sensor).inserted)
+    }
 
     init(client: XMPPClient, executor: CommandExecutor, hardware: Hardware, minInterval: Int64, enabled: Bool, loop: EventLoop) {
         self.executor = executor

@@ -124,7 +124,11 @@ public enum Invocation: Sendable, Equatable {
             guard positionals.count >= 2 else {
                 return .failure(UsageError("perch send needs the device's JID and the command: perch send --config FILE DEVICE-JID \"pump on\""))
             }
-            return .success(.send(config: config, device: positionals[0], text: positionals.dropFirst().joined(separator: " "), timeout: values["--timeout"]))
+            let text = positionals.dropFirst().joined(separator: " ")
+            guard text.contains(where: { !$0.isWhitespace }) else {
+                return .failure(UsageError("perch send needs a command to send, such as \"status\""))
+            }
+            return .success(.send(config: config, device: positionals[0], text: text, timeout: values["--timeout"]))
         }
         switch verb.name {
         case "run": return .success(.run(config: config, traceXML: seenFlags.contains("--trace-xml"), logLevel: values["--log-level"]))

@@ -77,7 +77,9 @@ public final class OneShotSender {
 
     func received(_ stanza: XMLElement) {
         guard stanza.stanzaKind == .message, let from = stanza.from else { return }
-        guard device.isBare ? from.bare == device : from == device else { return }
+        // Any resource of the device's account: a message to a resource that is gone is delivered to
+        // the account's others, and the one that ran it answers.
+        guard from.bare == device.bare else { return }
         if stanza.stanzaType == "error" {
             let e = StanzaError(stanza: stanza)
             return finish(Outcome(status: 1, answer: nil, problem: "\(device) could not be reached: \(e.map { "\($0)" } ?? "an error without a condition")"))

@@ -15,7 +15,7 @@ public enum DurationText {
         public var description: String {
             switch self {
             case .empty: "an empty duration; write one such as \(DurationText.examples)"
-            case .noUnit(let s): "\"\(s)\" has no unit; write \(s)s for seconds, or \(s)ms, \(s)m (\(DurationText.examples))"
+            case .noUnit(let s): "\"\(s)\" has no unit: write \(s)s for seconds (or \(s)ms, \(s)m)"
             case .malformed(let s): "\"\(s)\" is not a duration; write one such as \(DurationText.examples)"
             case .tooLong(let s): "\"\(s)\" is longer than any duration perch takes (\(describeDuration(DurationText.maximum)))"
             }

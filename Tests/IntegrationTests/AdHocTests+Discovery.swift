@@ -102,7 +102,7 @@ struct AdHocBrowseTests {
         #expect(note?[attribute: "type"] == "error")
         #expect(note?.text == "Not done: pump: a pulse of 10 s is longer than this output's max_pulse of 2 s", "\(note?.text ?? "no note")")
         #expect(daemon.gpioLine("pump") != "1", "nothing ran")
-        #expect(daemon.waitFor("via adhoc: pulse pump 10000 ms → refused (not-allowed)"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("via adhoc: pulse pump 10 s → refused (not-allowed)"), "log:\n\(daemon.log)")
         owner.disconnect()
         #expect(daemon.terminate() == 0)
     }

@@ -91,10 +91,16 @@ struct SendCommandTests {
         #expect(status.status == 0 && status.out.contains("pump on"), "\(status)")
         #expect(!daemon.log.contains("conflict"), "log:\n\(daemon.log)")
 
-        // Nobody there: a clear problem, status 1, within the timeout.
-        let nobody = try send(["--config", owner, "--timeout", "3s", "perch@\(server.domain)/nowhere", "status"])
+        // A resource that is gone: the server hands the message to the account's other resource, which
+        // runs it and answers; that answer counts.
+        let gone = try send(["--config", owner, "--timeout", "10s", "perch@\(server.domain)/nowhere", "status"])
+        #expect(gone.status == 0 && gone.out.contains("pump on"), "\(gone)")
+
+        // Nobody there (an account with no session, no offline storage): the server's error, status 1.
+        let nobody = try send(["--config", owner, "--timeout", "3s", "operator@\(server.domain)/board", "status"])
         #expect(nobody.status == 1, "\(nobody)")
-        #expect(nobody.err.contains("perch@\(server.domain)/nowhere"), "\(nobody)")
+        #expect(nobody.err.contains("operator@\(server.domain)/board could not be reached: service-unavailable"), "\(nobody)")
+        #expect(try send(["--config", owner, board, " "]).status == 64, "an empty command is a usage error")
 
         // A wrong password: said at once, status 1.
         let wrong = try scriptConfig(server, user: "viewer", password: "not-the-password", dir: daemon.dir)

@@ -140,7 +140,7 @@ import XMPPCore
         #expect(answer.status == "completed")
         #expect(answer.note == "Not done: pump: a pulse of 10 s is longer than this output's max_pulse of 5 s", "\(answer.note ?? "no note")")
         #expect(front.rig.scratch.read("pump") == "0")
-        #expect(front.rig.audit.lines.contains { $0.contains("via adhoc: pulse pump 10000 ms → refused (not-allowed)") }, "\(front.rig.audit.lines)")
+        #expect(front.rig.audit.lines.contains { $0.contains("via adhoc: pulse pump 10 s → refused (not-allowed)") }, "\(front.rig.audit.lines)")
     }
 
     @Test func aRateLimitedCommandCompletesWithAnErrorNote() throws {

@@ -129,6 +129,13 @@ import XMPPCore
         #expect(status.contains("door open") && status.contains("door_open 1"), "\(status)")
     }
 
+    /// The first reading of each sensor after start goes out at once: the line does not wait a
+    /// min_interval to show what was read at start.
+    @Test func theFirstReadingsShowAtOnce() throws {
+        let rig = try PresenceRig()
+        #expect(rig.loop.run(until: { rig.sent.last?.status.contains("level 5 · tank 7") == true }, timeout: 3_000), "\(rig.sent.map(\.status))")
+    }
+
     @Test func readingsWaitForMinInterval() throws {
         let rig = try PresenceRig()
         rig.idle(1_500)

@@ -262,7 +262,7 @@ struct Rig {
     /// The one duration grammar: a unit is needed, 0 is not a pulse, and the hints say what to write.
     @Test func pulseDurations() throws {
         #expect(hint("pulse pump 0s") == "a pulse needs a duration above 0, e.g. pulse pump 5s")
-        #expect(hint("pulse pump 5")?.contains("\"5\" has no unit; write 5s") == true, "\(hint("pulse pump 5") ?? "")")
+        #expect(hint("pulse pump 5")?.contains("\"5\" has no unit: write 5s") == true, "\(hint("pulse pump 5") ?? "")")
         #expect(hint("pulse pump -5s")?.contains("is not a duration") == true)
         #expect(hint("pulse pump 1e3s")?.contains("is not a duration") == true)
         #expect(try ChatParser.parse("pulse pump 2min").get() == .pulse(output: "pump", milliseconds: 120_000))

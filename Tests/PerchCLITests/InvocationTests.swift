@@ -66,6 +66,8 @@ import Testing
         #expect(error("--config /c.toml run")?.contains("a command comes first") == true)
         #expect(error("") == "no command given")
         #expect(error("--version --config x") == "--version takes nothing else")
+        #expect(Invocation.parse(["send", "dev@x", "  "]) == .failure(UsageError("perch send needs a command to send, such as \"status\"")))
+        #expect(Invocation.parse(["send", "dev@x", "pump", "on"]) == .success(.send(config: "/etc/perch/perch.toml", device: "dev@x", text: "pump on", timeout: nil)))
     }
 
     @Test func theExitStatusesAreSysexits() {

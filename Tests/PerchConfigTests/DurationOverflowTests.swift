@@ -50,7 +50,7 @@ import Testing
             _ = try load("[account]\njid = \"a@b\"\n[connection]\nping_interval = \"30\"")
             Issue.record("accepted")
         } catch {
-            #expect(error.description.hasPrefix("perch.toml:4: connection.ping_interval: \"30\" has no unit; write 30s"), "\(error.description)")
+            #expect(error.description.hasPrefix("perch.toml:4: connection.ping_interval: \"30\" has no unit: write 30s"), "\(error.description)")
         }
     }
 }

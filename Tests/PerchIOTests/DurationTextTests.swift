@@ -21,7 +21,7 @@ import Testing
 
     @Test func refusalsSayWhatToWrite() {
         #expect(DurationText.parse("5") == .failure(.noUnit("5")))
-        #expect(DurationText.parse("5").failureText?.contains("\"5\" has no unit; write 5s") == true)
+        #expect(DurationText.parse("5").failureText?.contains("\"5\" has no unit: write 5s") == true)
         #expect(DurationText.parse("") == .failure(.empty))
         for bad in ["soon", "s", "-5s", "+5s", "1e3s", "0x10s", "infs", "nans", "5.s", ".5s", "5..1s", "5 s s", "1_000ms"] {
             guard case .failure(.malformed) = DurationText.parse(bad) else { Issue.record("\(bad) accepted or misjudged: \(DurationText.parse(bad))"); continue }
