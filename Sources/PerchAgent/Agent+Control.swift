@@ -15,24 +15,8 @@ extension Agent {
             }
             return
         }
-        // A message re-delivered (a resend, offline storage after a failed resumption) runs once; the
-        // same id with another set is another request.
-        var key: String?
-        let bare = from.bare.description
-        if let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID {
-            key = RecentRequests.key(from: bare, id: id, payload: set)
-            switch recentMessages.check(key!, request: RecentRequests.key(from: bare, id: id), sender: bare) {
-            case .new:
-                break
-            case .inProgress, .done:
-                logger.info("XEP-0325 set message \(logQuoted(id)) from \(from.bare) arrived again; it runs once")
-                return
-            case .answered(let previous):
-                logger.info("XEP-0325 set message \(logQuoted(id)) from \(from.bare) arrived again; repeated its error, not the set")
-                transmit(previous)
-                return
-            }
-        }
+        // The same id with another set is another request.
+        guard case .run(let key) = repeatCheck(stanza, from: from, payload: set, what: "XEP-0325 set message") else { return }
         iot.set(message: stanza, set, from: from, role: role) { [weak self] error in
             guard let self else { return }
             if let key {

@@ -185,24 +185,8 @@ public final class Agent {
         }
         let text = body.trimmingWhitespace()
         guard !text.isEmpty else { return }
-        // XEP-0359: the sender's origin id (or the stanza id) names the command; a message re-delivered
-        // (a resend after a lost connection, offline storage after a failed resumption) runs once.
-        var key: String?
-        if let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID {
-            // The body is part of it: a client that reuses ids sends another command under the same one.
-            key = RecentRequests.key(from: from.bare.description, id: id, payload: text)
-            let request = RecentRequests.key(from: from.bare.description, id: id)
-            switch recentMessages.check(key!, request: request, sender: from.bare.description) {
-            case .new: break
-            case .inProgress, .done:
-                logger.info("message \(logQuoted(id)) from \(from.bare) arrived again while its command runs; it runs once")
-                return
-            case .answered(let previous):
-                logger.info("message \(logQuoted(id)) from \(from.bare) arrived again; repeated the answer, not the command")
-                transmit(previous)
-                return
-            }
-        }
+        // The body is part of the request: a client that reuses ids sends another command under one.
+        guard case .run(let key) = repeatCheck(stanza, from: from, payload: text, what: "message") else { return }
         let age = CommandAge.from(stanza: stanza, now: WallClock.milliseconds())
         let readings = Set(config.device.sensors.map { $0.name.lowercased() } + config.device.inputs.map { $0.name.lowercased() })
         switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() }), readings: readings) {
@@ -217,6 +201,33 @@ public final class Agent {
                 self?.reply(to: stanza, outcome.text, key: key, error: outcome.error?.condition)
             }
         }
+    }
+
+    /// What the repeat check says of a message request.
+    enum Repeat {
+        /// New: run it, and record its answer under `key` (nil: the message has no id).
+        case run(key: String?)
+        /// Seen before: its answer, if it had one, went out again; do not run it.
+        case repeated
+    }
+
+    /// XEP-0359: the sender's origin id (or the stanza id) names a request; a message re-delivered
+    /// (a resend after a lost connection, offline storage after a failed resumption) runs once. A
+    /// repeat is the same `payload` as the last request under that id.
+    func repeatCheck(_ stanza: XMLElement, from: JID, payload: some Hashable, what: String) -> Repeat {
+        guard let id = stanza.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? stanza.stanzaID else { return .run(key: nil) }
+        let bare = from.bare.description
+        let key = RecentRequests.key(from: bare, id: id, payload: payload)
+        switch recentMessages.check(key, request: RecentRequests.key(from: bare, id: id), sender: bare) {
+        case .new:
+            return .run(key: key)
+        case .inProgress, .done:
+            logger.info("\(what) \(logQuoted(id)) from \(from.bare) arrived again; it runs once")
+        case .answered(let previous):
+            logger.info("\(what) \(logQuoted(id)) from \(from.bare) arrived again; repeated the answer, not the command")
+            transmit(previous)
+        }
+        return .repeated
     }
 
     /// A message this process, or another Perch, sent: never a command. Ours come back from a JID we
