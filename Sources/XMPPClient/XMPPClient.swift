@@ -52,6 +52,8 @@ public final class XMPPClient {
     /// refused the connection (the server is restarting), false once another failure came.
     var attemptOnlyRefused: Bool?
     var retryTimer: EventLoop.Timer?
+    /// The SRV look-ups of the attempt under way.
+    var srvQueries: [SRVQuery] = []
     var attemptTimer: EventLoop.Timer?
     var livenessTimer: EventLoop.Timer?
     var onlineSince: Instant?
@@ -138,6 +140,8 @@ public final class XMPPClient {
         stopping = true
         retryTimer?.cancel()
         attemptTimer?.cancel()
+        for q in srvQueries { q.cancel() }
+        srvQueries = []
         livenessTimer?.cancel()
         guard let connection else {
             status = .stopped
@@ -224,22 +228,38 @@ public final class XMPPClient {
         let wantStartTLS = config.transport != .directTLS
         let wantDirect = config.transport == nil || config.transport == .directTLS
         logger.debug("looking up SRV records for \(domain)")
-        loop.background({ () -> (DNSAnswer?, DNSAnswer?) in
-            let a = wantStartTLS ? SRVResolver.lookup("_xmpp-client._tcp.\(domain)") : nil
-            let b = wantDirect ? SRVResolver.lookup("_xmpps-client._tcp.\(domain)") : nil
-            return (a, b)
-        }) { [weak self] answers in
-            guard let self, !self.stopping else { return }
-            for case .failure(let why)? in [answers.0, answers.1] { self.logger.debug("SRV look-up for \(domain): \(why)") }
-            // A failed look-up counts as "no records": fall back to the domain itself.
-            func orEmpty(_ a: DNSAnswer?) -> DNSAnswer? { a.map { if case .failure = $0 { return .records([]) } else { return $0 } } }
-            self.candidates = ServerCandidate.fromSRV(domain: domain, starttls: orEmpty(answers.0), directTLS: orEmpty(answers.1), using: &self.rng)
-            if self.candidates.isEmpty {
-                self.attemptFailed(.transient, "\(domain) publishes no XMPP client service (SRV target \".\")")
-            } else {
-                self.logger.debug("candidates: \(self.candidates.map(\.description).joined(separator: ", "))")
-                self.nextCandidate()
-            }
+        // Both look-ups at once, on the loop (no thread); the candidates once both have answered.
+        var answers: (DNSAnswer?, DNSAnswer?) = (nil, nil)
+        var waiting = (wantStartTLS ? 1 : 0) + (wantDirect ? 1 : 0)
+        let resolver = SRVResolver.Configuration.system()
+        let done: () -> Void = { [weak self] in
+            waiting -= 1
+            guard waiting == 0, let self else { return }
+            self.srvQueries = []
+            self.srvAnswered(domain, answers)
+        }
+        srvQueries = []
+        if wantStartTLS {
+            srvQueries.append(SRVQuery(loop: loop, name: "_xmpp-client._tcp.\(domain)", configuration: resolver) { answers.0 = $0; done() })
+        }
+        if wantDirect {
+            srvQueries.append(SRVQuery(loop: loop, name: "_xmpps-client._tcp.\(domain)", configuration: resolver) { answers.1 = $0; done() })
+        }
+        for q in srvQueries { q.start() }
+    }
+
+    /// The SRV answers are in: the candidates, or a failed attempt.
+    private func srvAnswered(_ domain: String, _ answers: (DNSAnswer?, DNSAnswer?)) {
+        guard !stopping else { return }
+        for case .failure(let why)? in [answers.0, answers.1] { logger.debug("SRV look-up for \(domain): \(why)") }
+        // A failed look-up counts as "no records": fall back to the domain itself.
+        func orEmpty(_ a: DNSAnswer?) -> DNSAnswer? { a.map { if case .failure = $0 { return .records([]) } else { return $0 } } }
+        candidates = ServerCandidate.fromSRV(domain: domain, starttls: orEmpty(answers.0), directTLS: orEmpty(answers.1), using: &rng)
+        if candidates.isEmpty {
+            attemptFailed(.transient, "\(domain) publishes no XMPP client service (SRV target \".\")")
+        } else {
+            logger.debug("candidates: \(candidates.map(\.description).joined(separator: ", "))")
+            nextCandidate()
         }
     }
 
