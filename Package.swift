@@ -10,12 +10,13 @@
 //   XMPPCore      <- XMPPAddress              (element tree, serializer, stanza vocabulary)
 //   XMPPXML       <- XMPPCore, CLibXML2       (libxml2 push parser, restricted XML, limits)
 //   PerchCrypto   <- CMbedCrypto              (digests, HMAC, PBKDF2, random, base64)
-//   XMPPSASL      <- PerchCrypto, CIDN        (SCRAM, PLAIN, SASLprep with libidn; pure)
+//   PerchIDN      <- CIDN                     (libidn: SASLprep's stringprep, IDNA ToASCII)
+//   XMPPSASL      <- PerchCrypto, PerchIDN    (SCRAM, PLAIN, SASLprep; pure)
 //   PerchTLS      <- PerchCrypto, CMbedTLS    (TLS over memory buffers, X.509 checks)
 //   PerchIO       <- CLinux                   (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchLog      <- nothing                  (levels, journal or plain lines, escaping of what peers send)
 //   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
-//   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
+//   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchIDN, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
 //   PerchGPIO     <- PerchIO                  (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD    <- PerchGPIO, PerchIO, CGPIOD   (the libgpiod v1 backend)
 //   PerchSensors  <- PerchIO, CLinux          (sysfs/procfs sources, commands, report policy)
@@ -71,14 +72,15 @@ let package = Package(
         .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: shippedSettings),
         .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings),
         .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: shippedSettings),
-        .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "CIDN"], swiftSettings: shippedSettings),
+        .target(name: "PerchIDN", dependencies: ["CIDN"], swiftSettings: shippedSettings),
+        .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "PerchIDN"], swiftSettings: shippedSettings),
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),
 
         // MARK: I/O and the client
         .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: shippedSettings),
         .target(
             name: "XMPPClient",
-            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
+            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchIDN", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: shippedSettings),
 
         // MARK: Hardware
@@ -131,6 +133,7 @@ let package = Package(
         .testTarget(name: "XMPPXMLTests", dependencies: ["XMPPXML", "XMPPCore"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchCryptoTests", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL", "PerchCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchIDNTests", dependencies: ["PerchIDN"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(

@@ -3,6 +3,7 @@ public import PerchLog
 import PerchTLS
 public import XMPPAddress
 public import XMPPCore
+import PerchIDN
 import XMPPSASL
 
 /// A persistent XMPP client session: it resolves the server, connects, negotiates, keeps the connection
@@ -52,6 +53,9 @@ public final class XMPPClient {
     /// refused the connection (the server is restarting), false once another failure came.
     var attemptOnlyRefused: Bool?
     var retryTimer: EventLoop.Timer?
+    /// The account's domain as DNS and TLS name it (IDNA ToASCII; an ASCII domain unchanged).
+    var asciiDomain: String { IDN.toASCII(config.jid.domainpart) ?? config.jid.domainpart }
+
     /// The SRV look-ups of the attempt under way.
     var srvQueries: [SRVQuery] = []
     var attemptTimer: EventLoop.Timer?
@@ -221,10 +225,11 @@ public final class XMPPClient {
         }
         if let host = config.host {
             let direct = config.transport == .directTLS
-            candidates = [ServerCandidate(host: host, port: config.port ?? (direct ? 5223 : 5222), directTLS: direct)]
+            candidates = [ServerCandidate(host: IDN.toASCII(host) ?? host, port: config.port ?? (direct ? 5223 : 5222), directTLS: direct)]
             return nextCandidate()
         }
-        let domain = config.jid.domainpart
+        // DNS and TLS speak A-labels: a non-ASCII domain is looked up and checked in its ASCII form.
+        let domain = asciiDomain
         let wantStartTLS = config.transport != .directTLS
         let wantDirect = config.transport == nil || config.transport == .directTLS
         logger.debug("looking up SRV records for \(domain)")
@@ -300,10 +305,10 @@ public final class XMPPClient {
         } else {
             security = candidate.directTLS ? .directTLS : .requireTLS
         }
-        var references = [config.jid.domainpart]
-        if let host = config.host, !host.contains(":"), !host.allSatisfy({ $0.isNumber || $0 == "." }) { references.append(host) }
+        var references = [asciiDomain]
+        if let host = config.host, !host.contains(":"), !host.allSatisfy({ $0.isNumber || $0 == "." }) { references.append(IDN.toASCII(host) ?? host) }
         let tlsConfig = TLSConfiguration(
-            serverName: config.jid.domainpart, referenceNames: references, systemTrustStore: config.systemTrustStore,
+            serverName: asciiDomain, referenceNames: references, systemTrustStore: config.systemTrustStore,
             extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
         let negotiator = StreamNegotiator(
             jid: config.jid, password: config.password, security: security, scramCache: scramCache,

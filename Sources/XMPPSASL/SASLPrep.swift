@@ -1,4 +1,4 @@
-internal import CIDN
+import PerchIDN
 
 /// SASLprep (RFC 4013), the stringprep profile SCRAM (RFC 5802 §2.2) and PLAIN (RFC 4616 §2) apply to
 /// user names and passwords, by GNU libidn: mapping (non-ASCII spaces to U+0020, "commonly mapped to
@@ -17,41 +17,38 @@ public enum SASLPrep {
     public static func prepare(_ s: String, what: String = "the string", stored: Bool = true) throws(SASLError) -> String {
         if !s.utf8.contains(where: { $0 >= 0x80 || $0 < 0x20 || $0 == 0x7F }) { return s }
         if s.utf8.contains(0) { throw SASLError(.preparation, "\(what) contains U+0000, which SASLprep prohibits") }
-        var out: UnsafeMutablePointer<CChar>?
-        let rc = CIDN_saslprep(s, stored ? 1 : 0, &out)
-        defer { CIDN_free(out) }
-        guard rc == Int32(STRINGPREP_OK.rawValue), let out else {
-            throw SASLError(.preparation, "\(what) cannot be used with SASL: \(reason(rc, s, stored: stored))")
+        switch IDN.saslprep(s, stored: stored) {
+        case .ok(let prepared): return prepared
+        case let refusal: throw SASLError(.preparation, "\(what) cannot be used with SASL: \(reason(refusal, s, stored: stored))")
         }
-        return String(cString: out)
     }
 
     /// What is wrong, naming the offending character where there is one.
-    static func reason(_ rc: Int32, _ s: String, stored: Bool) -> String {
+    static func reason(_ result: IDN.StringprepResult, _ s: String, stored: Bool) -> String {
         func offending() -> String {
             for scalar in s.unicodeScalars where scalar.value >= 0x80 || scalar.value < 0x20 || scalar.value == 0x7F {
-                var out: UnsafeMutablePointer<CChar>?
-                let single = CIDN_saslprep(String(Character(scalar)), stored ? 1 : 0, &out)
-                CIDN_free(out)
-                if single == Int32(STRINGPREP_CONTAINS_PROHIBITED.rawValue) || single == Int32(STRINGPREP_CONTAINS_UNASSIGNED.rawValue) {
-                    return " (U+\(hex(scalar.value)))"
+                switch IDN.saslprep(String(Character(scalar)), stored: stored) {
+                case .prohibited, .unassigned: return " (U+\(hex(scalar.value)))"
+                default: continue
                 }
             }
             return ""
         }
-        switch rc {
-        case Int32(STRINGPREP_CONTAINS_PROHIBITED.rawValue):
+        switch result {
+        case .prohibited:
             return "it contains a character SASLprep prohibits\(offending()): a control character, a private-use or non-character code point, or the like (RFC 4013 §2.3); choose a password without it"
-        case Int32(STRINGPREP_CONTAINS_UNASSIGNED.rawValue):
+        case .unassigned:
             return "it contains a code point unassigned in Unicode 3.2\(offending()), which a stored password may not hold (RFC 4013 §2.5); choose a password without it"
-        case Int32(STRINGPREP_BIDI_BOTH_L_AND_RAL.rawValue):
+        case .bidiBothDirections:
             return "it mixes right-to-left and left-to-right characters, which SASLprep's bidi rules refuse (RFC 3454 §6)"
-        case Int32(STRINGPREP_BIDI_LEADTRAIL_NOT_RAL.rawValue):
+        case .bidiLeadTrail:
             return "it holds right-to-left characters but does not start and end with one, which SASLprep's bidi rules refuse (RFC 3454 §6)"
-        case Int32(STRINGPREP_BIDI_CONTAINS_PROHIBITED.rawValue):
+        case .bidiProhibited:
             return "it contains a character the bidi rules prohibit (RFC 3454 §6)"
-        default:
+        case .failed(let rc):
             return "SASLprep failed (libidn error \(rc)): the text is probably not valid UTF-8"
+        case .ok:
+            return "it was accepted"
         }
     }
 
