@@ -306,8 +306,9 @@ public final class CommandExecutor {
     /// Everything at a glance: outputs, inputs, sensors, and what is unavailable.
     public func statusText() -> String {
         var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
+        // Read now, as `read` does: the two never disagree about a value a moment apart.
         for name in hardware.sensors.order {
-            if let text = sensorText(name) { parts.append("\(name) \(text)") }
+            if let text = sensorText(name, fresh: true) { parts.append("\(name) \(text)") }
         }
         for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
         return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
@@ -338,12 +339,14 @@ public final class CommandExecutor {
     func describe(_ input: Input) -> String { "\(input.name) \(input.spec.word(input.value))" }
 
     /// A sensor's value for a line of text; one that copies an input (source gpio) shows the input
-    /// as it is now, so the two never disagree on one line. Nil when there is nothing to show yet.
-    func sensorText(_ name: String) -> String? {
+    /// as it is now, so the two never disagree on one line. `fresh`: read now where that is cheap
+    /// (the `status` command); else the last reported value (presence). Nil when there is nothing to
+    /// show yet.
+    func sensorText(_ name: String, fresh: Bool = false) -> String? {
         if case .gpio(let inputName)? = hardware.sensors.sensors[name]?.spec.source, let input = hardware.input(named: inputName) {
             return input.value ? "1" : "0"
         }
-        switch hardware.sensors.sensors[name]?.state {
+        switch fresh ? hardware.sensors.current(name) : hardware.sensors.sensors[name]?.state {
         case .ok(let r)?: return r.text
         case .failed?: return "error"
         default: return nil

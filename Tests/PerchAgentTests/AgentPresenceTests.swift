@@ -153,6 +153,15 @@ import XMPPCore
         #expect(rig.agent.executor.statusText().contains("water 9"))
     }
 
+    /// `status` reads now, as `read` does, so the two agree; presence keeps the reported value.
+    @Test func statusAndReadAgree() throws {
+        let rig = try PresenceRig()
+        rig.idle(1_500)
+        _ = system("echo 8 > '\(rig.scratch.path)/level'")
+        #expect(rig.agent.executor.statusText().contains("level 8"), "\(rig.agent.executor.statusText())")
+        #expect(rig.agent.executor.presenceText().contains("level 5"), "presence shows what was reported")
+    }
+
     @Test func sensorsMarkedForPresenceAreTheOnesShown() throws {
         let rig = try PresenceRig(sensors: "presence = true")
         rig.idle(1_500)
