@@ -26,7 +26,7 @@ struct FederationTests {
     let ps = "http://jabber.org/protocol/pubsub"
     let readings = "urn:xmpp:perch:readings:0"
 
-    func fedStart(_ route: FedRoute) throws -> DaemonProcess {
+    func fedStart(_ route: FedRoute, telemetry: String = "pubsub = \"pep\"\naccess_model = \"presence\"") throws -> DaemonProcess {
         let d = route.board.domain
         let config = """
         [account]
@@ -40,8 +40,7 @@ struct FederationTests {
         owners = ["boss@\(route.owner.domain)"]
         [telemetry]
         min_interval = "1s"
-        pubsub = "pep"
-        access_model = "presence"
+        \(telemetry)
         [device]
         name = "testbed"
         gpio = "simulated"
@@ -50,6 +49,10 @@ struct FederationTests {
         [[output]]
         name = "pump"
         line = "pump"
+        [[input]]
+        name = "door"
+        line = "door"
+        debounce = "0ms"
         [[sensor]]
         name = "tank"
         source = "file"
@@ -98,7 +101,7 @@ struct FederationTests {
         #expect(online != nil, "the board's presence, with its status line, reached the other server")
 
         // Chat.
-        #expect(try owner.say("status", to: board)?.hasPrefix("pump off · tank 12 cm") == true, "log:\n\(daemon.log)")
+        #expect(try owner.say("status", to: board)?.hasPrefix("pump off · door off · tank 12 cm") == true, "log:\n\(daemon.log)")
         #expect(try owner.say("pump on", to: board) == "pump on")
         #expect(daemon.gpioLine("pump") == "1")
         #expect(daemon.log.contains("command from boss@\(route.owner.domain) (owner) via chat: pump on → ok"))
@@ -140,6 +143,41 @@ struct FederationTests {
         owner.disconnect()
         #expect(daemon.terminate() == 0)
         #expect(daemon.gpioLine("pump") == "0", "the safe state at shutdown")
+    }
+
+    @Test(arguments: FedRoute.all)
+    func anOwnerOnAnotherServerFollowsAServiceNode(_ route: FedRoute) throws {
+        let service = "pubsub.\(route.board.domain)"
+        let node = "testbed/readings"
+        let daemon = try fedStart(route, telemetry: "pubsub = \"service\"\nservice = \"\(service)\"\nnode = \"\(node)\"\naccess_model = \"open\"")
+        let owner = try Peer.connected("boss", route.owner)
+        // The board's own server hosts the node; the owner subscribes from the other one.
+        let me = "boss@\(route.owner.domain)/tester"
+        let subscribe = XMLElement("pubsub", namespace: ps, children: [.element(XMLElement("subscribe", namespace: ps, attrs: ["node": node, "jid": me]))])
+        var subscribed = try owner.ask(service, subscribe, type: "set")
+        for _ in 0..<20 {
+            if case .success? = subscribed { break }
+            owner.idle(250)
+            subscribed = try owner.ask(service, subscribe, type: "set")
+        }
+        try #require(try subscribed?.get() != nil, "subscribed to \(node) on \(service) over s2s; log:\n\(daemon.log)")
+        // A sampled reading and an input event both arrive as notifications from the service.
+        try "25\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
+        let reading = owner.waitFor(timeout: 10_000) { m in
+            m.name == "message" && m.from?.description == service && self.fedFields(m).contains { $0 == ("tank", "25") }
+        }
+        #expect(reading != nil, "the reading crossed to the owner's server; log:\n\(daemon.log)")
+        try "1\n".write(toFile: "\(daemon.dir)/gpio/door", atomically: true, encoding: .utf8)
+        let event = owner.waitFor(timeout: 10_000) { m in
+            m.name == "message" && m.from?.description == service && self.fedFields(m).contains { $0 == ("door", "true") }
+        }
+        #expect(event != nil, "the door event crossed to the owner's server")
+        // The owner sees its subscription by chat, and removes it.
+        let board = "perch@\(route.board.domain)/board"
+        #expect(try owner.say("subscribers", to: board)?.contains("boss@\(route.owner.domain)") == true)
+        #expect(try owner.say("unsubscribe \(me)", to: board)?.contains("no longer receives") == true)
+        owner.disconnect()
+        #expect(daemon.terminate() == 0)
     }
 
     @Test(arguments: FedRoute.all)
