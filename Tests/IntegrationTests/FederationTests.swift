@@ -64,7 +64,7 @@ struct FederationTests {
         let daemon = try DaemonProcess(config: config, password: "perch-secret", setup: { dir in
             try "12\n".write(toFile: "\(dir)/tank", atomically: true, encoding: .utf8)
         })
-        #expect(daemon.waitFor("online as perch@\(d)/board"), "log:\n\(daemon.log)")
+        try #require(daemon.waitFor("online as perch@\(d)/board"), "log:\n\(daemon.log)")
         return daemon
     }
 
@@ -87,7 +87,7 @@ struct FederationTests {
         // The owner's caps ask for the readings node's notifications (XEP-0163 +notify).
         let owner = try Peer(user: "boss", domain: route.owner.domain, port: route.owner.port)
         owner.client.discoInfo.features.append(readings + "+notify")
-        #expect(owner.connect(), "boss@\(route.owner.domain) could not log in")
+        try #require(owner.connect(), "boss@\(route.owner.domain) could not log in")
 
         // Subscription across the servers: the board approves its owner and subscribes back.
         owner.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
