@@ -3,6 +3,7 @@
 # run this only to change them. All keys are ECDSA P-256 and valid for 30 years.
 # usage: make-certs.sh          everything (new CAs and a new server certificate: every leaf changes)
 #        make-certs.sh leaves   only the certificate tests' leaves, from the existing ca.pem/ca.key
+#        make-certs.sh federation   only the two servers' certificates of the federation tests
 set -eu
 cd "$(dirname "$0")"
 days=10950
@@ -55,6 +56,20 @@ mk_test_leaves() {
         -startdate 20200101000000Z -enddate 20210101000000Z -extensions x 2>/dev/null
     rm -rf "$db"
 }
+mk_federation() {
+    # The federation tests (scripts/integration/federation): Prosody serves perch.test and ejabberd
+    # other.test, and each authenticates to the other over s2s TLS with SASL EXTERNAL, so each
+    # certificate is presented as a TLS client certificate too (clientAuth).
+    for d in perch.test other.test; do
+        mk_cert "s2s-$d" ec "$d" "subjectAltName=DNS:$d,DNS:*.$d" basicConstraints=CA:FALSE \
+            keyUsage=digitalSignature extendedKeyUsage=serverAuth,clientAuth
+    done
+}
+if [ "${1:-}" = federation ]; then
+    mk_federation
+    rm -f ./*.srl
+    exit
+fi
 if [ "${1:-}" != leaves ]; then
     mk_ca ca "Perch Test CA"
     mk_ca other-ca "Some Other CA"
@@ -62,4 +77,5 @@ if [ "${1:-}" != leaves ]; then
     mk_leaf server ca "DNS:perch.test,DNS:*.perch.test,DNS:localhost" perch.test
 fi
 mk_test_leaves
+mk_federation
 rm -f ./*.srl
