@@ -26,16 +26,17 @@ struct FederationTests {
     let ps = "http://jabber.org/protocol/pubsub"
     let readings = "urn:xmpp:perch:readings:0"
 
-    func fedStart(_ route: FedRoute, telemetry: String = "pubsub = \"pep\"\naccess_model = \"presence\"") throws -> DaemonProcess {
+    /// - Parameter viaSRV: no host in the configuration: the board finds its server by DNS SRV
+    ///   (`_xmpp-client._tcp`, from the namespace's dnsmasq), as one in the field does.
+    func fedStart(_ route: FedRoute, viaSRV: Bool = false, telemetry: String = "pubsub = \"pep\"\naccess_model = \"presence\"") throws -> DaemonProcess {
         let d = route.board.domain
+        let server = viaSRV ? "" : "host = \"127.0.0.1\"\nport = \(route.board.port)\n"
         let config = """
         [account]
         jid = "perch@\(d)/board"
         password_file = "@DIR@/password"
         [server]
-        host = "127.0.0.1"
-        port = \(route.board.port)
-        ca_file = "\(IT.caFile)"
+        \(server)ca_file = "\(IT.caFile)"
         [access]
         owners = ["boss@\(route.owner.domain)"]
         [telemetry]
@@ -81,7 +82,8 @@ struct FederationTests {
 
     @Test(arguments: FedRoute.all)
     func anOwnerOnAnotherServerCommandsTheBoard(_ route: FedRoute) throws {
-        let daemon = try fedStart(route)
+        let daemon = try fedStart(route, viaSRV: true)
+        #expect(daemon.log.contains("candidates: xmpp.\(route.board.domain):\(route.board.port)"), "found by SRV:\n\(daemon.log)")
         let bare = "perch@\(route.board.domain)"
         let board = bare + "/board"
         // The owner's caps ask for the readings node's notifications (XEP-0163 +notify).
