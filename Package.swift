@@ -12,6 +12,7 @@
 //   PerchCrypto   <- CMbedCrypto              (digests, HMAC, PBKDF2, random, base64)
 //   XMPPSASL      <- PerchCrypto, CIDN        (SCRAM, PLAIN, SASLprep with libidn; pure)
 //   PerchTLS      <- PerchCrypto, CMbedTLS    (TLS over memory buffers, X.509 checks)
+//   PerchHTTP     <- PerchCrypto, XMPPCore, XMPPXML   (HTTP/1.1 messages, WebSocket, RFC 7395 framing, BOSH, XEP-0156, CONNECT; pure)
 //   PerchIO       <- CLinux                   (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchLog      <- nothing                  (levels, journal or plain lines, escaping of what peers send)
 //   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
@@ -73,6 +74,8 @@ let package = Package(
         .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: shippedSettings),
         .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "CIDN"], swiftSettings: shippedSettings),
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),
+        // The byte-level protocols of the HTTP transports (WebSocket, BOSH, discovery, CONNECT proxies).
+        .target(name: "PerchHTTP", dependencies: ["PerchCrypto", "XMPPCore", "XMPPXML"], swiftSettings: shippedSettings),
 
         // MARK: I/O and the client
         .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: shippedSettings),
@@ -122,7 +125,7 @@ let package = Package(
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
-            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML"], path: "Fuzz/PerchFuzz",
+            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML", "PerchHTTP"], path: "Fuzz/PerchFuzz",
             swiftSettings: shippedSettings),
 
         // MARK: Tests
@@ -132,6 +135,7 @@ let package = Package(
         .testTarget(name: "PerchCryptoTests", dependencies: ["PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchHTTPTests", dependencies: ["PerchHTTP", "PerchCrypto", "XMPPCore", "XMPPXML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog", "PerchTLS"],
