@@ -13,6 +13,7 @@
 //   PerchIDN      <- CIDN                     (libidn: SASLprep's stringprep, IDNA ToASCII)
 //   XMPPSASL      <- PerchCrypto, PerchIDN    (SCRAM, PLAIN, SASLprep; pure)
 //   PerchTLS      <- PerchCrypto, CMbedTLS    (TLS over memory buffers, X.509 checks)
+//   PerchHTTP     <- PerchCrypto, XMPPCore, XMPPXML   (HTTP/1.1 messages, WebSocket, RFC 7395 framing, BOSH, XEP-0156, CONNECT; pure)
 //   PerchIO       <- CLinux                   (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchLog      <- nothing                  (levels, journal or plain lines, escaping of what peers send)
 //   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
@@ -75,6 +76,8 @@ let package = Package(
         .target(name: "PerchIDN", dependencies: ["CIDN"], swiftSettings: shippedSettings),
         .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "PerchIDN"], swiftSettings: shippedSettings),
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),
+        // The byte-level protocols of the HTTP transports (WebSocket, BOSH, discovery, CONNECT proxies).
+        .target(name: "PerchHTTP", dependencies: ["PerchCrypto", "XMPPCore", "XMPPXML"], swiftSettings: shippedSettings),
 
         // MARK: I/O and the client
         .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: shippedSettings),
@@ -124,7 +127,7 @@ let package = Package(
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
-            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML"], path: "Fuzz/PerchFuzz",
+            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML", "PerchHTTP"], path: "Fuzz/PerchFuzz",
             swiftSettings: shippedSettings),
 
         // MARK: Tests
@@ -135,6 +138,7 @@ let package = Package(
         .testTarget(name: "XMPPSASLTests", dependencies: ["XMPPSASL", "PerchCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIDNTests", dependencies: ["PerchIDN"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchTLSTests", dependencies: ["PerchTLS", "PerchCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchHTTPTests", dependencies: ["PerchHTTP", "PerchCrypto", "XMPPCore", "XMPPXML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchIOTests", dependencies: ["PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "XMPPClientTests", dependencies: ["XMPPClient", "XMPPCore", "XMPPXML", "XMPPAddress", "XMPPSASL", "PerchCrypto", "PerchIO", "PerchLog", "PerchTLS"],
