@@ -3,13 +3,18 @@ import XMPPClient
 import XMPPCore
 import XMPPXML
 
-/// One fuzz input through everything that reads untrusted bytes: as an XML stream (``fuzzXML(_:)``)
-/// and a DNS answer (``fuzzDNS(_:)``) from the network, and as a TOML document (``fuzzTOML(_:)``).
+/// One fuzz input through everything that reads untrusted bytes: as an XML stream (``fuzzXML(_:)``),
+/// a DNS answer (``fuzzDNS(_:)``), an HTTP response (``fuzzHTTP(_:)``), WebSocket frames
+/// (``fuzzWebSocket(_:)``) and a BOSH body, host-meta or JSON document (``fuzzBOSHAndJSON(_:)``) from
+/// the network, and as a TOML document (``fuzzTOML(_:)``).
 /// Nothing may crash, hang or grow without bound; errors are the expected outcome for most inputs.
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzXML(data)
     fuzzDNS(data)
     fuzzTOML(data)
+    fuzzHTTP(data)
+    fuzzWebSocket(data)
+    fuzzBOSHAndJSON(data)
 }
 
 /// The XML stream parser (fed in two pieces, split where the input says), then every element through

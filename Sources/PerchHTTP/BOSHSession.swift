@@ -106,7 +106,10 @@ public struct BOSHSession: Sendable {
     public mutating func terminate(_ stanzas: [XMLElement] = []) { terminatePending = stanzas }
 
     /// The next body to POST now, or nil: none may be sent (`requests` are out) or none is needed
-    /// (the manager already holds `hold` empty requests and nothing is queued).
+    /// (the manager already holds `hold` empty requests and nothing is queued). Call it after every
+    /// ``enqueue(_:)``, ``received(rid:response:)`` and ``lost(rid:)``, and POST each request on its own
+    /// connection. With a manager that holds nothing (`hold` 0, a polling session), leave ``polling``
+    /// seconds between empty requests.
     public mutating func nextRequest() -> Request? {
         if let rid = resend.first, let entry = inFlight[rid] {
             resend.removeFirst()

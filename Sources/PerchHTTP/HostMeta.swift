@@ -8,6 +8,17 @@ public enum HostMeta {
     public static let boshRel = "urn:xmpp:alt-connections:xbosh"
     public static let xrdNamespace = "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 
+    /// Where to GET the documents: always over HTTPS (XEP-0156 §3), on the XMPP domain itself.
+    /// Throws for a domain that is not a host name or address.
+    public static func urls(for domain: String) throws(WebURLError) -> (xrd: WebURL, json: WebURL) {
+        var xrd = try WebURL.parse("https://\(domain)/")
+        guard xrd.port == 443, xrd.target == "/" else { throw WebURLError(domain, "not a plain domain name") }
+        var json = xrd
+        xrd.target = "/.well-known/host-meta"
+        json.target = "/.well-known/host-meta.json"
+        return (xrd, json)
+    }
+
     public struct Link: Sendable, Hashable {
         public var rel: String
         public var href: String

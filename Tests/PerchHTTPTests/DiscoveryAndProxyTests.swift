@@ -4,6 +4,15 @@ import XMPPXML
 @testable import PerchHTTP
 
 @Suite struct HostMetaTests {
+    @Test func documentsAreFetchedOverHTTPSFromTheDomain() throws {
+        let (xrd, json) = try HostMeta.urls(for: "Example.org")
+        #expect(xrd.description == "https://example.org:443/.well-known/host-meta")
+        #expect(json.target == "/.well-known/host-meta.json" && json.scheme == .https)
+        for bad in ["example.org/x", "example.org:80", "", "a b", "user@example.org"] {
+            #expect(throws: WebURLError.self, "\(bad)") { try HostMeta.urls(for: bad) }
+        }
+    }
+
     @Test func readsXRD() throws {
         let xrd = """
             <?xml version='1.0' encoding='utf-8'?>
