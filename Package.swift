@@ -17,13 +17,13 @@
 //   PerchIO       <- CLinux                   (epoll loop, timers, sockets, signals, DNS, inotify)
 //   PerchLog      <- nothing                  (levels, journal or plain lines, escaping of what peers send)
 //   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
-//   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchIDN, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
+//   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchIDN, PerchHTTP, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
 //   PerchGPIO     <- PerchIO                  (backend protocol, simulated chip, outputs, inputs)
 //   PerchGPIOD    <- PerchGPIO, PerchIO, CGPIOD   (the libgpiod v1 backend)
 //   PerchSensors  <- PerchIO, CLinux          (sysfs/procfs sources, commands, report policy)
 //   PerchStore    <- CSQLite, PerchIO, PerchLog   (the durable outbox on SQLite)
 //   PerchBoard    <- PerchGPIO, PerchIO, TOML     (board profiles from devices/)
-//   PerchConfig   <- TOML, XMPPAddress, PerchIO, PerchCrypto, PerchGPIO, PerchSensors, PerchBoard   (the configuration file, checked)
+//   PerchConfig   <- TOML, XMPPAddress, PerchIO, PerchCrypto, PerchGPIO, PerchSensors, PerchBoard, PerchHTTP   (the configuration file, checked)
 //   PerchHardware <- PerchConfig, PerchGPIO, PerchGPIOD, PerchSensors, PerchBoard, PerchIO, PerchLog   (outputs, inputs and sensors of one device)
 //   PerchAgent    <- PerchConfig, PerchHardware, PerchGPIO, PerchSensors, PerchStore, PerchIO, PerchLog, XMPPAddress, XMPPCore, XMPPXML, XMPPClient   (commands, access, telemetry)
 //   PerchDaemon   <- PerchConfig, PerchLog, XMPPClient, PerchIO, XMPPCore, XMPPAddress, PerchHardware, PerchAgent   (wiring, signals, systemd)
@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "PerchIO", dependencies: ["CLinux"], swiftSettings: shippedSettings),
         .target(
             name: "XMPPClient",
-            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchIDN", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
+            dependencies: ["XMPPAddress", "XMPPCore", "XMPPXML", "XMPPSASL", "PerchIDN", "PerchHTTP", "PerchTLS", "PerchCrypto", "PerchIO", "PerchLog"],
             swiftSettings: shippedSettings),
 
         // MARK: Hardware
@@ -102,7 +102,7 @@ let package = Package(
         .target(name: "PerchCLI", swiftSettings: shippedSettings),
         .target(name: "PerchLog", swiftSettings: shippedSettings),
         .target(
-            name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard"],
+            name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard", "PerchHTTP"],
             swiftSettings: shippedSettings),
         // The configured device, opened: backend, outputs, inputs, sensors; and the hardware CLI.
         .target(

@@ -20,6 +20,17 @@ public struct Configuration: Sendable {
         /// `allow_plain`: SASL PLAIN (the password itself, inside TLS) with a server that has no SCRAM.
         /// Never used when pins are set.
         public var allowPlain = false
+        /// `proxy`: an HTTP CONNECT proxy every connection goes through.
+        public var proxy: Proxy?
+    }
+
+    /// An HTTP proxy (`server.proxy = "http://proxy.example.org:3128"`), and where its credentials
+    /// come from (`server.proxy_credentials_file`, or the systemd credential `proxy-credentials`).
+    public struct Proxy: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        /// A file holding `user:password`; nil: the proxy wants none.
+        public var credentials: PasswordSource?
     }
 
     public struct Access: Sendable {

@@ -1,5 +1,6 @@
 import Glibc
 import PerchCrypto
+import PerchHTTP
 import PerchIO
 import TOML
 import XMPPAddress
@@ -59,7 +60,7 @@ public struct ConfigurationLoader {
 
         var server = Configuration.Server(host: nil, port: nil, transport: nil, caFile: nil, pins: [])
         if let t = try r.table(root, "server") {
-            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins", "allow_plain"], prefix: "server.")
+            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins", "allow_plain", "proxy", "proxy_credentials_file"], prefix: "server.")
             server.host = try r.string(t, "host", prefix: "server.")
             if let p = try r.integer(t, "port", prefix: "server.") {
                 guard (1...65535).contains(p) else { throw r.error(t["port"], "server.port", "must be between 1 and 65535") }
@@ -80,6 +81,31 @@ public struct ConfigurationLoader {
                 }
             }
             server.allowPlain = try r.bool(t, "allow_plain", prefix: "server.") ?? false
+            if let text = try r.string(t, "proxy", prefix: "server.") {
+                // Never echoed when it holds credentials: the error goes to a terminal and a journal.
+                guard !text.utf8.contains(UInt8(ascii: "@")) else {
+                    throw r.error(t["proxy"], "server.proxy", "credentials do not go in the URL: write it as http://HOST:PORT and put user:password in the file server.proxy_credentials_file names")
+                }
+                let url: WebURL
+                do { url = try WebURL.parse(text) } catch {
+                    throw r.error(t["proxy"], "server.proxy", "\(error); write it as http://HOST:PORT")
+                }
+                guard url.scheme == .http, url.target == "/" else {
+                    throw r.error(t["proxy"], "server.proxy", "must be http://HOST:PORT (an HTTP proxy that takes CONNECT), not \(url)")
+                }
+                guard server.transport != .plain else {
+                    throw r.error(t["proxy"], "server.proxy", "transport = \"plain\" is for a server on the loopback interface, never through a proxy")
+                }
+                var proxy = Configuration.Proxy(host: url.host, port: Int(url.port), credentials: nil)
+                if let file = try r.string(t, "proxy_credentials_file", prefix: "server.") {
+                    proxy.credentials = .file(file)
+                } else if let dir = environment["CREDENTIALS_DIRECTORY"], access("\(dir)/proxy-credentials", R_OK) == 0 {
+                    proxy.credentials = .credential("\(dir)/proxy-credentials")
+                }
+                server.proxy = proxy
+            } else if t["proxy_credentials_file"] != nil {
+                throw r.error(t["proxy_credentials_file"], "server.proxy_credentials_file", "needs server.proxy")
+            }
             if let ca = try r.string(t, "ca_file", prefix: "server.") {
                 guard access(ca, R_OK) == 0 else { throw r.error(t["ca_file"], "server.ca_file", "cannot read \(ca)") }
                 server.caFile = ca
@@ -158,6 +184,25 @@ public struct ConfigurationLoader {
             throw ConfigurationError(file: file, line: nil, key: "account.password_file", "the password from \(config.account.passwordSource) is empty")
         }
         return String(p)
+    }
+
+    /// The proxy's `user:password`, when the configuration names a source for them.
+    public func proxyCredentials(for config: Configuration) throws(ConfigurationError) -> (user: String, password: String)? {
+        guard let source = config.server.proxy?.credentials else { return nil }
+        let path: String
+        switch source {
+        case .file(let p), .credential(let p): path = p
+        case .environment: return nil
+        }
+        guard let bytes = readFile(path, limit: 64 << 10) else {
+            throw ConfigurationError(file: file, line: nil, key: "server.proxy_credentials_file", "cannot read the proxy's credentials from \(source): \(String(cString: strerror(errno)))")
+        }
+        var text = Substring(String(decoding: bytes, as: UTF8.self))
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
+            throw ConfigurationError(file: file, line: nil, key: "server.proxy_credentials_file", "\(source) must hold user:password on one line")
+        }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
     static func isLoopbackLiteral(_ host: String) -> Bool {

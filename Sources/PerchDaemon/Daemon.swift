@@ -21,7 +21,7 @@ public final class Daemon {
     let agent: Agent
     private var exitCode: Int32 = 0
 
-    public init(config: Configuration, password: String, traceXML: Bool, logger: Logger) throws {
+    public init(config: Configuration, password: String, proxyCredentials: (user: String, password: String)? = nil, traceXML: Bool, logger: Logger) throws {
         self.config = config
         self.logger = logger
         loop = try EventLoop()
@@ -31,7 +31,7 @@ public final class Daemon {
         // An existing directory keeps its mode: say so when it is not private.
         if let problem = FileModeChecks.stateDirectoryProblem(config.device.stateDirectory) { logger.warning(problem) }
         if let problem = FileModeChecks.passwordFileProblem(config.account.passwordSource) { logger.warning(problem) }
-        var c = Self.clientConfiguration(config, password: password, logger: logger)
+        var c = Self.clientConfiguration(config, password: password, proxyCredentials: proxyCredentials, logger: logger)
         c.traceXML = traceXML || config.log.traceXML
         c.resumptionFile = config.device.stateDirectory + "/session.xml"
         client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
@@ -40,7 +40,7 @@ public final class Daemon {
     }
 
     /// The XMPP client's settings from the configuration: account, server, TLS, keepalive, limits.
-    static func clientConfiguration(_ config: Configuration, password: String, logger: Logger) -> ClientConfiguration {
+    static func clientConfiguration(_ config: Configuration, password: String, proxyCredentials: (user: String, password: String)?, logger: Logger) -> ClientConfiguration {
         var c = ClientConfiguration(jid: config.account.jid, password: password)
         c.host = config.server.host
         c.port = config.server.port
@@ -63,6 +63,9 @@ public final class Daemon {
         c.connectTimeout = config.connection.connectTimeout
         c.reconnect.maximumDelay = config.connection.reconnectMax
         c.softwareVersion = Self.version
+        if let p = config.server.proxy {
+            c.proxy = ClientConfiguration.Proxy(host: p.host, port: p.port, user: proxyCredentials?.user, password: proxyCredentials?.password)
+        }
         return c
     }
 

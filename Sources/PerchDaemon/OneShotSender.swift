@@ -28,9 +28,9 @@ public final class OneShotSender {
     private var messageID = ""
     private var wasOnline = false
 
-    public init(config: Configuration, password: String, device: JID, text: String, timeout: Int64, logger: Logger) throws {
+    public init(config: Configuration, password: String, proxyCredentials: (user: String, password: String)? = nil, device: JID, text: String, timeout: Int64, logger: Logger) throws {
         loop = try EventLoop()
-        var c = Daemon.clientConfiguration(config, password: password, logger: logger)
+        var c = Daemon.clientConfiguration(config, password: password, proxyCredentials: proxyCredentials, logger: logger)
         let me = config.account.jid
         var random = SystemRandomNumberGenerator()
         c.jid = try JID(localpart: me.localpart, domainpart: me.domainpart, resourcepart: "perch-send-\(String(UInt32.random(in: 0...UInt32.max, using: &random), radix: 36))")

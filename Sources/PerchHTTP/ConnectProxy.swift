@@ -80,7 +80,8 @@ public struct ConnectProxy: Sendable {
         if head.status / 100 == 2 { return remaining }
         let hint: String
         switch head.status {
-        case 407: hint = hasCredentials ? "the proxy refused the configured credentials" : "the proxy wants credentials and none are configured"
+        // 401 is what some proxies (tinyproxy) answer for wrong credentials instead of 407.
+        case 407, 401: hint = hasCredentials ? "the proxy refused the configured credentials" : "the proxy wants credentials and none are configured"
         case 403: hint = "the proxy's policy forbids tunnels to \(host):\(port) (often: only port 443 is allowed)"
         case 502, 504: hint = "the proxy could not reach \(host):\(port)"
         case 405, 501: hint = "the proxy does not do CONNECT"

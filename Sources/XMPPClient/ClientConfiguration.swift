@@ -56,6 +56,25 @@ public struct ClientConfiguration: Sendable {
     public var resumptionFile: String?
     /// Log every element sent and received (SASL payloads redacted).
     public var traceXML = false
+    /// An HTTP proxy every connection goes through (CONNECT); nil connects directly.
+    public var proxy: Proxy?
+
+    /// An HTTP CONNECT proxy: where it is, and the credentials it wants (never logged).
+    public struct Proxy: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public var user: String?
+        public var password: String?
+
+        public init(host: String, port: Int, user: String? = nil, password: String? = nil) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.password = password
+        }
+
+        public var description: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(user == nil ? "" : " (with credentials)")" }
+    }
 
     public init(jid: JID, password: String) {
         self.jid = jid

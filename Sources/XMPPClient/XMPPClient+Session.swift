@@ -1,3 +1,4 @@
+import PerchHTTP
 import PerchIO
 import PerchLog
 import PerchTLS
@@ -130,6 +131,10 @@ extension XMPPClient {
             why = e.map { "connection lost: \($0.message)" } ?? "the server closed the connection"
         case .timeout(let what):
             why = what
+        case .proxy(let e):
+            why = "\(e)"
+            // Credentials or a policy: the operator has to act. Anything else may pass.
+            if e.status == 407 || e.status == 401 || e.status == 403 { cause = .authentication; tryNextAddress = false }
         }
         lastProblem = why
         switch cause {

@@ -3,6 +3,7 @@ public import PerchLog
 import PerchTLS
 public import XMPPAddress
 public import XMPPCore
+import PerchHTTP
 import PerchIDN
 import XMPPSASL
 
@@ -275,12 +276,14 @@ public final class XMPPClient {
             return attemptFailed(attemptOnlyRefused == true ? .refused : .transient, lastProblem ?? "no server could be reached")
         }
         let candidate = candidates.removeFirst()
-        loop.background({ HostResolver.resolve(host: candidate.host, port: candidate.port) }) { [weak self] result in
+        // Through a proxy, the proxy is what we connect to; it resolves the server's name itself.
+        let (host, port) = config.proxy.map { ($0.host, $0.port) } ?? (candidate.host, candidate.port)
+        loop.background({ HostResolver.resolve(host: host, port: port) }) { [weak self] result in
             guard let self, !self.stopping else { return }
             switch result {
             case .failure(let error):
                 self.attemptOnlyRefused = false
-                self.lastProblem = "cannot resolve \(candidate.host): \(error.message)"
+                self.lastProblem = "cannot resolve \(host)\(self.config.proxy == nil ? "" : " (the proxy)"): \(error.message)"
                 self.logger.warning(self.lastProblem!)
                 self.nextCandidate()
             case .success(let addrs):
@@ -314,16 +317,19 @@ public final class XMPPClient {
             jid: config.jid, password: config.password, security: security, scramCache: scramCache,
             streamManagement: config.streamManagement, resumption: resumptionRequest, allowPlain: config.allowPlain,
             pinned: !config.spkiPins.isEmpty)
+        let tunnel = config.proxy.map { p in
+            ConnectProxy(host: candidate.host, port: UInt16(clamping: candidate.port), credentials: p.user.map { ProxyCredentials(user: $0, password: p.password ?? "") })
+        }
         let conn = XMPPConnection(
             loop: loop, candidate: candidate, address: address, negotiator: negotiator, tlsConfiguration: tlsConfig,
             limits: config.limits, maxOutboundBytes: config.maxOutboundBytes, traceXML: config.traceXML,
-            logger: logger)
+            tunnel: tunnel, logger: logger)
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
         conn.onStanzas = { [unowned self, unowned conn] batch, counted in self.received(batch, counted: counted, on: conn) }
         conn.onActivity = { [unowned self] in self.activity() }
         conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
-        logger.info("connecting to \(candidate.host) at \(address)\(candidate.directTLS ? " with direct TLS" : "")")
+        logger.info("connecting to \(candidate.host)\(config.proxy.map { ":\(candidate.port) through the proxy \($0.host) at \(address)" } ?? " at \(address)")\(candidate.directTLS ? " with direct TLS" : "")")
         attemptTimer = loop.schedule(after: config.connectTimeout) { [weak self, weak conn] in
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()

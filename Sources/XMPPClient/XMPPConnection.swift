@@ -1,3 +1,4 @@
+import PerchHTTP
 import PerchIO
 import PerchLog
 import PerchTLS
@@ -22,6 +23,8 @@ final class XMPPConnection {
         case closedByPeer(IOError?)
         case timeout(String)
         case closedByUs
+        /// The HTTP proxy did not open the tunnel.
+        case proxy(ConnectProxyError)
     }
 
     let loop: EventLoop
@@ -46,6 +49,8 @@ final class XMPPConnection {
     private var feeding = false
     private var resetPending = false
     private let maxOutboundBytes: Int
+    /// The CONNECT tunnel through a proxy, while it is being opened (nil once open, or without a proxy).
+    private var tunnel: ConnectProxy?
 
     var onEstablished: ((NegotiatedSession) -> Void)?
     /// A stanza over the parser's limits on the established stream, in order with the others (the
@@ -60,7 +65,8 @@ final class XMPPConnection {
     /// Called whenever bytes arrive (the client's liveness check uses it).
     var onActivity: (() -> Void)?
 
-    init(loop: EventLoop, candidate: ServerCandidate, address: SocketAddress, negotiator: StreamNegotiator, tlsConfiguration: TLSConfiguration, limits: XMLStreamLimits, maxOutboundBytes: Int, traceXML: Bool, logger: Logger) {
+    init(loop: EventLoop, candidate: ServerCandidate, address: SocketAddress, negotiator: StreamNegotiator, tlsConfiguration: TLSConfiguration, limits: XMLStreamLimits, maxOutboundBytes: Int, traceXML: Bool, tunnel: ConnectProxy? = nil, logger: Logger) {
+        self.tunnel = tunnel
         self.loop = loop
         self.candidate = candidate
         self.negotiator = negotiator
@@ -79,15 +85,44 @@ final class XMPPConnection {
             if let error { return self.end(.connectFailed(error)) }
             self.tcp.enableKeepalive(idleSeconds: 120, intervalSeconds: 30, count: 4)
             self.logger.debug("connected to \(self.tcp.address)")
-            if self.candidate.directTLS {
-                self.beginTLS()
-            } else {
-                self.perform(self.negotiator.start())
+            guard let tunnel = self.tunnel else { return self.streamCanStart() }
+            // Through a proxy: CONNECT first; the stream starts once the tunnel is open.
+            do {
+                self.tcp.write(try tunnel.request.serialized())
+            } catch {
+                self.end(.proxy(ConnectProxyError(status: 0, reason: "", "cannot ask the proxy for \(tunnel.host):\(tunnel.port): \(error)")))
             }
         }
         tcp.onData = { [unowned self] bytes in self.received(bytes) }
         tcp.onClose = { [unowned self] error in self.end(.closedByPeer(error)) }
         tcp.connect()
+    }
+
+    /// The byte stream to the server is there (directly, or through the proxy's tunnel).
+    private func streamCanStart() {
+        if candidate.directTLS {
+            beginTLS()
+        } else {
+            perform(negotiator.start())
+        }
+    }
+
+    /// The proxy's answer to CONNECT; the bytes after it are the tunnel's.
+    private func receivedFromProxy(_ bytes: UnsafeRawBufferPointer) {
+        guard var t = tunnel else { return }
+        do {
+            guard let rest = try t.receive(bytes) else {
+                tunnel = t
+                return
+            }
+            tunnel = nil
+            logger.debug("the proxy opened a tunnel to \(t.host):\(t.port)")
+            streamCanStart()
+            if !rest.isEmpty, !ended { rest.withUnsafeBytes { received($0) } }
+        } catch {
+            tunnel = nil
+            end(.proxy(error))
+        }
     }
 
     /// Sends a stanza on an established stream.
@@ -129,6 +164,7 @@ final class XMPPConnection {
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
         onActivity?()
+        if tunnel != nil { return receivedFromProxy(bytes) }
         if let tls {
             do {
                 let wasEstablished = tls.state == .established

@@ -126,9 +126,11 @@ default:
 let loader = ConfigurationLoader(file: configPath)
 let config: Configuration
 let password: String
+let proxyCredentials: (user: String, password: String)?
 do {
     config = try loader.load()
     password = try loader.password(for: config)
+    proxyCredentials = try loader.proxyCredentials(for: config)
 } catch {
     configFailure(error)
 }
@@ -141,6 +143,9 @@ case "check-config":
     print("  account      \(config.account.jid) (password from \(config.account.passwordSource))")
     let server = config.server.host.map { "\($0):\(config.server.port.map(String.init) ?? "default port")" } ?? "DNS SRV for \(config.account.jid.domainpart)"
     print("  server       \(server), transport \(config.server.transport?.rawValue ?? "starttls (and direct TLS from SRV)")")
+    if let proxy = config.server.proxy {
+        print("  proxy        http://\(proxy.host):\(proxy.port) (CONNECT)\(proxy.credentials.map { ", credentials from \($0)" } ?? ", no credentials")")
+    }
     if let ca = config.server.caFile { print("  ca_file      \(ca)") }
     if !config.server.pins.isEmpty { print("  pins         \(config.server.pins.count)") }
     print("  owners       \(config.access.owners.map(\.description).joined(separator: ", "))")
@@ -165,7 +170,7 @@ case "send":
     let level = LogLevel(name: config.log.level) ?? .info
     let logger = Logger(label: "perch", level: max(level, .warning))
     do {
-        let sender = try OneShotSender(config: config, password: password, device: device, text: text, timeout: timeout, logger: logger)
+        let sender = try OneShotSender(config: config, password: password, proxyCredentials: proxyCredentials, device: device, text: text, timeout: timeout, logger: logger)
         let outcome = sender.run()
         if let answer = outcome.answer { emit(answer + "\n") }
         if let problem = outcome.problem { fail(problem, code: outcome.status) }
@@ -177,7 +182,7 @@ case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info
     let logger = Logger(label: "perch", level: traceXML || config.log.traceXML ? min(level, .info) : level)
     do {
-        let daemon = try Daemon(config: config, password: password, traceXML: traceXML, logger: logger)
+        let daemon = try Daemon(config: config, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger)
         exit(try daemon.run())
     } catch {
         fail("cannot start: \(error)", code: 1)

@@ -125,3 +125,55 @@ func load(_ text: String, env: [String: String] = ["PERCH_PASSWORD": "pw"]) thro
         #expect { try fileLoader.password(for: missing) } throws: { ($0 as! ConfigurationError).description.contains("\(dir)/absent") }
     }
 }
+
+/// `server.proxy` and its credentials: an HTTP proxy taking CONNECT, credentials from a file or the
+/// systemd credential, never in the URL.
+@Suite struct ProxyConfigurationTests {
+    func parse(_ server: String, environment: [String: String] = ["PERCH_PASSWORD": "x"]) throws -> Configuration {
+        try ConfigurationLoader(file: "perch.toml", environment: environment).parse("[account]\njid = \"a@b\"\n[server]\n" + server)
+    }
+
+    func error(_ server: String) -> String {
+        do {
+            _ = try parse(server)
+            return "no error"
+        } catch { return "\(error)" }
+    }
+
+    @Test func aProxyAndItsCredentials() throws {
+        let c = try parse("proxy = \"http://proxy.example.org:3128\"\nproxy_credentials_file = \"/etc/perch/proxy\"")
+        #expect(c.server.proxy == Configuration.Proxy(host: "proxy.example.org", port: 3128, credentials: .file("/etc/perch/proxy")))
+        #expect(try parse("proxy = \"http://[::1]:8080\"").server.proxy?.host == "::1")
+        #expect(try parse("proxy = \"http://proxy.example.org\"").server.proxy?.port == 80)
+        let dir = "/tmp/perch-cred-\(getpid())"
+        _ = system("mkdir -p \(dir) && printf 'u:p' > \(dir)/proxy-credentials")
+        defer { _ = system("rm -rf \(dir)") }
+        let fromSystemd = try parse("proxy = \"http://p:3128\"", environment: ["PERCH_PASSWORD": "x", "CREDENTIALS_DIRECTORY": dir])
+        #expect(fromSystemd.server.proxy?.credentials == .credential("\(dir)/proxy-credentials"))
+        let loader = ConfigurationLoader(file: "perch.toml", environment: [:])
+        let creds = try loader.proxyCredentials(for: fromSystemd)
+        #expect(creds?.user == "u" && creds?.password == "p")
+    }
+
+    @Test(arguments: [
+        ("proxy = \"https://p:3128\"", "perch.toml:4: server.proxy: must be http://HOST:PORT"),
+        ("proxy = \"http://user:secret@p:3128\"", "perch.toml:4: server.proxy: "),
+        ("proxy = \"http://p:3128/path\"", "perch.toml:4: server.proxy: must be http://HOST:PORT"),
+        ("proxy = \"socks5://p:1080\"", "perch.toml:4: server.proxy: "),
+        ("proxy_credentials_file = \"/x\"", "perch.toml:4: server.proxy_credentials_file: needs server.proxy"),
+        ("host = \"127.0.0.1\"\ntransport = \"plain\"\nproxy = \"http://p:3128\"", "perch.toml:6: server.proxy: transport = \"plain\""),
+    ])
+    func mistakes(_ text: String, _ expected: String) {
+        let message = error(text)
+        #expect(message.hasPrefix(expected), "got: \(message)")
+        #expect(!message.contains("secret"), "a password in the URL is not repeated: \(message)")
+    }
+
+    @Test func credentialsMustBeUserColonPassword() throws {
+        let path = "/tmp/perch-proxy-\(getpid())"
+        _ = system("printf 'nocolon\\n' > \(path)")
+        defer { _ = system("rm -f \(path)") }
+        let c = try parse("proxy = \"http://p:3128\"\nproxy_credentials_file = \"\(path)\"")
+        #expect(throws: ConfigurationError.self) { try ConfigurationLoader(file: "perch.toml", environment: [:]).proxyCredentials(for: c) }
+    }
+}
