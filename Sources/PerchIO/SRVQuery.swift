@@ -2,8 +2,8 @@ import Glibc
 
 /// One SRV look-up carried by the event loop: non-blocking UDP to each name server in turn, each
 /// attempt bounded by the configuration's timeout, and the question again over TCP when the answer
-/// comes back truncated (RFC 7766). No thread is started; ``SRVResolver/lookup(_:configuration:port:)``
-/// does the same blocking, for tools.
+/// comes back truncated (RFC 7766: a domain with many SRV targets, or DNSSEC signatures, needs more
+/// than a datagram). No thread is started.
 public final class SRVQuery {
     let loop: EventLoop
     let name: String

@@ -1,8 +1,7 @@
 import Glibc
 
-/// SRV look-ups over UDP to the name servers in `/etc/resolv.conf`, asked again over TCP when the
-/// answer comes back truncated (a domain with many SRV targets, or DNSSEC signatures, needs more than
-/// a datagram). Blocking: run it with ``EventLoop/background(_:completion:)``.
+/// Where SRV look-ups go: the name servers in `/etc/resolv.conf`, with its timeout and attempts.
+/// ``SRVQuery`` asks them, on the event loop.
 public enum SRVResolver {
     /// The configured name servers (at most three, as the C resolver uses) with the timeout and attempts.
     public struct Configuration: Sendable, Hashable {
@@ -38,85 +37,6 @@ public enum SRVResolver {
         public static func system() -> Configuration {
             parse(readTextFile("/etc/resolv.conf") ?? "")
         }
-    }
-
-    /// Asks for `name`'s SRV records, trying each server in turn.
-    public static func lookup(_ name: String, configuration: Configuration = .system(), port: UInt16 = 53) -> DNSAnswer {
-        var lastFailure = "no name server answered"
-        for _ in 0..<configuration.attempts {
-            for server in configuration.servers {
-                let answer = ask(server: server, port: port, name: name, timeout: configuration.timeoutSeconds)
-                switch answer {
-                case .records, .noSuchName: return answer
-                case .failure(let why): lastFailure = "\(server): \(why)"
-                }
-            }
-        }
-        return .failure(lastFailure)
-    }
-
-    static func ask(server: String, port: UInt16, name: String, timeout: Int) -> DNSAnswer {
-        guard case .success(let addrs) = HostResolver.resolveNumeric(server, port: Int(port)), let addr = addrs.first else {
-            return .failure("bad name server address")
-        }
-        let fd = socket(addr.family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure("cannot open a UDP socket") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        guard addr.withSockaddr({ Glibc.connect(fd, $0, $1) }) == 0 else { return .failure("cannot reach the name server") }
-        let id = UInt16.random(in: 0...UInt16.max)
-        let q = DNSMessage.query(id: id, name: name)
-        guard send(fd, q, q.count, 0) == q.count else { return .failure("cannot send the query") }
-        var buf = [UInt8](repeating: 0, count: 4096)
-        // Ignore stray datagrams with the wrong id until the timeout.
-        for _ in 0..<8 {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { return .failure("no answer within \(timeout) s") }
-            let datagram = Array(buf[0..<n])
-            if DNSMessage.isTruncated(datagram, expectedID: id) {
-                return askOverTCP(addr, name: name, timeout: timeout)
-            }
-            let answer = DNSMessage.parseSRV(datagram, expectedID: id)
-            if case .failure(let why) = answer, why.containsText("wrong id") { continue }
-            return answer
-        }
-        return .failure("no matching answer")
-    }
-}
-
-extension SRVResolver {
-    /// The largest answer taken over TCP (a DNS message is at most 65535 bytes anyway).
-    static let maxTCPAnswer = 65_535
-
-    /// The question again over TCP, each message after its two-byte length (RFC 1035 §4.2.2).
-    static func askOverTCP(_ addr: SocketAddress, name: String, timeout: Int) -> DNSAnswer {
-        let fd = socket(addr.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure("truncated answer, and cannot open a TCP socket") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        guard addr.withSockaddr({ Glibc.connect(fd, $0, $1) }) == 0 else { return .failure("truncated answer, and the name server takes no TCP") }
-        let id = UInt16.random(in: 0...UInt16.max)
-        let q = DNSMessage.query(id: id, name: name)
-        let framed = [UInt8(q.count >> 8), UInt8(q.count & 0xFF)] + q
-        guard send(fd, framed, framed.count, Int32(MSG_NOSIGNAL)) == framed.count else { return .failure("cannot send the query over TCP") }
-        func read(_ count: Int) -> [UInt8]? {
-            var out = [UInt8](repeating: 0, count: count)
-            var got = 0
-            while got < count {
-                let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
-                if n <= 0 { return nil }
-                got += n
-            }
-            return out
-        }
-        guard let length = read(2) else { return .failure("no answer over TCP within \(timeout) s") }
-        let size = Int(length[0]) << 8 | Int(length[1])
-        guard size >= 12, size <= maxTCPAnswer, let message = read(size) else { return .failure("a short DNS answer over TCP") }
-        if DNSMessage.isTruncated(message, expectedID: id) { return .failure("truncated DNS answer, even over TCP") }
-        return DNSMessage.parseSRV(message, expectedID: id)
     }
 }
 
