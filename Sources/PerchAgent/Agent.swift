@@ -42,6 +42,10 @@ public final class Agent {
     private var safeTimers: [String: EventLoop.Timer] = [:]
     /// Chat commands seen lately (by sender and origin id), so a re-delivered message runs once.
     var recentMessages = RecentRequests()
+    /// The names chat commands may start with, lowercased: outputs, and the sensors and inputs a name
+    /// alone reads (the configuration does not change while the agent runs).
+    let chatOutputs: Set<String>
+    let chatReadings: Set<String>
 
     public init(config: Configuration, client: XMPPClient, hardware: Hardware, loop: EventLoop, logger: Logger) {
         self.config = config
@@ -49,6 +53,8 @@ public final class Agent {
         self.hardware = hardware
         self.loop = loop
         self.logger = logger
+        chatOutputs = Set(config.device.outputs.map { $0.name.lowercased() })
+        chatReadings = Set(config.device.sensors.map { $0.name.lowercased() } + config.device.inputs.map { $0.name.lowercased() })
         let name = config.device.name ?? config.account.jid.localpart ?? config.account.jid.domainpart
         executor = CommandExecutor(
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
@@ -188,8 +194,7 @@ public final class Agent {
         // The body is part of the request: a client that reuses ids sends another command under one.
         guard case .run(let key) = repeatCheck(stanza, from: from, payload: text, what: "message") else { return }
         let age = CommandAge.from(stanza: stanza, now: WallClock.milliseconds())
-        let readings = Set(config.device.sensors.map { $0.name.lowercased() } + config.device.inputs.map { $0.name.lowercased() })
-        switch ChatParser.parse(text, outputs: Set(config.device.outputs.map { $0.name.lowercased() }), readings: readings) {
+        switch ChatParser.parse(text, outputs: chatOutputs, readings: chatReadings) {
         case .failure(.unknown(let word)):
             logger.info("chat from \(from.bare) (\(role)): unknown command \(logQuoted(String(word.prefix(40)))); answered with the hint to send help")
             reply(to: stanza, "unknown command \"\(word.prefix(40))\"; send help for the list", key: key, error: .badRequest)

@@ -303,22 +303,16 @@ public final class CommandExecutor {
         return lines.joined(separator: "\n")
     }
 
-    /// Everything at a glance: outputs, inputs, sensors, and what is unavailable.
+    /// Everything at a glance: outputs, inputs, sensors, and what is unavailable. Sensors are read
+    /// now, as `read` does: the two never disagree about a value a moment apart.
     public func statusText() -> String {
-        var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
-        // Read now, as `read` does: the two never disagree about a value a moment apart.
-        for name in hardware.sensors.order {
-            if let text = sensorText(name, fresh: true) { parts.append("\(name) \(text)") }
-        }
-        for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
-        return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
+        statusLine(sensors: hardware.sensors.order, fresh: true)
     }
 
     /// The presence status line: short enough for a roster tooltip. Outputs and inputs first, then
     /// the sensors marked `presence = true` (when none is marked either way, the first two that are
     /// not an input's copy), then what is unavailable. `status` has the rest.
     public func presenceText() -> String {
-        var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
         let specs = hardware.config.sensors
         let shown: [String]
         if specs.contains(where: { $0.presence != nil }) {
@@ -326,8 +320,14 @@ public final class CommandExecutor {
         } else {
             shown = Array(specs.filter { if case .gpio = $0.source { false } else { true } }.map(\.name).prefix(Self.presenceSensors))
         }
-        for name in shown {
-            if let text = sensorText(name) { parts.append("\(name) \(text)") }
+        return statusLine(sensors: shown, fresh: false)
+    }
+
+    /// Outputs, inputs, then `sensors`, then what is unavailable, on one line.
+    private func statusLine(sensors: [String], fresh: Bool) -> String {
+        var parts = hardware.outputs.map(describe) + hardware.inputs.map(describe)
+        for name in sensors {
+            if let text = sensorText(name, fresh: fresh) { parts.append("\(name) \(text)") }
         }
         for name in hardware.unavailable.keys.sorted() { parts.append("\(name) unavailable") }
         return parts.isEmpty ? "\(deviceName): nothing is configured" : parts.joined(separator: " · ")
