@@ -168,41 +168,39 @@ public struct ConfigurationLoader {
 
     /// Reads the password from its source. The error says where it looked, never what it found.
     public func password(for config: Configuration) throws(ConfigurationError) -> String {
-        let raw: String
-        switch config.account.passwordSource {
-        case .environment:
-            raw = environment["PERCH_PASSWORD"] ?? ""
-        case .file(let path), .credential(let path):
-            guard let bytes = readFile(path, limit: 4 << 20) else {
-                throw ConfigurationError(file: file, line: nil, key: "account.password_file", "cannot read the password from \(config.account.passwordSource): \(String(cString: strerror(errno)))")
-            }
-            raw = String(decoding: bytes, as: UTF8.self)
-        }
-        var p = Substring(raw)
-        while p.last == "\n" || p.last == "\r" { p.removeLast() }
+        let p = try secret(config.account.passwordSource, key: "account.password_file", what: "the password", limit: 4 << 20)
         guard !p.isEmpty else {
             throw ConfigurationError(file: file, line: nil, key: "account.password_file", "the password from \(config.account.passwordSource) is empty")
         }
-        return String(p)
+        return p
     }
 
     /// The proxy's `user:password`, when the configuration names a source for them.
     public func proxyCredentials(for config: Configuration) throws(ConfigurationError) -> (user: String, password: String)? {
         guard let source = config.server.proxy?.credentials else { return nil }
-        let path: String
-        switch source {
-        case .file(let p), .credential(let p): path = p
-        case .environment: return nil
-        }
-        guard let bytes = readFile(path, limit: 64 << 10) else {
-            throw ConfigurationError(file: file, line: nil, key: "server.proxy_credentials_file", "cannot read the proxy's credentials from \(source): \(String(cString: strerror(errno)))")
-        }
-        var text = Substring(String(decoding: bytes, as: UTF8.self))
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        let text = try secret(source, key: "server.proxy_credentials_file", what: "the proxy's credentials", limit: 64 << 10)
         guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else {
             throw ConfigurationError(file: file, line: nil, key: "server.proxy_credentials_file", "\(source) must hold user:password on one line")
         }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    /// A secret from a file, a systemd credential or PERCH_PASSWORD, without its trailing line
+    /// breaks. The error names `key` and where it looked, never what it found.
+    func secret(_ source: PasswordSource, key: String, what: String, limit: Int) throws(ConfigurationError) -> String {
+        let raw: String
+        switch source {
+        case .environment:
+            raw = environment["PERCH_PASSWORD"] ?? ""
+        case .file(let path), .credential(let path):
+            guard let bytes = readFile(path, limit: limit) else {
+                throw ConfigurationError(file: file, line: nil, key: key, "cannot read \(what) from \(source): \(String(cString: strerror(errno)))")
+            }
+            raw = String(decoding: bytes, as: UTF8.self)
+        }
+        var text = Substring(raw)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        return String(text)
     }
 
     static func isLoopbackLiteral(_ host: String) -> Bool {
