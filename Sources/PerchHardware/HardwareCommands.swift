@@ -17,10 +17,12 @@ public enum HardwareCommands {
             guard let profile else { return "no GPIO chips found (\(backend.name))\n" }
             return "no GPIO chips found (\(backend.name)); the \(profile.name)'s header\(profile.headers.count == 1 ? "" : "s"), from its profile:\n" + headerMap(profile)
         }
-        var uses: [String: String] = [:]
-        var roles: [String: String] = [:]
-        for spec in device?.outputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "output \(spec.name)"; roles["\(l.chip.path)#\(l.line.offset)"] = "output" } }
-        for spec in device?.inputs ?? [] { if let l = try? backend.locate(spec.line) { uses["\(l.chip.path)#\(l.line.offset)"] = "input \(spec.name)"; roles["\(l.chip.path)#\(l.line.offset)"] = "input" } }
+        // The configured use of each line: (output or input, its name), by chip path and offset.
+        var uses: [String: (kind: String, name: String)] = [:]
+        let lines = device.map { configuredLines($0) } ?? []
+        for (kind, name, address) in lines {
+            if let l = try? backend.locate(address) { uses["\(l.chip.path)#\(l.line.offset)"] = (kind, name) }
+        }
         for chip in chips {
             out += "\(chip.name) [\(chip.label)] \(chip.lines.count) lines (\(chip.path))\n"
             for line in chip.lines {
@@ -31,9 +33,10 @@ public enum HardwareCommands {
                 }
                 // A configured line shows what perch makes of it (an output reads as an input while
                 // nobody drives it); any other line, what the kernel says now.
-                cols.append(pad(roles["\(chip.path)#\(line.offset)"] ?? (line.isOutput ? "output" : "input"), 7))
+                let use = uses["\(chip.path)#\(line.offset)"]
+                cols.append(pad(use?.kind ?? (line.isOutput ? "output" : "input"), 7))
                 if let consumer = line.consumer { cols.append("held by \"\(consumer)\"") }
-                if let use = uses["\(chip.path)#\(line.offset)"] { cols.append("← \(use)") }
+                if let use { cols.append("← \(use.kind) \(use.name)") }
                 out += "  " + cols.joined(separator: " ").trimmingTrailingSpaces() + "\n"
             }
         }
@@ -59,6 +62,11 @@ public enum HardwareCommands {
             }
         }
         return out
+    }
+
+    /// Every configured line: output or input, its name, its address.
+    static func configuredLines(_ device: DeviceConfiguration) -> [(kind: String, name: String, address: LineAddress)] {
+        device.outputs.map { ("output", $0.name, $0.line) } + device.inputs.map { ("input", $0.name, $0.line) }
     }
 
     /// Reads every configured sensor once.
@@ -109,7 +117,7 @@ public enum HardwareCommands {
             }
             do {
                 let backend = try Hardware.makeBackend(device, loop: loop)
-                for (kind, name, address) in device.outputs.map({ ("output", $0.name, $0.line) }) + device.inputs.map({ ("input", $0.name, $0.line) }) {
+                for (kind, name, address) in configuredLines(device) {
                     do {
                         let found = try backend.locate(address)
                         let where_ = "\(found.chip.name) [\(found.chip.label)] offset \(found.line.offset)"
