@@ -1,18 +1,64 @@
+public import PerchHTTP
 public import PerchIO
 
-/// A host and port to try, and whether it speaks direct TLS (XEP-0368) or starts in the clear.
+/// A host and port to try, whether TLS starts with the first byte, and the framing spoken there.
 public struct ServerCandidate: Hashable, Sendable, CustomStringConvertible {
+    /// How the XMPP stream is carried.
+    public enum Framing: Hashable, Sendable {
+        /// RFC 6120: the XML stream itself (STARTTLS, or direct TLS per XEP-0368).
+        case xmpp
+        /// RFC 7395: one element per WebSocket message, at this URL.
+        case websocket(WebURL)
+        /// XEP-0124/0206: bodies POSTed to this URL.
+        case bosh(WebURL)
+    }
+
     public var host: String
     public var port: Int
+    /// TLS from the first byte: direct TLS, `wss`, `https`.
     public var directTLS: Bool
+    public var framing: Framing
 
     public init(host: String, port: Int, directTLS: Bool) {
         self.host = host
         self.port = port
         self.directTLS = directTLS
+        self.framing = .xmpp
     }
 
-    public var description: String { "\(host):\(port)\(directTLS ? " (direct TLS)" : "")" }
+    /// The WebSocket or BOSH endpoint at `url`.
+    public init(websocket url: WebURL) {
+        self.host = url.host
+        self.port = Int(url.port)
+        self.directTLS = url.scheme.isSecure
+        self.framing = .websocket(url)
+    }
+
+    public init(bosh url: WebURL) {
+        self.host = url.host
+        self.port = Int(url.port)
+        self.directTLS = url.scheme.isSecure
+        self.framing = .bosh(url)
+    }
+
+    /// The same kind of endpoint at another URL (a `see-other-uri`), if `url` can carry it: a
+    /// WebSocket candidate goes to a ws/wss URL, BOSH to http/https; never from TLS to the clear.
+    public func redirected(to url: WebURL) -> ServerCandidate? {
+        if directTLS && !url.scheme.isSecure { return nil }
+        switch (framing, url.scheme) {
+        case (.websocket, .ws), (.websocket, .wss): return ServerCandidate(websocket: url)
+        case (.bosh, .http), (.bosh, .https): return ServerCandidate(bosh: url)
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch framing {
+        case .xmpp: return "\(host):\(port)\(directTLS ? " (direct TLS)" : "")"
+        case .websocket(let url): return "\(url) (WebSocket)"
+        case .bosh(let url): return "\(url) (BOSH)"
+        }
+    }
 
     /// The connection attempts for a domain from its SRV answers (RFC 6120 §3.2.1, XEP-0368 §3).
     ///

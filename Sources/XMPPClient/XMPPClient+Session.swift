@@ -135,6 +135,18 @@ extension XMPPClient {
             why = "\(e)"
             // Credentials or a policy: the operator has to act. Anything else may pass.
             if e.status == 407 || e.status == 401 || e.status == 403 { cause = .authentication; tryNextAddress = false }
+        case .transport(let what, let permanent):
+            why = what
+            if permanent { cause = .authentication; tryNextAddress = false }
+        case .seeOtherURI(let uri):
+            why = "the server sends us to \(uri)"
+            if redirects < 5, let url = try? WebURL.parse(uri), let target = candidate.redirected(to: url) {
+                redirects += 1
+                redirectTarget = target
+                logger.notice("the server redirects us to \(url)")
+                cause = .redirect
+            }
+            tryNextAddress = false
         }
         lastProblem = why
         switch cause {

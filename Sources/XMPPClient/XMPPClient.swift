@@ -320,10 +320,11 @@ public final class XMPPClient {
         let tunnel = config.proxy.map { p in
             ConnectProxy(host: candidate.host, port: UInt16(clamping: candidate.port), credentials: p.user.map { ProxyCredentials(user: $0, password: p.password ?? "") })
         }
-        let conn = XMPPConnection(
-            loop: loop, candidate: candidate, address: address, negotiator: negotiator, tlsConfiguration: tlsConfig,
-            limits: config.limits, maxOutboundBytes: config.maxOutboundBytes, traceXML: config.traceXML,
-            tunnel: tunnel, logger: logger)
+        let stream = SocketStream(
+            loop: loop, address: address, tls: candidate.directTLS ? tlsConfig : nil, tunnel: tunnel,
+            maxOutboundBytes: config.maxOutboundBytes, logger: logger)
+        let transport = XMLStreamTransport(stream: stream, tlsConfiguration: tlsConfig, limits: config.limits)
+        let conn = XMPPConnection(loop: loop, candidate: candidate, transport: transport, negotiator: negotiator, traceXML: config.traceXML, logger: logger)
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
         conn.onStanzas = { [unowned self, unowned conn] batch, counted in self.received(batch, counted: counted, on: conn) }

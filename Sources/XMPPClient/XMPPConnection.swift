@@ -7,10 +7,10 @@ import XMPPCore
 import XMPPSASL
 import XMPPXML
 
-/// One connection attempt to one server address: the TCP socket, TLS when in use, the XML parser and
-/// the negotiator, wired together. After negotiation it passes stanzas up and writes what it is given.
-/// It never reconnects; ``XMPPClient`` decides what happens after it ends.
-final class XMPPConnection {
+/// One connection attempt to one server endpoint: a transport (``StreamTransport``: the byte stream
+/// and its framing) and the negotiator, wired together. After negotiation it passes stanzas up and
+/// writes what it is given. It never reconnects; ``XMPPClient`` decides what happens after it ends.
+final class XMPPConnection: StreamTransportDelegate {
     /// Why the connection ended.
     enum EndReason: Sendable {
         case connectFailed(IOError)
@@ -25,32 +25,24 @@ final class XMPPConnection {
         case closedByUs
         /// The HTTP proxy did not open the tunnel.
         case proxy(ConnectProxyError)
+        /// The WebSocket or BOSH layer failed or refused; `permanent` when retrying cannot help until
+        /// the operator acts (a refused URL, access denied).
+        case transport(String, permanent: Bool)
+        /// The server sent us to another endpoint (RFC 7395 `see-other-uri`, BOSH `see-other-uri`).
+        case seeOtherURI(String)
     }
 
     let loop: EventLoop
     let candidate: ServerCandidate
     let logger: Logger
     let traceXML: Bool
-    private let tcp: TCPConnection
-    private var tls: TLSConnection?
-    private let tlsConfiguration: TLSConfiguration
-    private let parser: XMLStreamParser
+    private let transport: any StreamTransport
     private var negotiator: StreamNegotiator
     private(set) var session: NegotiatedSession?
     private var ended = false
     /// Stanzas parsed from the current read, delivered together when the read is parsed.
     private var inbox: [XMLElement] = []
-    /// What is written while a batch is handled (the replies, acknowledgements): sent together as
-    /// one TLS record and one segment when the batch is done.
-    private var corked = false
-    private var corkedText = ""
     private var closing = false
-    /// True while inside the parser's callbacks, where the parser must not be reset.
-    private var feeding = false
-    private var resetPending = false
-    private let maxOutboundBytes: Int
-    /// The CONNECT tunnel through a proxy, while it is being opened (nil once open, or without a proxy).
-    private var tunnel: ConnectProxy?
 
     var onEstablished: ((NegotiatedSession) -> Void)?
     /// A stanza over the parser's limits on the established stream, in order with the others (the
@@ -65,155 +57,85 @@ final class XMPPConnection {
     /// Called whenever bytes arrive (the client's liveness check uses it).
     var onActivity: (() -> Void)?
 
-    init(loop: EventLoop, candidate: ServerCandidate, address: SocketAddress, negotiator: StreamNegotiator, tlsConfiguration: TLSConfiguration, limits: XMLStreamLimits, maxOutboundBytes: Int, traceXML: Bool, tunnel: ConnectProxy? = nil, logger: Logger) {
-        self.tunnel = tunnel
+    init(loop: EventLoop, candidate: ServerCandidate, transport: any StreamTransport, negotiator: StreamNegotiator, traceXML: Bool, logger: Logger) {
         self.loop = loop
         self.candidate = candidate
+        self.transport = transport
         self.negotiator = negotiator
-        self.tlsConfiguration = tlsConfiguration
-        self.parser = XMLStreamParser(limits: limits)
-        self.maxOutboundBytes = maxOutboundBytes
         self.traceXML = traceXML
         self.logger = logger
-        self.tcp = TCPConnection(loop: loop, address: address)
     }
 
-    var address: SocketAddress { tcp.address }
+    var address: SocketAddress { transport.address }
 
     func start() {
-        tcp.onConnect = { [unowned self] error in
-            if let error { return self.end(.connectFailed(error)) }
-            self.tcp.enableKeepalive(idleSeconds: 120, intervalSeconds: 30, count: 4)
-            self.logger.debug("connected to \(self.tcp.address)")
-            guard let tunnel = self.tunnel else { return self.streamCanStart() }
-            // Through a proxy: CONNECT first; the stream starts once the tunnel is open.
-            do {
-                self.tcp.write(try tunnel.request.serialized())
-            } catch {
-                self.end(.proxy(ConnectProxyError(status: 0, reason: "", "cannot ask the proxy for \(tunnel.host):\(tunnel.port): \(error)")))
-            }
-        }
-        tcp.onData = { [unowned self] bytes in self.received(bytes) }
-        tcp.onClose = { [unowned self] error in self.end(.closedByPeer(error)) }
-        tcp.connect()
-    }
-
-    /// The byte stream to the server is there (directly, or through the proxy's tunnel).
-    private func streamCanStart() {
-        if candidate.directTLS {
-            beginTLS()
-        } else {
-            perform(negotiator.start())
-        }
-    }
-
-    /// The proxy's answer to CONNECT; the bytes after it are the tunnel's.
-    private func receivedFromProxy(_ bytes: UnsafeRawBufferPointer) {
-        guard var t = tunnel else { return }
-        do {
-            guard let rest = try t.receive(bytes) else {
-                tunnel = t
-                return
-            }
-            tunnel = nil
-            logger.debug("the proxy opened a tunnel to \(t.host):\(t.port)")
-            streamCanStart()
-            if !rest.isEmpty, !ended { rest.withUnsafeBytes { received($0) } }
-        } catch {
-            tunnel = nil
-            end(.proxy(error))
-        }
+        transport.delegate = self
+        transport.start()
     }
 
     /// Sends a stanza on an established stream.
     func send(_ element: XMLElement) {
         guard !ended, !closing else { return }
         if traceXML { logger.info("SEND \(XMLTrace.redacted(element))") }
-        write(element.serialized())
+        transport.send(element)
     }
 
-    /// Bytes queued but not yet written to the socket (plaintext and TLS together).
-    var pendingOutboundBytes: Int { tcp.pendingWriteBytes }
+    /// Bytes queued but not yet written to the network.
+    var pendingOutboundBytes: Int { transport.pendingOutboundBytes }
 
-    /// Ends the stream politely: `</stream:stream>`, then waits (bounded) for the server's own close.
+    /// Ends the stream politely, then waits (bounded) for the server's own end.
     func close(timeout: Int64 = 2000) {
         guard !ended, !closing else { return }
         closing = true
-        if traceXML { logger.info("SEND </stream:stream>") }
-        write(StreamHeader.close)
+        if traceXML { logger.info("SEND (end of stream)") }
+        transport.close()
         loop.schedule(after: timeout) { [weak self] in self?.finishClose() }
     }
 
     /// Drops the connection at once, without a callback.
     func abort() {
         ended = true
-        tcp.close()
+        transport.abort()
     }
 
     private func finishClose() {
         guard !ended else { return }
-        if let tls {
-            tls.close()
-            tcp.write(tls.takeOutgoing())
-        }
-        tcp.flushAndClose()
+        transport.closeNow()
         end(.closedByUs)
     }
 
-    // MARK: - Bytes in
+    // MARK: - What the transport reports
 
-    private func received(_ bytes: UnsafeRawBufferPointer) {
-        onActivity?()
-        if tunnel != nil { return receivedFromProxy(bytes) }
-        if let tls {
-            do {
-                let wasEstablished = tls.state == .established
-                let plain = try tls.receive(bytes)
-                flushTLS()
-                if !wasEstablished && tls.state == .established { tlsUp() }
-                if !plain.isEmpty { plain.withUnsafeBytes { parse($0) } }
-                if tls.peerClosed && !ended { end(closing ? .closedByUs : .closedByPeer(nil)) }
-            } catch {
-                flushTLS()
-                end(.tls(error))
-            }
-        } else {
-            parse(bytes)
-        }
+    func transportReady(channelBindings: [ChannelBinding]) {
+        perform(negotiator.start(channelBindings: channelBindings))
     }
 
-    private func parse(_ bytes: UnsafeRawBufferPointer) {
-        var remaining = bytes
-        while !ended {
-            var restart = false
-            let leftover: Int
-            do {
-                feeding = true
-                defer { feeding = false }
-                leftover = try parser.feed(remaining) { [unowned self] event in
-                    if self.ended { return .stop }
-                    return self.handle(event, restart: &restart)
-                }
-                deliverInbox()
-            } catch {
-                deliverInbox()
-                logger.warning("the server sent XML Perch will not accept (\(error)); closing the stream")
-                write(error.streamError.serialized)
-                write(StreamHeader.close)
-                return end(.localStreamError(error))
-            }
-            if resetPending {
-                resetPending = false
-                parser.reset()
-            }
-            guard restart, leftover > 0 else { return }
-            // Bytes after <proceed/> are TLS; after a stream restart they are the new stream.
-            remaining = UnsafeRawBufferPointer(rebasing: remaining[(remaining.count - leftover)...])
-            if tls != nil && tls?.state != .established {
-                received(remaining)
-                return
-            }
+    func transportTLSEstablished(channelBindings: [ChannelBinding]) {
+        logger.debug("TLS established with \(transport.address): \(transport.cipherSuite ?? "?")")
+        perform(negotiator.tlsEstablished(channelBindings: channelBindings))
+    }
+
+    func transportActivity() { onActivity?() }
+
+    func transportReadDone() { deliverInbox() }
+
+    func transportEnded(_ reason: EndReason) {
+        switch reason {
+        case .localStreamError(let e):
+            deliverInbox()
+            logger.warning("the server sent XML Perch will not accept (\(e)); closing the stream")
+        case .closedByPeer(nil) where closing:
+            // The server's TLS close_notify, or its closing the connection, answering ours.
+            return end(.closedByUs)
+        default:
+            break
         }
+        end(reason)
+    }
+
+    func transportReceived(_ event: XMLStreamEvent) -> XMLStreamParser.Disposition {
+        if ended { return .stop }
+        return handle(event)
     }
 
     private func deliverInbox() {
@@ -221,17 +143,12 @@ final class XMPPConnection {
         let batch = inbox
         inbox = []
         guard !ended else { return }
-        corked = true
+        transport.cork()
         onStanzas?(batch, true)
-        corked = false
-        if !corkedText.isEmpty {
-            let text = corkedText
-            corkedText = ""
-            write(text)
-        }
+        if !ended { transport.uncork() }
     }
 
-    private func handle(_ event: XMLStreamEvent, restart: inout Bool) -> XMLStreamParser.Disposition {
+    private func handle(_ event: XMLStreamEvent) -> XMLStreamParser.Disposition {
         if traceXML {
             switch event {
             case .element(let e): logger.info("RECV \(XMLTrace.redacted(e))")
@@ -264,7 +181,7 @@ final class XMPPConnection {
                 inbox.append(e)
             case .streamClosed:
                 deliverInbox()
-                if !closing { write(StreamHeader.close) }
+                if !closing { transport.close() }
                 end(closing ? .closedByUs : .closedByPeer(nil))
                 return .stop
             case .streamOpened:
@@ -276,36 +193,33 @@ final class XMPPConnection {
             }
             return .continue
         }
-        let actions = negotiator.handle(event)
-        let stop = perform(actions)
-        if stop { restart = true }
-        return stop ? .stop : .continue
+        return perform(negotiator.handle(event)) ? .stop : .continue
     }
 
-    /// Carries out negotiator actions. Returns true when the parser must stop (TLS or restart).
+    /// Carries out negotiator actions. Returns true when delivery must stop (TLS or restart).
     @discardableResult
     private func perform(_ actions: [StreamNegotiator.Action]) -> Bool {
         var stop = false
         for action in actions {
             switch action {
-            case .sendRaw(let text):
-                if traceXML { logger.info("SEND \(text)") }
-                write(text)
+            case .openStream(let opening):
+                if traceXML { logger.info("SEND \(opening.header)") }
+                transport.open(opening)
             case .send(let e):
                 if traceXML { logger.info("SEND \(XMLTrace.redacted(e))") }
-                write(e.serialized())
+                transport.send(e)
             case .startTLS:
                 stop = true
-                beginTLS()
+                transport.startTLS()
             case .restartStream:
                 stop = true
-                if feeding { resetPending = true } else { parser.reset() }
-                let header = negotiator.header()
-                if traceXML { logger.info("SEND \(header)") }
-                write(header)
+                transport.restart()
+                let opening = negotiator.opening
+                if traceXML { logger.info("SEND \(opening.header)") }
+                transport.open(opening)
             case .established(let s):
                 session = s
-                logger.debug("negotiated \(s.jid) with \(s.mechanism)\(tls.map { " over \($0.cipherSuite)" } ?? " without TLS")")
+                logger.debug("negotiated \(s.jid) with \(s.mechanism)\(transport.cipherSuite.map { " over \($0)" } ?? " without TLS")")
                 onEstablished?(s)
             case .fail(let error):
                 end(.negotiation(error))
@@ -319,65 +233,10 @@ final class XMPPConnection {
         return stop
     }
 
-    // MARK: - TLS
-
-    private func beginTLS() {
-        do {
-            let t = try TLSConnection(role: .client(tlsConfiguration))
-            tls = t
-            try t.startHandshake()
-            flushTLS()
-        } catch {
-            end(.tls(error))
-        }
-    }
-
-    private func tlsUp() {
-        guard let tls else { return }
-        logger.debug("TLS established with \(tcp.address): \(tls.cipherSuite)")
-        parser.reset()
-        let bindings = tls.channelBindings.map { ChannelBinding(type: $0.type, data: $0.data) }
-        if candidate.directTLS {
-            perform(negotiator.start(channelBindings: bindings))
-        } else {
-            perform(negotiator.tlsEstablished(channelBindings: bindings))
-        }
-    }
-
-    private func flushTLS() {
-        guard let tls, tls.hasOutgoing else { return }
-        tcp.write(tls.takeOutgoing())
-    }
-
-    // MARK: - Bytes out
-
-    private func write(_ text: String) {
-        guard !ended else { return }
-        if corked {
-            corkedText += text
-            return
-        }
-        if tcp.pendingWriteBytes > maxOutboundBytes {
-            // The server stopped reading: holding more would only grow memory. Drop the connection; the
-            // client reconnects and whatever must not be lost is re-sent from its own queue.
-            return end(.timeout("the server stopped reading (\(tcp.pendingWriteBytes) bytes unsent)"))
-        }
-        if let tls {
-            do {
-                try tls.send(text.utf8)
-                flushTLS()
-            } catch {
-                end(.tls(error))
-            }
-        } else {
-            tcp.write(text.utf8)
-        }
-    }
-
     private func end(_ reason: EndReason) {
         guard !ended else { return }
         ended = true
-        tcp.close()
+        transport.abort()
         let cb = onEnd
         onEnd = nil
         onStanzas = nil

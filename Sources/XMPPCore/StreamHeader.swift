@@ -15,3 +15,21 @@ public enum StreamHeader {
     /// The closing tag.
     public static let close = "</stream:stream>"
 }
+
+/// What a client's stream header says, whatever the framing writes it as: the RFC 6120 header, the
+/// RFC 7395 `<open/>`, or the attributes of a BOSH session request.
+public struct StreamOpening: Sendable, Hashable {
+    public var to: String
+    /// The account, once the stream is protected by TLS (RFC 6120 §4.7.1).
+    public var from: JID?
+    public var lang: String
+
+    public init(to: String, from: JID?, lang: String = "en") {
+        self.to = to
+        self.from = from
+        self.lang = lang
+    }
+
+    /// The RFC 6120 stream header.
+    public var header: String { StreamHeader.open(to: to, from: from, lang: lang) }
+}

@@ -23,8 +23,8 @@ public struct StreamNegotiator {
 
     /// Something the connection must do.
     public enum Action: Sendable, Hashable {
-        /// Write this text as is (a stream header or footer).
-        case sendRaw(String)
+        /// Open the stream: send the header ``opening`` describes, in the transport's framing.
+        case openStream(StreamOpening)
         /// Serialize and write this element.
         case send(XMLElement)
         /// Stop parsing: the server said `<proceed/>`; start the TLS handshake, then call
@@ -106,7 +106,7 @@ public struct StreamNegotiator {
     public mutating func start(channelBindings: [ChannelBinding] = []) -> [Action] {
         self.channelBindings = channelBindings
         state = .awaitingHeader
-        return [.sendRaw(header())]
+        return [.openStream(opening)]
     }
 
     /// The TLS handshake after `<proceed/>` completed.
@@ -118,11 +118,14 @@ public struct StreamNegotiator {
         return [.restartStream]
     }
 
-    /// The header to send after a ``Action/restartStream``.
-    public func header() -> String {
+    /// The stream header to send after a ``Action/restartStream``.
+    public var opening: StreamOpening {
         // RFC 6120 §4.7.1: 'from' only once the stream is encrypted, so the account name is not sent in the clear.
-        StreamHeader.open(to: jid.domainpart, from: tls ? jid.bare : nil)
+        StreamOpening(to: jid.domainpart, from: tls ? jid.bare : nil)
     }
+
+    /// ``opening`` as an RFC 6120 stream header.
+    public func header() -> String { opening.header }
 
     public var isEstablished: Bool { state == .established }
 
