@@ -1,8 +1,9 @@
+public import PerchHTTP
 public import XMPPAddress
 
 /// The daemon's configuration, validated. Loaded by ``ConfigurationLoader``.
 public struct Configuration: Sendable {
-    public enum Transport: String, Sendable { case starttls, directtls, plain }
+    public enum Transport: String, Sendable { case starttls, directtls, plain, websocket, bosh }
 
     public struct Account: Sendable {
         public var jid: JID
@@ -14,6 +15,11 @@ public struct Configuration: Sendable {
         public var host: String?
         public var port: Int?
         public var transport: Transport?
+        /// `url`: the WebSocket (ws/wss) or BOSH (http/https) endpoint; nil with those transports:
+        /// found by XEP-0156 from the account's domain.
+        public var url: WebURL?
+        /// `bosh_wait`: how long the BOSH connection manager may hold a request (seconds).
+        public var boshWait = 60
         public var caFile: String?
         /// SPKI SHA-256 pins, decoded.
         public var pins: [[UInt8]]

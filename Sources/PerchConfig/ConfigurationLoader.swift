@@ -60,7 +60,7 @@ public struct ConfigurationLoader {
 
         var server = Configuration.Server(host: nil, port: nil, transport: nil, caFile: nil, pins: [])
         if let t = try r.table(root, "server") {
-            try r.allowOnly(t, ["host", "port", "transport", "ca_file", "pins", "allow_plain", "proxy", "proxy_credentials_file"], prefix: "server.")
+            try r.allowOnly(t, ["host", "port", "transport", "url", "bosh_wait", "ca_file", "pins", "allow_plain", "proxy", "proxy_credentials_file"], prefix: "server.")
             server.host = try r.string(t, "host", prefix: "server.")
             if let p = try r.integer(t, "port", prefix: "server.") {
                 guard (1...65535).contains(p) else { throw r.error(t["port"], "server.port", "must be between 1 and 65535") }
@@ -68,10 +68,11 @@ public struct ConfigurationLoader {
             }
             if let tr = try r.string(t, "transport", prefix: "server.") {
                 guard let v = Configuration.Transport(rawValue: tr) else {
-                    throw r.error(t["transport"], "server.transport", "must be \"starttls\", \"directtls\" or \"plain\", not \"\(tr)\"")
+                    throw r.error(t["transport"], "server.transport", "must be \"starttls\", \"directtls\", \"plain\", \"websocket\" or \"bosh\", not \"\(tr)\"")
                 }
                 server.transport = v
             }
+            try Self.readEndpoint(t, &server, r)
             if server.transport == .plain {
                 guard let host = server.host else {
                     throw r.error(t["transport"], "server.transport", "\"plain\" needs server.host set to a loopback address (127.0.0.1 or ::1)")
@@ -201,6 +202,41 @@ public struct ConfigurationLoader {
         var text = Substring(raw)
         while text.last == "\n" || text.last == "\r" { text.removeLast() }
         return String(text)
+    }
+
+    /// `url` and `bosh_wait`, checked against the transport: a WebSocket URL is ws/wss, a BOSH URL
+    /// http/https, and the unencrypted ones only to the loopback interface (as `plain`).
+    private static func readEndpoint(_ t: TOMLTable, _ server: inout Configuration.Server, _ r: Reader) throws(ConfigurationError) {
+        let web = server.transport == .websocket || server.transport == .bosh
+        if let wait = try r.integer(t, "bosh_wait", prefix: "server.") {
+            guard server.transport == .bosh else { throw r.error(t["bosh_wait"], "server.bosh_wait", "is for transport = \"bosh\"") }
+            guard (5...300).contains(wait) else { throw r.error(t["bosh_wait"], "server.bosh_wait", "must be between 5 and 300 (seconds)") }
+            server.boshWait = Int(wait)
+        }
+        guard let text = try r.string(t, "url", prefix: "server.") else { return }
+        guard web else {
+            throw r.error(t["url"], "server.url", "is the endpoint of transport = \"websocket\" or \"bosh\"; set one of them, or remove url")
+        }
+        guard t["host"] == nil, t["port"] == nil else {
+            throw r.error(t["url"], "server.url", "names the host and port itself: remove server.host and server.port")
+        }
+        let url: WebURL
+        do { url = try WebURL.parse(text) } catch {
+            throw r.error(t["url"], "server.url", "\(error)")
+        }
+        if server.transport == .websocket {
+            guard url.scheme == .wss || url.scheme == .ws else {
+                throw r.error(t["url"], "server.url", "transport = \"websocket\" needs a wss:// URL (ws:// to the loopback interface), not \(url.scheme.rawValue)://")
+            }
+        } else {
+            guard url.scheme == .https || url.scheme == .http else {
+                throw r.error(t["url"], "server.url", "transport = \"bosh\" needs an https:// URL (http:// to the loopback interface), not \(url.scheme.rawValue)://")
+            }
+        }
+        if !url.scheme.isSecure && !url.isLoopback {
+            throw r.error(t["url"], "server.url", "\(url.scheme.rawValue):// sends the password unencrypted and is only allowed to the loopback interface, not \(url.host): use \(url.scheme == .ws ? "wss" : "https")://")
+        }
+        server.url = url
     }
 
     static func isLoopbackLiteral(_ host: String) -> Bool {

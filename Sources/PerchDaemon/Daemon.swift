@@ -49,8 +49,12 @@ public final class Daemon {
             case .starttls: .starttls
             case .directtls: .directTLS
             case .plain: .plain
+            case .websocket: .websocket
+            case .bosh: .bosh
             }
         }
+        c.url = config.server.url
+        c.boshWait = config.server.boshWait
         c.caFile = config.server.caFile
         c.spkiPins = config.server.pins
         c.allowPlain = config.server.allowPlain

@@ -1,3 +1,4 @@
+public import PerchHTTP
 public import XMPPAddress
 public import XMPPXML
 
@@ -11,6 +12,13 @@ public struct ClientConfiguration: Sendable {
         case directTLS = "directtls"
         /// No TLS; refused unless the server address is on the loopback interface.
         case plain
+        /// XMPP over WebSocket (RFC 7395) at ``ClientConfiguration/url``, or the endpoint XEP-0156 names.
+        case websocket
+        /// BOSH (XEP-0124/0206) at ``ClientConfiguration/url``, or the endpoint XEP-0156 names.
+        case bosh
+
+        /// WebSocket or BOSH: over HTTP, at a URL.
+        public var isWeb: Bool { self == .websocket || self == .bosh }
     }
 
     public var jid: JID
@@ -21,6 +29,10 @@ public struct ClientConfiguration: Sendable {
     public var port: Int?
     /// The transport. With DNS SRV and nil, both record kinds are used (each with its own transport).
     public var transport: Transport?
+    /// The WebSocket or BOSH endpoint; nil: found by XEP-0156 from the JID's domain.
+    public var url: WebURL?
+    /// BOSH: how long the connection manager may hold a request (seconds).
+    public var boshWait = 60
     public var caFile: String?
     public var systemTrustStore: String? = "/etc/ssl/certs/ca-certificates.crt"
     public var spkiPins: [[UInt8]] = []

@@ -11,6 +11,15 @@ public struct ServerCandidate: Hashable, Sendable, CustomStringConvertible {
         case websocket(WebURL)
         /// XEP-0124/0206: bodies POSTed to this URL.
         case bosh(WebURL)
+
+        /// For the log.
+        public var name: String {
+            switch self {
+            case .xmpp: "XMPP"
+            case .websocket: "WebSocket"
+            case .bosh: "BOSH"
+            }
+        }
     }
 
     public var host: String

@@ -213,7 +213,7 @@ public final class XMPPClient {
         retryTimer = nil
         attemptOnlyRefused = nil
         status = .connecting
-        if redirectTarget == nil, resumptionRequest != nil, let location = sm?.location,
+        if redirectTarget == nil, resumptionRequest != nil, config.transport?.isWeb != true, let location = sm?.location,
             let target = Self.parseHostPort(location, defaultPort: config.port ?? 5222)
         {
             // XEP-0198 §5: the server asked to be found there for a resumption.
@@ -222,6 +222,11 @@ public final class XMPPClient {
         if let target = redirectTarget {
             redirectTarget = nil
             candidates = [target]
+            return nextCandidate()
+        }
+        if let web = config.transport, web.isWeb {
+            guard let url = config.url else { return discoverEndpoint(web) }
+            candidates = [web == .websocket ? ServerCandidate(websocket: url) : ServerCandidate(bosh: url)]
             return nextCandidate()
         }
         if let host = config.host {
@@ -298,9 +303,11 @@ public final class XMPPClient {
         guard !addresses.isEmpty else { return nextCandidate() }
         let address = addresses.removeFirst()
         let security: StreamNegotiator.Security
-        if config.transport == .plain {
+        if config.transport == .plain || (candidate.framing != .xmpp && !candidate.directTLS) {
             guard address.isLoopback else {
-                lastProblem = "transport = \"plain\" is only allowed to a server on the loopback interface, and \(address) is not; use starttls or directtls"
+                lastProblem = candidate.framing == .xmpp
+                    ? "transport = \"plain\" is only allowed to a server on the loopback interface, and \(address) is not; use starttls or directtls"
+                    : "\(candidate) is unencrypted and only allowed to the loopback interface, and \(address) is not; use a wss:// or https:// URL"
                 logger.error(lastProblem!)
                 return attemptFailed(.authentication, lastProblem!)
             }
@@ -308,11 +315,20 @@ public final class XMPPClient {
         } else {
             security = candidate.directTLS ? .directTLS : .requireTLS
         }
-        var references = [asciiDomain]
-        if let host = config.host, !host.contains(":"), !host.allSatisfy({ $0.isNumber || $0 == "." }) { references.append(IDN.toASCII(host) ?? host) }
-        let tlsConfig = TLSConfiguration(
-            serverName: asciiDomain, referenceNames: references, systemTrustStore: config.systemTrustStore,
-            extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
+        let tlsConfig: TLSConfiguration
+        switch candidate.framing {
+        case .xmpp:
+            var references = [asciiDomain]
+            if let host = config.host, !host.contains(":"), !host.allSatisfy({ $0.isNumber || $0 == "." }) { references.append(IDN.toASCII(host) ?? host) }
+            tlsConfig = TLSConfiguration(
+                serverName: asciiDomain, referenceNames: references, systemTrustStore: config.systemTrustStore,
+                extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: candidate.directTLS ? ["xmpp-client"] : [])
+        case .websocket(let url), .bosh(let url):
+            // The certificate is checked against the URL's host, as a browser would.
+            tlsConfig = TLSConfiguration(
+                serverName: url.host, referenceNames: [url.host], systemTrustStore: config.systemTrustStore,
+                extraCAFile: config.caFile, spkiPins: config.spkiPins, alpn: ["http/1.1"])
+        }
         let negotiator = StreamNegotiator(
             jid: config.jid, password: config.password, security: security, scramCache: scramCache,
             streamManagement: config.streamManagement, resumption: resumptionRequest, allowPlain: config.allowPlain,
@@ -323,14 +339,24 @@ public final class XMPPClient {
         let stream = SocketStream(
             loop: loop, address: address, tls: candidate.directTLS ? tlsConfig : nil, tunnel: tunnel,
             maxOutboundBytes: config.maxOutboundBytes, logger: logger)
-        let transport = XMLStreamTransport(stream: stream, tlsConfiguration: tlsConfig, limits: config.limits)
+        let transport: any StreamTransport
+        switch candidate.framing {
+        case .xmpp: transport = XMLStreamTransport(stream: stream, tlsConfiguration: tlsConfig, limits: config.limits)
+        case .websocket(let url): transport = WebSocketTransport(url: url, stream: stream, limits: config.limits)
+        case .bosh(let url): transport = WebSocketTransport(url: url, stream: stream, limits: config.limits)
+        }
         let conn = XMPPConnection(loop: loop, candidate: candidate, transport: transport, negotiator: negotiator, traceXML: config.traceXML, logger: logger)
         connection = conn
         conn.onEstablished = { [unowned self] session in self.established(session) }
         conn.onStanzas = { [unowned self, unowned conn] batch, counted in self.received(batch, counted: counted, on: conn) }
         conn.onActivity = { [unowned self] in self.activity() }
         conn.onEnd = { [unowned self, unowned conn] reason in self.ended(conn, candidate, reason) }
-        logger.info("connecting to \(candidate.host)\(config.proxy.map { ":\(candidate.port) through the proxy \($0.host) at \(address)" } ?? " at \(address)")\(candidate.directTLS ? " with direct TLS" : "")")
+        switch candidate.framing {
+        case .xmpp:
+            logger.info("connecting to \(candidate.host)\(config.proxy.map { ":\(candidate.port) through the proxy \($0.host) at \(address)" } ?? " at \(address)")\(candidate.directTLS ? " with direct TLS" : "")")
+        case .websocket(let url), .bosh(let url):
+            logger.info("connecting to \(url) (\(candidate.framing.name))\(config.proxy.map { " through the proxy \($0.host) at \(address)" } ?? " at \(address)")")
+        }
         attemptTimer = loop.schedule(after: config.connectTimeout) { [weak self, weak conn] in
             guard let self, let conn, self.connection === conn, self.onlineSince == nil else { return }
             conn.abort()

@@ -118,6 +118,10 @@ public final class XMLStreamParser {
         makeContext()
     }
 
+    /// Whether the stream is open and no stanza is begun (or being skipped): where a framing that
+    /// carries one element per message (RFC 7395) must stand after each message.
+    public var isBetweenStanzas: Bool { depth == 1 && skipping == nil && !closed }
+
     /// How many names libxml2's dictionary holds (for tests and the bound above).
     var dictionaryCount: Int {
         guard let context, let dict = context.pointee.dict else { return 0 }

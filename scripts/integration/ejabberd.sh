@@ -12,7 +12,8 @@
 # 15232) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs (it
 # covers perch.test and *.perch.test). The Erlang distribution listens on 127.0.0.1, port
 # PERCH_IT_PORT + 7, without epmd, so nothing outlives the node. Started again on the same DIR, it keeps
-# its data (users included).
+# its data (users included). PERCH_IT_HTTP_PORT=N adds XMPP over WebSocket (/ws), BOSH (/bosh) and
+# XEP-0156 host-meta (/.well-known/host-meta, .json) on HTTP port N and HTTPS port N+1.
 set -eu
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)
@@ -49,6 +50,28 @@ INET_DIST_INTERFACE=127.0.0.1
 EJABBERD_PID_PATH=$dir/ejabberd.pid
 ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
 CFG
+http=${PERCH_IT_HTTP_PORT:-}
+httplisten=''
+httpmodules=''
+if [ -n "$http" ]; then
+    for p in "$http" "$((http + 1))"; do
+        httplisten="$httplisten
+  - port: $p
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    tls: $([ "$p" = "$http" ] && echo false || echo true)
+    request_handlers:
+      /ws: ejabberd_http_ws
+      /bosh: mod_bosh
+      /.well-known/host-meta: mod_host_meta
+      /.well-known/host-meta.json: mod_host_meta"
+    done
+    httpmodules="
+  mod_bosh: {}
+  mod_host_meta:
+    bosh_service_url: \"https://localhost:$((http + 1))/bosh\"
+    websocket_url: \"wss://localhost:$((http + 1))/ws\""
+fi
 cat > "$dir/ejabberd.yml" <<CFG
 hosts:
   - perch.test
@@ -69,7 +92,7 @@ listen:
     module: ejabberd_c2s
     max_stanza_size: 262144
     access: c2s
-    tls: true
+    tls: true$httplisten
 s2s_use_starttls: required
 auth_method: internal
 auth_password_format: scram
@@ -86,7 +109,7 @@ access_rules:
     allow: local
   pubsub_createnode:
     allow: local
-modules:
+modules:$httpmodules
   mod_caps: {}
   mod_disco: {}
   mod_ping: {}

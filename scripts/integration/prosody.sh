@@ -9,6 +9,8 @@
 # it stores for the device is delivered at every login).
 # PERCH_IT_PROSODY_ADHOC=1 loads mod_adhoc (the demo: Profanity's /cmd refuses to run unless the
 # user's server advertises ad-hoc commands itself, though the commands are the device's).
+# PERCH_IT_HTTP_PORT=N adds XMPP over WebSocket (/xmpp-websocket) and BOSH (/http-bind) on HTTP port N
+# and HTTPS port N+1 (plain HTTP counts as secure: it is for the loopback-only ws:// and http:// tests).
 set -eu
 dir=$1
 port=${PERCH_IT_PORT:-15222}
@@ -16,11 +18,33 @@ disabled='"s2s"; "offline"; "c2s_direct_tls"'
 [ "${PERCH_IT_PROSODY_OFFLINE:-}" = 1 ] && disabled='"s2s"; "c2s_direct_tls"'
 extra=''
 [ "${PERCH_IT_PROSODY_ADHOC:-}" = 1 ] && extra='; "adhoc"'
+http=${PERCH_IT_HTTP_PORT:-}
+httpcfg='http_ports = { }
+https_ports = { }'
+if [ -n "$http" ]; then
+    extra="$extra; \"websocket\"; \"bosh\""
+    httpcfg="http_ports = { $http }
+https_ports = { $((http + 1)) }
+http_interfaces = { \"127.0.0.1\" }
+https_interfaces = { \"127.0.0.1\" }
+https_ssl = { certificate = \"$dir/certs/perch.test.crt\"; key = \"$dir/certs/perch.test.key\" }
+http_default_host = \"perch.test\"
+consider_websocket_secure = true
+consider_bosh_secure = true
+http_max_content_size = 1048576"
+    # Prosody answers an HTTPS SNI name only for a host it serves: the test URLs say localhost.
+    localhost='VirtualHost "localhost"
+    modules_enabled = { }'
+fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$dir/data" "$dir/certs"
 cp "$root/Tests/Fixtures/certs/server.pem" "$dir/certs/perch.test.crt"
 cp "$root/Tests/Fixtures/certs/server.key" "$dir/certs/perch.test.key"
 chmod 600 "$dir/certs/perch.test.key"
+# HTTPS picks its certificate by SNI name: the URLs of the tests say localhost (the certificate has it).
+cp "$dir/certs/perch.test.crt" "$dir/certs/localhost.crt"
+cp "$dir/certs/perch.test.key" "$dir/certs/localhost.key"
+chmod 600 "$dir/certs/localhost.key"
 cat > "$dir/prosody.cfg.lua" <<CFG
 daemonize = false
 pidfile = "$dir/prosody.pid"
@@ -30,8 +54,7 @@ interfaces = { "127.0.0.1" }
 c2s_ports = { $port }
 c2s_direct_tls_ports = { $((port + 1)) }
 s2s_ports = { }
-http_ports = { }
-https_ports = { }
+$httpcfg
 admin_socket = "$dir/admin.sock"
 modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "version"; "time"; "blocklist"; "carbons"; "pep"; "smacks"$extra }
 modules_disabled = { $disabled }
@@ -46,6 +69,7 @@ network_settings = { tcp_backlog = 32 }
 admins = { "perch@perch.test" }
 VirtualHost "perch.test"
 Component "pubsub.perch.test" "pubsub"
+${localhost:-}
 CFG
 # Run as root, prosody and prosodyctl switch to the 'prosody' user: give it the directory.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
