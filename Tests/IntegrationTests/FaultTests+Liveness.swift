@@ -22,7 +22,7 @@ extension FaultTests {
 
     /// The fault tests' daemon, straight to the server, with the fastest liveness settings allowed.
     func hungConfig(port: Int) -> String {
-        config(proxyPort: port)
+        config(Target(kind: .prosody, port: port, proxyPort: port))
             .replacingOccurrences(of: "ping_interval = \"10s\"", with: "ping_interval = \"5s\"")
             .replacingOccurrences(of: "ping_timeout = \"5s\"", with: "ping_timeout = \"2s\"")
     }

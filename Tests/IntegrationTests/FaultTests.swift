@@ -17,25 +17,34 @@ struct FaultTests {
         let kind: ServerProcess.Kind
         let port: Int
         let proxyPort: Int
-        var testDescription: String { kind.rawValue }
+        /// "starttls", or "websocket" through the server's HTTPS port (`port` + 3).
+        var transport = "starttls"
+        var testDescription: String { transport == "starttls" ? kind.rawValue : "\(kind.rawValue) \(transport)" }
+        var httpPort: Int? { transport == "starttls" ? nil : port + 2 }
+        /// Where the cuttable proxy forwards to.
+        var proxied: Int { httpPort.map { $0 + 1 } ?? port }
+        var serverSection: String {
+            switch transport {
+            case "websocket": "url = \"wss://localhost:\(proxyPort)\(kind == .prosody ? "/xmpp-websocket" : "/ws")\"\ntransport = \"websocket\""
+            default: "host = \"127.0.0.1\"\nport = \(proxyPort)\ntransport = \"\(transport)\""
+            }
+        }
     }
 
     static let targets: [Target] =
-        (IT.prosody ? [Target(kind: .prosody, port: 15260, proxyPort: 15269)] : [])
-        + (IT.ejabberd ? [Target(kind: .ejabberd, port: 15270, proxyPort: 15279)] : [])
+        (IT.prosody ? [Target(kind: .prosody, port: 15260, proxyPort: 15269), Target(kind: .prosody, port: 15260, proxyPort: 15269, transport: "websocket")] : [])
+        + (IT.ejabberd ? [Target(kind: .ejabberd, port: 15270, proxyPort: 15279), Target(kind: .ejabberd, port: 15270, proxyPort: 15279, transport: "websocket")] : [])
 
     static let node = "perch/faults"
     static let pubsub = "http://jabber.org/protocol/pubsub"
 
-    func config(proxyPort: Int) -> String {
+    func config(_ target: Target) -> String {
         """
         [account]
         jid = "perch@perch.test/board"
         password_file = "@DIR@/password"
         [server]
-        host = "127.0.0.1"
-        port = \(proxyPort)
-        transport = "starttls"
+        \(target.serverSection)
         ca_file = "\(IT.caFile)"
         [access]
         owners = ["peer@perch.test"]
@@ -121,11 +130,11 @@ struct FaultTests {
 
     @Test(.enabled(if: IT.anyServer, "needs scripts/integration/run"), arguments: targets)
     func everyReadingArrivesOnceThroughEveryFault(_ target: Target) throws {
-        let server = try ServerProcess(target.kind, port: target.port)
+        let server = try ServerProcess(target.kind, port: target.port, httpPort: target.httpPort)
         try server.start()
-        let proxy = try TCPProxy(port: target.proxyPort, target: target.port)
+        let proxy = try TCPProxy(port: target.proxyPort, target: target.proxied)
         defer { proxy.stop() }
-        let daemon = try DaemonProcess(config: config(proxyPort: target.proxyPort), password: "perch-secret", setup: { dir in
+        let daemon = try DaemonProcess(config: config(target), password: "perch-secret", setup: { dir in
             // The sensor: every run takes the next number. The file is the ground truth of what was taken.
             try "n=$(cat \(dir)/counter 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > \(dir)/counter\necho $n\n".write(toFile: "\(dir)/count.sh", atomically: true, encoding: .utf8)
         })
@@ -264,9 +273,9 @@ struct FaultTests {
             report.append("notified twice: " + ids.joined(separator: ", "))
             for id in ids { report += raw.filter { $0.contains("'\(id)'") } }
         }
-        print("FAULTS \(target.kind):\n  " + report.joined(separator: "\n  "))
+        print("FAULTS \(target.testDescription):\n  " + report.joined(separator: "\n  "))
         if !missing.allSatisfy({ $0 == atKill }) || duplicateNotifications > 0 {
-            try? daemon.log.write(toFile: "/tmp/perch-faults-\(target.kind).log", atomically: true, encoding: .utf8)
+            try? daemon.log.write(toFile: "/tmp/perch-faults-\(target.kind)-\(target.transport).log", atomically: true, encoding: .utf8)
         }
 
         // Only the reading being taken at the instant of kill -9 may be gone: the program ran, the

@@ -24,7 +24,7 @@ struct SoakTests {
         let duration = TimeInterval(Self.seconds ?? 60)
         let server = try ServerProcess(.prosody, port: 15290)
         try server.start()
-        let config = FaultTests().config(proxyPort: 15290).replacingOccurrences(of: "trace_xml = true", with: "trace_xml = false")
+        let config = FaultTests().config(FaultTests.Target(kind: .prosody, port: 15290, proxyPort: 15290)).replacingOccurrences(of: "trace_xml = true", with: "trace_xml = false")
         let daemon = try DaemonProcess(config: config, password: "perch-secret", setup: { dir in
             try "n=$(cat \(dir)/counter 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > \(dir)/counter\necho $n\n".write(toFile: "\(dir)/count.sh", atomically: true, encoding: .utf8)
         })

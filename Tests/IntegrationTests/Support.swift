@@ -46,13 +46,16 @@ final class ServerProcess: @unchecked Sendable {
     enum Kind: String { case prosody, ejabberd }
     let kind: Kind
     let port: Int
+    /// With WebSocket and BOSH (and host-meta on ejabberd) on this HTTP port and HTTPS on the next.
+    let httpPort: Int?
     let dir: String
     private var process: Process?
     private var registered = false
 
-    init(_ kind: Kind, port: Int) throws {
+    init(_ kind: Kind, port: Int, httpPort: Int? = nil) throws {
         self.kind = kind
         self.port = port
+        self.httpPort = httpPort
         dir = NSTemporaryDirectory() + "perch-it-\(kind)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     }
@@ -66,6 +69,7 @@ final class ServerProcess: @unchecked Sendable {
         p.arguments = [dir]
         var environment = ProcessInfo.processInfo.environment
         environment["PERCH_IT_PORT"] = String(port)
+        if let httpPort { environment["PERCH_IT_HTTP_PORT"] = String(httpPort) } else { environment.removeValue(forKey: "PERCH_IT_HTTP_PORT") }
         p.environment = environment
         let out = FileHandle(forWritingAtPath: "/dev/null")
         p.standardOutput = out

@@ -42,7 +42,12 @@ final class TCPProxy: @unchecked Sendable {
     deinit { stop() }
 
     func stop() {
-        lock.withLock { stopped = true }
+        // Once: a second close(2) of the listening descriptor would close whatever reused its number.
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
         dropAll()

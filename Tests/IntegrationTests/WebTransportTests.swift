@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// The board over XMPP over WebSocket (RFC 7395), against the servers scripts/integration/run
+/// started with their HTTP endpoints: Prosody's mod_websocket on https://localhost:15225/xmpp-websocket
+/// (http on 15224), ejabberd's ejabberd_http_ws on https://localhost:15235/ws (http on 15234). The
+/// peers log in over TCP as usual: what crosses between them and the board is the server's routing.
+@Suite(.serialized, .enabled(if: IT.anyServer, "needs the servers (scripts/integration/run)"))
+struct WebTransportTests {
+    /// One server's web endpoint for one transport.
+    struct Endpoint: Sendable, CustomTestStringConvertible {
+        let server: ITServer
+        let transport: String
+        /// The HTTP port; HTTPS is the next.
+        let httpPort: Int
+        let path: String
+        /// The mechanism the board ends up with over HTTPS (Prosody binds SCRAM to the TLS session of
+        /// the HTTP connection; ejabberd offers no -PLUS there).
+        let mechanism: String
+        var testDescription: String { "\(server.name) \(transport)" }
+        func url(secure: Bool = true, port: Int? = nil) -> String {
+            "\(transport == "websocket" ? (secure ? "wss" : "ws") : (secure ? "https" : "http"))://localhost:\(port ?? (secure ? httpPort + 1 : httpPort))\(path)"
+        }
+    }
+
+    static var websocket: [Endpoint] {
+        (IT.prosody ? [Endpoint(server: .prosody, transport: "websocket", httpPort: 15224, path: "/xmpp-websocket", mechanism: "SCRAM-SHA-1-PLUS")] : [])
+            + (IT.ejabberd ? [Endpoint(server: .ejabberd, transport: "websocket", httpPort: 15234, path: "/ws", mechanism: "SCRAM-SHA-1")] : [])
+    }
+
+    static let node = "testbed/web"
+
+    func config(_ e: Endpoint, url: String, telemetry: Bool = false, extra: String = "") -> String {
+        let d = e.server.domain
+        return """
+        [account]
+        jid = "perch@\(d)/board"
+        password_file = "@DIR@/password"
+        [server]
+        transport = "\(e.transport)"
+        url = "\(url)"
+        ca_file = "\(IT.caFile)"
+        \(extra)
+        [access]
+        owners = ["peer@\(d)"]
+        [connection]
+        ping_interval = "10s"
+        ping_timeout = "5s"
+        connect_timeout = "5s"
+        reconnect_max = "10s"
+        [telemetry]
+        min_interval = "1s"
+        \(telemetry ? "pubsub = \"service\"\nservice = \"pubsub.\(d)\"\nnode = \"\(Self.node)\"\naccess_model = \"open\"" : "")
+        [device]
+        name = "testbed"
+        gpio = "simulated"
+        simulated_dir = "@DIR@/gpio"
+        state_dir = "@DIR@/state"
+        [[output]]
+        name = "pump"
+        line = "pump"
+        [[sensor]]
+        name = "tank"
+        source = "file"
+        path = "@DIR@/tank"
+        interval = "1s"
+        """
+    }
+
+    func start(_ config: String) throws -> DaemonProcess {
+        try DaemonProcess(config: config, password: "perch-secret", setup: { dir in
+            try "20\n".write(toFile: "\(dir)/tank", atomically: true, encoding: .utf8)
+        })
+    }
+
+    func fields(_ e: XMLElement) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func walk(_ e: XMLElement) {
+            if e.name == "numeric" || e.name == "boolean", let n = e[attribute: "name"], let v = e[attribute: "value"] { out.append((n, v)) }
+            for c in e.elements { walk(c) }
+        }
+        walk(e)
+        return out
+    }
+
+    /// Login (SCRAM, -PLUS where offered), chat, XEP-0325 control and pubsub items, all over the web transport.
+    @Test(arguments: websocket)
+    func theBoardWorksOverIt(_ e: Endpoint) throws {
+        let daemon = try start(config(e, url: e.url(), telemetry: true))
+        let board = "perch@\(e.server.domain)/board"
+        #expect(daemon.waitFor("online as \(board)"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("connecting to \(e.url())"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("(\(e.mechanism), TLS, stream management)"), "log:\n\(daemon.log)")
+        let owner = try Peer.connected("peer", e.server)
+        #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "1")
+        owner.idle(200)  // min_switch_interval
+        let control = "urn:xmpp:iot:control"
+        let set = try owner.ask(board, XMLElement("set", namespace: control, children: [.element(XMLElement("boolean", namespace: control, attrs: ["name": "pump", "value": "false"]))]), type: "set")
+        #expect(try set?.get().child("setResponse", namespace: control) != nil, "log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "0")
+        // A reading reaches the node.
+        #expect(daemon.waitFor("pubsub node \(Self.node)", timeout: 10) || daemon.log.contains("created pubsub node"), "log:\n\(daemon.log)")
+        try "25\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
+        let query = XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub", children: [.element(XMLElement("items", namespace: "http://jabber.org/protocol/pubsub", attrs: ["node": Self.node]))])
+        var published = false
+        for _ in 0..<40 where !published {
+            owner.idle(250)
+            if case .success(let iq)? = try owner.ask("pubsub.\(e.server.domain)", query) { published = fields(iq).contains { $0 == ("tank", "25") } }
+        }
+        #expect(published, "the reading is on the node; log:\n\(daemon.log)")
+        owner.disconnect()
+        #expect(daemon.terminate() == 0)
+        #expect(daemon.log.contains("stream closed; exiting"), "log:\n\(daemon.log)")
+        #expect(!daemon.log.contains("perch-secret"))
+    }
+
+    /// The connection cut under the board (the server keeps the session): the board resumes it over a
+    /// new WebSocket. Killed and started again, it resumes it from the saved state.
+    @Test(arguments: websocket)
+    func theSessionResumesAfterACutAndAcrossARestart(_ e: Endpoint) throws {
+        let relay = e.server.name == "Prosody" ? 15395 : 15396
+        let proxy = try TCPProxy(port: relay, target: e.httpPort + 1)
+        defer { proxy.stop() }
+        let daemon = try start(config(e, url: e.url(port: relay)))
+        let board = "perch@\(e.server.domain)/board"
+        #expect(daemon.waitFor("online as \(board)"), "log:\n\(daemon.log)")
+        let owner = try Peer.connected("peer", e.server)
+        proxy.cut(for: 1)
+        #expect(daemon.waitFor("resumed as \(board)", timeout: 30), "log:\n\(daemon.log)")
+        #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
+        daemon.crash()
+        try daemon.restart()
+        #expect(daemon.waitFor("resumed as \(board)", count: 2, timeout: 30), "log:\n\(daemon.log)")
+        // The output starts in its safe state after the crash; the answer comes over the resumed session.
+        #expect(try owner.say("status", to: board)?.contains("pump off") == true, "log:\n\(daemon.log)")
+        owner.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+
+    /// ws:// is accepted to the loopback interface (the test servers count their plain HTTP as secure).
+    @Test(arguments: websocket)
+    func plainWebSocketToLoopback(_ e: Endpoint) throws {
+        let daemon = try start(config(e, url: e.url(secure: false)))
+        #expect(daemon.waitFor("online as perch@\(e.server.domain)/board"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("connecting to \(e.url(secure: false))"))
+        #expect(daemon.terminate() == 0)
+    }
+
+    /// What goes wrong says what to do: a wrong path (the server's 404), a certificate from another CA.
+    @Test(arguments: websocket)
+    func refusalsSayWhy(_ e: Endpoint) throws {
+        let wrongPath = try start(config(e, url: e.url().replacingOccurrences(of: e.path, with: "/nowhere")))
+        #expect(wrongPath.waitFor("instead of 101 Switching Protocols"), "log:\n\(wrongPath.log)")
+        #expect(wrongPath.log.contains("404"), "log:\n\(wrongPath.log)")
+        #expect(!wrongPath.log.contains("online as"))
+        #expect(wrongPath.terminate() == 0)
+
+        let untrusted = try start(config(e, url: e.url()).replacingOccurrences(of: IT.caFile, with: IT.otherCAFile))
+        #expect(untrusted.waitFor("certificate is not trusted"), "log:\n\(untrusted.log)")
+        #expect(!untrusted.log.contains("online as"))
+        #expect(untrusted.terminate() == 0)
+    }
+}
