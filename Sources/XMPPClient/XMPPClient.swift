@@ -336,14 +336,19 @@ public final class XMPPClient {
         let tunnel = config.proxy.map { p in
             ConnectProxy(host: candidate.host, port: UInt16(clamping: candidate.port), credentials: p.user.map { ProxyCredentials(user: $0, password: p.password ?? "") })
         }
-        let stream = SocketStream(
-            loop: loop, address: address, tls: candidate.directTLS ? tlsConfig : nil, tunnel: tunnel,
-            maxOutboundBytes: config.maxOutboundBytes, logger: logger)
         let transport: any StreamTransport
+        let (loop, logger, maxOut) = (loop, logger, config.maxOutboundBytes)
+        // The byte stream: TLS from the first byte for direct TLS, wss and https.
+        let makeStream = {
+            SocketStream(loop: loop, address: address, tls: candidate.directTLS ? tlsConfig : nil, tunnel: tunnel, maxOutboundBytes: maxOut, logger: logger)
+        }
         switch candidate.framing {
-        case .xmpp: transport = XMLStreamTransport(stream: stream, tlsConfiguration: tlsConfig, limits: config.limits)
-        case .websocket(let url): transport = WebSocketTransport(url: url, stream: stream, limits: config.limits)
-        case .bosh(let url): transport = WebSocketTransport(url: url, stream: stream, limits: config.limits)
+        case .xmpp: transport = XMLStreamTransport(stream: makeStream(), tlsConfiguration: tlsConfig, limits: config.limits)
+        case .websocket(let url): transport = WebSocketTransport(url: url, stream: makeStream(), limits: config.limits)
+        case .bosh(let url):
+            transport = BOSHTransport(
+                url: url, address: address, wait: config.boshWait, domain: asciiDomain, limits: config.limits, loop: loop, logger: logger,
+                makeStream: makeStream)
         }
         let conn = XMPPConnection(loop: loop, candidate: candidate, transport: transport, negotiator: negotiator, traceXML: config.traceXML, logger: logger)
         connection = conn

@@ -31,6 +31,13 @@ struct WebTransportTests {
             + (IT.ejabberd ? [Endpoint(server: .ejabberd, transport: "websocket", httpPort: 15234, path: "/ws", mechanism: "SCRAM-SHA-1")] : [])
     }
 
+    static var bosh: [Endpoint] {
+        (IT.prosody ? [Endpoint(server: .prosody, transport: "bosh", httpPort: 15224, path: "/http-bind", mechanism: "SCRAM-SHA-1")] : [])
+            + (IT.ejabberd ? [Endpoint(server: .ejabberd, transport: "bosh", httpPort: 15234, path: "/bosh", mechanism: "SCRAM-SHA-1")] : [])
+    }
+
+    static var all: [Endpoint] { websocket + bosh }
+
     static let node = "testbed/web"
 
     func config(_ e: Endpoint, url: String, telemetry: Bool = false, extra: String = "") -> String {
@@ -87,7 +94,7 @@ struct WebTransportTests {
     }
 
     /// Login (SCRAM, -PLUS where offered), chat, XEP-0325 control and pubsub items, all over the web transport.
-    @Test(arguments: websocket)
+    @Test(arguments: all)
     func theBoardWorksOverIt(_ e: Endpoint) throws {
         let daemon = try start(config(e, url: e.url(), telemetry: true))
         let board = "perch@\(e.server.domain)/board"
@@ -119,10 +126,10 @@ struct WebTransportTests {
     }
 
     /// The connection cut under the board (the server keeps the session): the board resumes it over a
-    /// new WebSocket. Killed and started again, it resumes it from the saved state.
-    @Test(arguments: websocket)
+    /// new WebSocket or BOSH session. Killed and started again, it resumes it from the saved state.
+    @Test(arguments: all)
     func theSessionResumesAfterACutAndAcrossARestart(_ e: Endpoint) throws {
-        let relay = e.server.name == "Prosody" ? 15395 : 15396
+        let relay = 15395 + (e.server.name == "Prosody" ? 0 : 1) + (e.transport == "bosh" ? 2 : 0)
         let proxy = try TCPProxy(port: relay, target: e.httpPort + 1)
         defer { proxy.stop() }
         let daemon = try start(config(e, url: e.url(port: relay)))
@@ -141,8 +148,9 @@ struct WebTransportTests {
         #expect(daemon.terminate() == 0)
     }
 
-    /// ws:// is accepted to the loopback interface (the test servers count their plain HTTP as secure).
-    @Test(arguments: websocket)
+    /// ws:// and http:// are accepted to the loopback interface (the test servers count their plain
+    /// HTTP as secure).
+    @Test(arguments: all)
     func plainWebSocketToLoopback(_ e: Endpoint) throws {
         let daemon = try start(config(e, url: e.url(secure: false)))
         #expect(daemon.waitFor("online as perch@\(e.server.domain)/board"), "log:\n\(daemon.log)")
@@ -151,10 +159,10 @@ struct WebTransportTests {
     }
 
     /// What goes wrong says what to do: a wrong path (the server's 404), a certificate from another CA.
-    @Test(arguments: websocket)
+    @Test(arguments: all)
     func refusalsSayWhy(_ e: Endpoint) throws {
         let wrongPath = try start(config(e, url: e.url().replacingOccurrences(of: e.path, with: "/nowhere")))
-        #expect(wrongPath.waitFor("instead of 101 Switching Protocols"), "log:\n\(wrongPath.log)")
+        #expect(wrongPath.waitFor(e.transport == "websocket" ? "instead of 101 Switching Protocols" : "the connection manager answered 404"), "log:\n\(wrongPath.log)")
         #expect(wrongPath.log.contains("404"), "log:\n\(wrongPath.log)")
         #expect(!wrongPath.log.contains("online as"))
         #expect(wrongPath.terminate() == 0)
