@@ -17,6 +17,7 @@ extension XMPPClient {
     // MARK: - Session start and end
 
     func established(_ session: NegotiatedSession) {
+        unansweredResumptions = 0
         attemptTimer?.cancel()
         onlineSince = .now()
         redirects = 0

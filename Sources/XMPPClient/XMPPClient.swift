@@ -68,6 +68,8 @@ public final class XMPPClient {
     var pingOutstanding = false
     /// XEP-0198 `<r/>` sent and not yet answered by an `<a/>`.
     var acksAwaited = 0
+    /// Attempts in a row that timed out waiting for the answer to <resume/>.
+    var unansweredResumptions = 0
     var redirects = 0
     var redirectTarget: ServerCandidate?
     var stopping = false
@@ -311,7 +313,7 @@ public final class XMPPClient {
                 logger.error(lastProblem!)
                 return attemptFailed(.authentication, lastProblem!)
             }
-            security = .plainLoopback
+            security = candidate.framing == .xmpp ? .plainLoopback : .plainLoopbackHTTP
         } else {
             security = candidate.directTLS ? .directTLS : .requireTLS
         }
@@ -369,6 +371,16 @@ public final class XMPPClient {
             self.attemptOnlyRefused = false
             self.lastProblem = "\(address) did not complete the login within \(describeDuration(self.config.connectTimeout))"
             self.logger.warning(self.lastProblem!)
+            if conn.awaitsResumption {
+                // A server that takes <resume/> and never answers (Prosody 0.12 over BOSH does): after
+                // two such attempts, a new session; what was not acknowledged goes out on it.
+                self.unansweredResumptions += 1
+                if self.unansweredResumptions >= 2 {
+                    self.unansweredResumptions = 0
+                    self.sm?.resumptionID = nil
+                    self.logger.notice("the server did not answer the request to resume the session, twice; starting a new session")
+                }
+            }
             self.nextAddress(candidate)
         }
         conn.start()

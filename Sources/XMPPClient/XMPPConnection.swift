@@ -67,6 +67,8 @@ final class XMPPConnection: StreamTransportDelegate {
     }
 
     var address: SocketAddress { transport.address }
+    /// The negotiation asked to resume a session and waits for the answer.
+    var awaitsResumption: Bool { negotiator.awaitsResumption }
 
     func start() {
         transport.delegate = self

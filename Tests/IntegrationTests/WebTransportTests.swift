@@ -38,7 +38,7 @@ struct WebTransportTests {
 
     static var all: [Endpoint] { websocket + bosh }
 
-    static let node = "testbed/web"
+    static func node(_ e: Endpoint) -> String { "testbed/\(e.transport)" }
 
     func config(_ e: Endpoint, url: String, telemetry: Bool = false, extra: String = "") -> String {
         let d = e.server.domain
@@ -60,7 +60,7 @@ struct WebTransportTests {
         reconnect_max = "10s"
         [telemetry]
         min_interval = "1s"
-        \(telemetry ? "pubsub = \"service\"\nservice = \"pubsub.\(d)\"\nnode = \"\(Self.node)\"\naccess_model = \"open\"" : "")
+        \(telemetry ? "pubsub = \"service\"\nservice = \"pubsub.\(d)\"\nnode = \"\(Self.node(e))\"\naccess_model = \"open\"" : "")
         [device]
         name = "testbed"
         gpio = "simulated"
@@ -110,9 +110,9 @@ struct WebTransportTests {
         #expect(try set?.get().child("setResponse", namespace: control) != nil, "log:\n\(daemon.log)")
         #expect(daemon.gpioLine("pump") == "0")
         // A reading reaches the node.
-        #expect(daemon.waitFor("pubsub node \(Self.node)", timeout: 10) || daemon.log.contains("created pubsub node"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("pubsub node \(Self.node(e))", timeout: 10) || daemon.log.contains("created pubsub node"), "log:\n\(daemon.log)")
         try "25\n".write(toFile: "\(daemon.dir)/tank", atomically: true, encoding: .utf8)
-        let query = XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub", children: [.element(XMLElement("items", namespace: "http://jabber.org/protocol/pubsub", attrs: ["node": Self.node]))])
+        let query = XMLElement("pubsub", namespace: "http://jabber.org/protocol/pubsub", children: [.element(XMLElement("items", namespace: "http://jabber.org/protocol/pubsub", attrs: ["node": Self.node(e)]))])
         var published = false
         for _ in 0..<40 where !published {
             owner.idle(250)
@@ -125,8 +125,13 @@ struct WebTransportTests {
         #expect(!daemon.log.contains("perch-secret"))
     }
 
-    /// The connection cut under the board (the server keeps the session): the board resumes it over a
-    /// new WebSocket or BOSH session. Killed and started again, it resumes it from the saved state.
+    /// The connection cut under the board (the server keeps the session). Over WebSocket the board
+    /// resumes the XMPP session on a new connection; over BOSH the BOSH session itself outlives the
+    /// cut (the lost request is sent again, with the same rid, once the network is back). Killed and
+    /// started again, the board resumes the session from the saved state — except Prosody 0.12 over
+    /// BOSH, which takes <resume/> from a new BOSH session and never answers it (mod_smacks hands the
+    /// answer to the old BOSH session): there the board gives up on resuming after two attempts and
+    /// starts a new session.
     @Test(arguments: all)
     func theSessionResumesAfterACutAndAcrossARestart(_ e: Endpoint) throws {
         let relay = 15395 + (e.server.name == "Prosody" ? 0 : 1) + (e.transport == "bosh" ? 2 : 0)
@@ -137,11 +142,24 @@ struct WebTransportTests {
         #expect(daemon.waitFor("online as \(board)"), "log:\n\(daemon.log)")
         let owner = try Peer.connected("peer", e.server)
         proxy.cut(for: 1)
-        #expect(daemon.waitFor("resumed as \(board)", timeout: 30), "log:\n\(daemon.log)")
-        #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
+        if e.transport == "websocket" {
+            #expect(daemon.waitFor("resumed as \(board)", timeout: 30), "log:\n\(daemon.log)")
+        } else {
+            #expect(daemon.waitFor("sending it again in", timeout: 30), "log:\n\(daemon.log)")
+        }
+        #expect(try owner.say("pump on", to: board, timeout: 30_000) == "pump on", "log:\n\(daemon.log)")
+        if e.transport == "bosh" {
+            #expect(!daemon.log.contains("resumed as") && daemon.log.components(separatedBy: "online as").count == 2, "the BOSH session outlived the cut; log:\n\(daemon.log)")
+        }
         daemon.crash()
         try daemon.restart()
-        #expect(daemon.waitFor("resumed as \(board)", count: 2, timeout: 30), "log:\n\(daemon.log)")
+        if e.transport == "bosh" && e.server.name == "Prosody" {
+            #expect(daemon.waitFor("did not answer the request to resume the session, twice", timeout: 60), "log:\n\(daemon.log)")
+            #expect(daemon.waitFor("online as \(board)", count: 2, timeout: 30), "log:\n\(daemon.log)")
+            owner.idle(1000)
+        } else {
+            #expect(daemon.waitFor("resumed as \(board)", count: e.transport == "websocket" ? 2 : 1, timeout: 30), "log:\n\(daemon.log)")
+        }
         // The output starts in its safe state after the crash; the answer comes over the resumed session.
         #expect(try owner.say("status", to: board)?.contains("pump off") == true, "log:\n\(daemon.log)")
         owner.disconnect()

@@ -19,6 +19,9 @@ public struct StreamNegotiator {
         case directTLS
         /// No TLS at all. Only for a server on the loopback interface, by explicit configuration.
         case plainLoopback
+        /// ws:// or http:// (BOSH) to the loopback interface: no TLS, and no STARTTLS to be had (a
+        /// server may still list it; it cannot apply to a WebSocket or BOSH stream).
+        case plainLoopbackHTTP
     }
 
     /// Something the connection must do.
@@ -128,6 +131,8 @@ public struct StreamNegotiator {
     public func header() -> String { opening.header }
 
     public var isEstablished: Bool { state == .established }
+    /// `<resume/>` was sent and its answer has not come.
+    public var awaitsResumption: Bool { state == .awaitingResumed }
 
     /// Handles one event from the parser.
     public mutating func handle(_ event: XMLStreamEvent) -> [Action] {
@@ -199,6 +204,8 @@ public struct StreamNegotiator {
                 }
                 state = .awaitingProceed
                 return [.send(XMLElement("starttls", namespace: XMPPNamespace.tls))]
+            case .plainLoopbackHTTP:
+                break
             case .plainLoopback:
                 if starttls?.child("required") != nil {
                     return fail(.security, "the server requires STARTTLS; set transport = \"starttls\"")

@@ -27,6 +27,10 @@ final class BOSHTransport: StreamTransport {
     private var terminating = false
     /// Whether the first connection came up (the stream can start).
     private var ready = false
+    /// Resends of a request whose response was lost, by rid: each waits longer (1, 2, 4, 8, 16 s), so
+    /// a network that is gone for a while is not hammered and the session outlives a short cut.
+    private var resends: [Int64: Int] = [:]
+    private var resendTimers: [EventLoop.Timer] = []
 
     /// One HTTP/1.1 connection and the request on it.
     final class Link {
@@ -48,6 +52,7 @@ final class BOSHTransport: StreamTransport {
         self.logger = logger
         self.makeStream = makeStream
         self.session = BOSHSession(domain: domain, wait: wait, hold: 1, limits: limits)
+        self.session.maxRetries = 5
     }
 
     let address: SocketAddress
@@ -98,6 +103,7 @@ final class BOSHTransport: StreamTransport {
     func closeNow() {
         guard !ended else { return }
         ended = true
+        for t in resendTimers { t.cancel() }
         for l in links {
             l.deadline?.cancel()
             l.stream.close()
@@ -106,6 +112,7 @@ final class BOSHTransport: StreamTransport {
 
     func abort() {
         ended = true
+        for t in resendTimers { t.cancel() }
         for l in links {
             l.deadline?.cancel()
             l.stream.abort()
@@ -179,6 +186,7 @@ final class BOSHTransport: StreamTransport {
             }
             l.rid = nil
             l.deadline?.cancel()
+            resends[rid] = nil
             if !response.head.keepAlive { retire(l) }
             answered(rid, response)
             if ended { return }
@@ -228,12 +236,19 @@ final class BOSHTransport: StreamTransport {
         retire(l)
         guard let rid = l.rid else { return pump() }
         l.rid = nil
-        logger.debug("BOSH request \(rid) to \(url): \(why); sending it again")
-        do {
-            post(try session.lost(rid: rid))
-        } catch {
-            end(.transport("\(url): \(error) (\(why))", permanent: false))
+        let again: BOSHSession.Request
+        do { again = try session.lost(rid: rid) } catch {
+            return end(.transport("\(url): \(error) (\(why))", permanent: false))
         }
+        let n = resends[rid, default: 0]
+        resends[rid] = n + 1
+        let delay = Int64(1000) << Int64(min(n, 4))
+        logger.debug("BOSH request \(rid) to \(url): \(why); sending it again in \(delay / 1000) s")
+        resendTimers.removeAll { !$0.isPending }
+        resendTimers.append(loop.schedule(after: delay) { [weak self] in
+            guard let self, !self.ended else { return }
+            self.post(again)
+        })
     }
 
     private func connectionEnded(_ l: Link, _ failure: SocketStream.Failure) {
@@ -264,6 +279,7 @@ final class BOSHTransport: StreamTransport {
     private func end(_ reason: XMPPConnection.EndReason) {
         guard !ended else { return }
         ended = true
+        for t in resendTimers { t.cancel() }
         for l in links {
             l.deadline?.cancel()
             l.stream.abort()
