@@ -25,7 +25,7 @@ extension XMPPClient {
         resetLiveness()
         let resend = adoptStreamManagement(session)
         let how = session.resumed ? "resumed" : "online"
-        logger.notice("\(how) as \(session.jid) via \(connection.map { "\($0.address)" } ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS")\(sm != nil ? ", stream management" : ""))")
+        logger.notice("\(how) as \(session.jid) via \(connection?.endpointDescription ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS")\(sm != nil ? ", stream management" : ""))")
         status = .online(session)
         if session.resumed {
             // The server kept our presence and roster: only what changed meanwhile goes out.

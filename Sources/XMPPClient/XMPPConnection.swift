@@ -67,6 +67,8 @@ final class XMPPConnection: StreamTransportDelegate {
     }
 
     var address: SocketAddress { transport.address }
+    /// Where the stream goes, for the log: the address, or the URL and the address.
+    var endpointDescription: String { candidate.framing == .xmpp ? "\(address)" : "\(candidate) at \(address)" }
     /// The negotiation asked to resume a session and waits for the answer.
     var awaitsResumption: Bool { negotiator.awaitsResumption }
 
@@ -205,7 +207,7 @@ final class XMPPConnection: StreamTransportDelegate {
         for action in actions {
             switch action {
             case .openStream(let opening):
-                if traceXML { logger.info("SEND \(opening.header)") }
+                if traceXML { logger.info("SEND \(transport.describe(opening))") }
                 transport.open(opening)
             case .send(let e):
                 if traceXML { logger.info("SEND \(XMLTrace.redacted(e))") }
@@ -217,7 +219,7 @@ final class XMPPConnection: StreamTransportDelegate {
                 stop = true
                 transport.restart()
                 let opening = negotiator.opening
-                if traceXML { logger.info("SEND \(opening.header)") }
+                if traceXML { logger.info("SEND \(transport.describe(opening))") }
                 transport.open(opening)
             case .established(let s):
                 session = s

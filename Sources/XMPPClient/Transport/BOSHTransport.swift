@@ -64,6 +64,12 @@ final class BOSHTransport: StreamTransport {
         _ = link()
     }
 
+    func describe(_ opening: StreamOpening) -> String {
+        session.state == .idle
+            ? "(a BOSH session request to \(url) for \(opening.to), wait \(session.wait) s, hold 1)"
+            : "(a BOSH stream restart, xmpp:restart='true')"
+    }
+
     func open(_ opening: StreamOpening) {
         if session.state == .idle {
             let r = session.start()

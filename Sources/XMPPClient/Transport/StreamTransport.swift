@@ -22,6 +22,8 @@ protocol StreamTransport: AnyObject {
 
     /// Connects; ``StreamTransportDelegate/transportReady(channelBindings:)`` follows.
     func start()
+    /// The stream header as this framing writes it, for the trace.
+    func describe(_ opening: StreamOpening) -> String
     /// Sends the stream header (the first, or a new one after STARTTLS or SASL: then ``restart()`` has been called).
     func open(_ opening: StreamOpening)
     /// The stream restarts (RFC 6120 §4.3.3): forget the old stream; the next events are the new

@@ -65,6 +65,8 @@ final class WebSocketTransport: StreamTransport {
         }
     }
 
+    func describe(_ opening: StreamOpening) -> String { XMPPFraming.open(to: opening.to, lang: opening.lang) }
+
     func open(_ opening: StreamOpening) {
         sendText(XMPPFraming.open(to: opening.to, lang: opening.lang))
     }

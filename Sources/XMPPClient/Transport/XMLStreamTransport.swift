@@ -41,6 +41,7 @@ final class XMLStreamTransport: StreamTransport {
         stream.start()
     }
 
+    func describe(_ opening: StreamOpening) -> String { opening.header }
     func open(_ opening: StreamOpening) { write(opening.header) }
 
     func restart() {
