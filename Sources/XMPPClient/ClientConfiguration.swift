@@ -31,6 +31,8 @@ public struct ClientConfiguration: Sendable {
     public var transport: Transport?
     /// The WebSocket or BOSH endpoint; nil: found by XEP-0156 from the JID's domain.
     public var url: WebURL?
+    /// The port of `https://DOMAIN/.well-known/host-meta` (XEP-0156): 443; tests use another.
+    public var discoveryPort = 443
     /// BOSH: how long the connection manager may hold a request (seconds).
     public var boshWait = 60
     public var caFile: String?

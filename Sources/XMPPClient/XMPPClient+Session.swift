@@ -84,6 +84,8 @@ extension XMPPClient {
         let duration = onlineSince.map { Instant.now() - $0 }
         let wasOnline = onlineSince != nil
         onlineSince = nil
+        // An endpoint found by XEP-0156 that did not get us logged in is looked up again next time.
+        if !wasOnline, config.url == nil { discoveredURL = nil }
         // The status changes first: a request's caller, told it failed, must not find the session
         // still "online" and send again into a connection that is gone.
         if stopping {

@@ -68,6 +68,10 @@ public final class XMPPClient {
     var pingOutstanding = false
     /// XEP-0198 `<r/>` sent and not yet answered by an `<a/>`.
     var acksAwaited = 0
+    /// The endpoint XEP-0156 found (kept until an attempt at it fails before logging in), and the
+    /// host-meta fetch under way.
+    var discoveredURL: WebURL?
+    var discovery: HTTPGet?
     /// Attempts in a row that timed out waiting for the answer to <resume/>.
     var unansweredResumptions = 0
     var redirects = 0
@@ -149,6 +153,8 @@ public final class XMPPClient {
         attemptTimer?.cancel()
         for q in srvQueries { q.cancel() }
         srvQueries = []
+        discovery?.cancel()
+        discovery = nil
         livenessTimer?.cancel()
         guard let connection else {
             status = .stopped

@@ -221,3 +221,41 @@ struct FederationTests {
         #expect(daemon.terminate() == 0)
     }
 }
+
+/// XEP-0156 in the field's shape: a board with transport = "websocket" or "bosh" and no url finds the
+/// endpoint in https://other.test/.well-known/host-meta (ejabberd's mod_host_meta on port 443 in the
+/// federation namespace, the name from its DNS) and logs in there; its owner on the other server
+/// commands it.
+@Suite(.serialized, .enabled(if: FedIT.enabled, "set PERCH_IT_FEDERATION=1 (scripts/integration/federation)"))
+struct HostMetaDiscoveryTests {
+    @Test(arguments: ["websocket", "bosh"])
+    func aBoardWithoutURLFindsItsEndpointInHostMeta(_ transport: String) throws {
+        let config = """
+        [account]
+        jid = "perch@other.test/board"
+        password_file = "@DIR@/password"
+        [server]
+        transport = "\(transport)"
+        ca_file = "\(IT.caFile)"
+        [access]
+        owners = ["boss@perch.test"]
+        [device]
+        name = "testbed"
+        gpio = "simulated"
+        simulated_dir = "@DIR@/gpio"
+        state_dir = "@DIR@/state"
+        [[output]]
+        name = "pump"
+        line = "pump"
+        """
+        let daemon = try DaemonProcess(config: config, password: "perch-secret")
+        #expect(daemon.waitFor("online as perch@other.test/board", timeout: 20), "log:\n\(daemon.log)")
+        let found = transport == "websocket" ? "wss://other.test:443/ws" : "https://other.test:443/bosh"
+        #expect(daemon.log.contains("https://other.test:443/.well-known/host-meta names \(found) for \(transport == "websocket" ? "WebSocket" : "BOSH")"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("connecting to \(found)"), "log:\n\(daemon.log)")
+        let owner = try Peer.connected("boss", FedIT.prosody)
+        #expect(try owner.say("pump on", to: "perch@other.test/board", timeout: 20_000) == "pump on", "log:\n\(daemon.log)")
+        owner.disconnect()
+        #expect(daemon.terminate() == 0)
+    }
+}
