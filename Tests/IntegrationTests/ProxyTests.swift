@@ -127,3 +127,29 @@ struct ProxyTests {
         #expect(daemon.terminate() == 0)
     }
 }
+
+extension ProxyTests {
+    /// WebSocket and BOSH through the proxy: the CONNECT tunnel carries the TLS of the HTTPS
+    /// endpoint, so the proxy sees only the host and port.
+    @Test(arguments: servers)
+    func theBoardLogsInThroughAProxyOverWebSocketAndBOSH(_ server: ITServer) throws {
+        let https = server.name == "Prosody" ? 15225 : 15235
+        let proxy = try Tinyproxy(port: 15393, extra: "ConnectPort \(https)")
+        defer { withExtendedLifetime(proxy) {} }
+        let paths = server.name == "Prosody" ? ["websocket": "/xmpp-websocket", "bosh": "/http-bind"] : ["websocket": "/ws", "bosh": "/bosh"]
+        for transport in ["websocket", "bosh"] {
+            let url = "\(transport == "websocket" ? "wss" : "https")://localhost:\(https)\(paths[transport]!)"
+            let config = config(server, proxyPort: 15393)
+                .replacingOccurrences(of: "host = \"127.0.0.1\"\nport = \(server.port)\ntransport = \"starttls\"", with: "transport = \"\(transport)\"\nurl = \"\(url)\"")
+            #expect(config.contains("url = \"\(url)\""))
+            let daemon = try start(config)
+            #expect(daemon.waitFor("online as perch@\(server.domain)/board"), "log:\n\(daemon.log)")
+            #expect(daemon.log.contains("connecting to \(url) (\(transport == "websocket" ? "WebSocket" : "BOSH")) through the proxy 127.0.0.1"), "log:\n\(daemon.log)")
+            #expect(daemon.log.contains("the proxy opened a tunnel to localhost:\(https)"), "log:\n\(daemon.log)")
+            let owner = try Peer.connected("peer", server)
+            #expect(try owner.say("pump on", to: "perch@\(server.domain)/board") == "pump on", "log:\n\(daemon.log)")
+            owner.disconnect()
+            #expect(daemon.terminate() == 0)
+        }
+    }
+}
