@@ -220,6 +220,11 @@ public struct ConfigurationLoader {
         guard t["host"] == nil, t["port"] == nil else {
             throw r.error(t["url"], "server.url", "names the host and port itself: remove server.host and server.port")
         }
+        // Never echoed when it holds credentials: the error goes to a terminal and a journal.
+        let authority = text.utf8.split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).first
+        guard !(authority ?? Substring(text).utf8[...]).contains(UInt8(ascii: "@")) else {
+            throw r.error(t["url"], "server.url", "credentials do not go in the URL (user:password@): the endpoint takes the account's own login")
+        }
         let url: WebURL
         do { url = try WebURL.parse(text) } catch {
             throw r.error(t["url"], "server.url", "\(error)")
