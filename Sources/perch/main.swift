@@ -141,8 +141,15 @@ switch command {
 case "check-config":
     print("\(configPath): OK")
     print("  account      \(config.account.jid) (password from \(config.account.passwordSource))")
-    let server = config.server.host.map { "\($0):\(config.server.port.map(String.init) ?? "default port")" } ?? "DNS SRV for \(config.account.jid.domainpart)"
+    let server: String
+    switch config.server.transport {
+    case .websocket?, .bosh?:
+        server = config.server.url.map { "\($0)" } ?? "found in https://\(config.account.jid.domainpart)/.well-known/host-meta (XEP-0156)"
+    default:
+        server = config.server.host.map { "\($0):\(config.server.port.map(String.init) ?? "default port")" } ?? "DNS SRV for \(config.account.jid.domainpart)"
+    }
     print("  server       \(server), transport \(config.server.transport?.rawValue ?? "starttls (and direct TLS from SRV)")")
+    if config.server.transport == .bosh { print("  bosh_wait    \(config.server.boshWait) s (one request per wait while idle)") }
     if let proxy = config.server.proxy {
         print("  proxy        http://\(proxy.host):\(proxy.port) (CONNECT)\(proxy.credentials.map { ", credentials from \($0)" } ?? ", no credentials")")
     }
