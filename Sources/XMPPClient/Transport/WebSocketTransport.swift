@@ -149,7 +149,7 @@ final class WebSocketTransport: StreamTransport {
     }
 
     private func frames(_ events: [WebSocketEvent]) {
-        for event in events {
+        for (i, event) in events.enumerated() {
             guard !ended, let delegate else { return }
             switch event {
             case .message(let text):
@@ -159,7 +159,9 @@ final class WebSocketTransport: StreamTransport {
             case .ping, .pong:
                 break
             case .close(let code, let reason):
-                // The server closed the WebSocket; the echo is in the .send before. Its TCP end follows.
+                // The server closed the WebSocket. The echo of its close is the .send that follows:
+                // written now, before the connection ends below (RFC 6455 §5.5.1).
+                if i + 1 < events.count, case .send(let echo) = events[i + 1] { stream.write(echo) }
                 if code == .normal || code == .goingAway || code == nil {
                     if streamOpen { _ = delegate.transportReceived(.streamClosed) }
                     end(.closedByPeer(nil))
