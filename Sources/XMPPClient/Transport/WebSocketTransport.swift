@@ -202,7 +202,12 @@ final class WebSocketTransport: StreamTransport {
                     fail(error)
                 }
             case .close(let seeOther):
-                if let seeOther { return end(.seeOtherURI(seeOther)) }
+                if let seeOther {
+                    if url.scheme.isSecure, let target = try? WebURL.parse(seeOther), !target.scheme.isSecure {
+                        return end(.transport("the server sends us to \(target), which is not encrypted; not followed (a wss:// endpoint may only send us to another wss:// one)", permanent: false))
+                    }
+                    return end(.seeOtherURI(seeOther))
+                }
                 _ = delegate.transportReceived(.streamClosed)
             case .element:
                 // Not reached: framingElement only names open and close.
