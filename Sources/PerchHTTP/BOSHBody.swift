@@ -89,7 +89,8 @@ public enum BOSHBody {
         switch e[attribute: "type"] {
         case nil: break
         case "terminate":
-            r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "undefined-condition", seeOtherURI: e.child("uri")?.text)
+            // Without a condition the session simply ended: the server closed the stream (XEP-0206).
+            r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "", seeOtherURI: e.child("uri")?.text)
         case "error":  // the legacy HTTP-error form (XEP-0124 §17.2)
             r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "undefined-condition", seeOtherURI: nil)
         case let other?:
@@ -141,6 +142,7 @@ public struct BOSHResponse: Sendable, Hashable {
 
 /// The manager ended the session: its condition (XEP-0124 §17.2) and, for see-other-uri, where to go.
 public struct BOSHTermination: Sendable, Hashable, CustomStringConvertible {
+    /// Empty for a plain `type='terminate'`: the stream's normal end, not an error.
     public var condition: String
     public var seeOtherURI: String?
 
@@ -150,7 +152,7 @@ public struct BOSHTermination: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        let c = HTTPText.printable(condition.utf8)
+        let c = condition.isEmpty ? "ended (no condition)" : HTTPText.printable(condition.utf8)
         return seeOtherURI.map { "\(c) (go to \(HTTPText.printable($0.utf8, limit: 200)))" } ?? c
     }
 }
