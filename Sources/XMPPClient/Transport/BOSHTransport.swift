@@ -284,6 +284,10 @@ final class BOSHTransport: StreamTransport {
 
     private func end(_ reason: XMPPConnection.EndReason) {
         guard !ended else { return }
+        // The stanzas that came before the end (in the terminating body, or earlier in this read)
+        // are delivered first: they were the server's to send and are not sent again.
+        delegate?.transportReadDone()
+        guard !ended else { return }
         ended = true
         for t in resendTimers { t.cancel() }
         for l in links {

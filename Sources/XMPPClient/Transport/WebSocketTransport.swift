@@ -354,6 +354,10 @@ final class WebSocketTransport: StreamTransport {
 
     private func end(_ reason: XMPPConnection.EndReason) {
         guard !ended else { return }
+        // The stanzas of the messages before the end (a close frame or a broken frame in the same
+        // read) are delivered first: they were the server's to send and are not sent again.
+        delegate?.transportReadDone()
+        guard !ended else { return }
         ended = true
         stream.abort()
         delegate?.transportEnded(reason)
