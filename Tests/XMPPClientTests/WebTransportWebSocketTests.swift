@@ -192,6 +192,21 @@ import XMPPXML
         c.stop {}
     }
 
+    /// What came before the end in the same read is the server's to have sent: delivered, once.
+    @Test(arguments: [[UInt8](WebTransportWSServer.close(1011, "restart")), WebTransportWSServer.frame(2, [1, 2, 3])])
+    func aStanzaJustBeforeTheEndIsDelivered(_ end: [UInt8]) throws {
+        let server = backend()
+        let ws = WebTransportWSServer(loop: loop, backend: server)
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try online(ws, delivered)
+        let conn = try #require(ws.current)
+        conn.write(WebTransportWSServer.frame(1, Array(chat("before-end").utf8)) + end)
+        #expect(run { ws.connections.count == 2 && c.isOnline }, "\(log.all)")
+        #expect(delivered.value.filter { $0.stanzaID == "before-end" }.count == 1, "\(delivered.value.map(\.stanzaID))")
+        expectMasked(ws)
+        c.stop {}
+    }
+
     @Test func aFrameOverTheLimitEndsTheConnectionWith1009() throws {
         let server = backend()
         let ws = WebTransportWSServer(loop: loop, backend: server)
