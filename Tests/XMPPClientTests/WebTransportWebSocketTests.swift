@@ -361,6 +361,28 @@ import XMPPXML
         c.stop {}
     }
 
+    /// The markup scan that decides whether a message is one element, on the shapes a scan can get
+    /// wrong: `>` and `<`-free quotes in attribute values, CDATA, comments, an XML declaration.
+    @Test func theOneElementScan() {
+        func one(_ s: String) -> Bool { WebSocketTransport.holdsOneElement(Array(s.utf8)) }
+        #expect(one("<message/>"))
+        #expect(one(" \n<message a='x>y' b=\"'>\"><body>a &gt; b > c</body></message>\n"))
+        #expect(one("<?xml version='1.0'?><message><body><![CDATA[</message><x>]]></body></message>"))
+        #expect(one("<message><!-- </message> --></message>"))
+        #expect(one("<m><a/><b></b>text</m>"))
+        #expect(!one("<message><body>half"))
+        #expect(!one("<message from='peer@perch.test/x' to='"))
+        #expect(!one("<a/><b/>"))
+        #expect(!one("<a></a><b/>"))
+        #expect(!one("<a/>text"))
+        #expect(!one("text<a/>"))
+        #expect(!one("</a>"))
+        #expect(!one("<a></a></a>"))
+        #expect(!one("<!DOCTYPE a><a/>"))
+        #expect(!one("<![CDATA[x]]>"))
+        #expect(!one(""))
+    }
+
     // MARK: - see-other-uri
 
     @Test func aSeeOtherURIIsFollowedToTheOtherEndpoint() throws {
