@@ -195,6 +195,86 @@ import XMPPXML
         c.stop {}
     }
 
+    // MARK: - What the bodies hold
+
+    @Test func aBodyOfStanzasLargerTogetherThanMaxStanzaSizeIsRead() throws {
+        let server = backend()
+        let m = BOSHTransportFakeManager(loop: loop, backend: server)
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try online(m, delivered)
+        let s = try #require(m.session)
+        let rid = try #require(m.heldRIDs.first)
+        // Three stanzas of 100 KiB: each within max_stanza_size (256 KiB), the body over it.
+        let text = String(repeating: "b", count: 100 * 1024)
+        m.manual = true
+        m.respond(s, rid: rid, payload: chat("big1", text) + chat("big2", text) + chat("big3", text))
+        m.manual = false
+        #expect(run { delivered.value.count >= 3 }, "\(log.all)")
+        settle()
+        #expect(delivered.value.compactMap(\.stanzaID) == ["big1", "big2", "big3"])
+        #expect(delivered.value.allSatisfy { $0.child("body")?.text.utf8.count == 100 * 1024 })
+        #expect(c.isOnline && m.sessions.count == 1, "the session goes on: \(log.all)")
+        expectBounded(m)
+        c.stop {}
+    }
+
+    @Test func anOversizedStanzaInABodyIsSkippedCountedAndAnswered() throws {
+        let server = backend(streamManagement: true)
+        let m = BOSHTransportFakeManager(loop: loop, backend: server)
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try online(m, delivered)
+        #expect(run { c.sm?.inbound ?? 0 >= 1 })
+        settle()
+        let before = try #require(c.sm?.inbound)
+        let s = try #require(m.session)
+        let session = try #require(server.current)
+        let from = "stranger@evil.example/x"
+        // Over max_stanza_size (256 KiB), under the ceiling (512 KiB), with a stanza after it.
+        let filler = String(repeating: "a", count: 300 * 1024)
+        m.manual = true
+        #expect(run { m.heldRIDs.count == 1 })
+        m.respond(s, rid: m.heldRIDs[0], payload: "<iq xmlns='jabber:client' type='get' id='bigbosh' from='\(from)' to='perch@perch.test/board'><query xmlns='urn:example'>\(filler)</query></iq>" + chat("after1"))
+        m.manual = false
+        m.flush(s)
+        #expect(run { delivered.value.contains { $0.stanzaID == "after1" } && m.heldRIDs.count == 1 }, "\(log.all)")
+        m.manual = true
+        m.respond(s, rid: m.heldRIDs[0], payload: "<message xmlns='jabber:client' from='\(from)' to='perch@perch.test/board' type='chat' id='bigmsg'><body>\(filler)</body></message>" + chat("after2"))
+        m.manual = false
+        m.flush(s)
+        func error() -> XMLElement? { session.stanzas.first { $0.name == "iq" && $0.stanzaID == "bigbosh" && $0.stanzaType == "error" } }
+        #expect(run { error() != nil && delivered.value.contains { $0.stanzaID == "after2" } }, "\(log.all)")
+        let reply = try #require(error())
+        #expect(reply[attribute: "to"] == from)
+        #expect(StanzaError(stanza: reply)?.condition == .policyViolation)
+        #expect(log.contains("answered <iq type='get'> from '\(from)' (id 'bigbosh')"), "\(log.all)")
+        #expect(log.contains("dropped <message type='chat'> from '\(from)' (id 'bigmsg')"), "\(log.all)")
+        #expect(!delivered.value.contains { $0.stanzaID == "bigbosh" || $0.stanzaID == "bigmsg" })
+        session.send("<r xmlns='urn:xmpp:sm:3'/>")
+        #expect(run { !session.acks.isEmpty })
+        #expect(session.acks.first == before + 4, "both skipped stanzas and the two after them are counted: \(session.acks)")
+        #expect(c.isOnline && m.sessions.count == 1, "the session goes on")
+        #expect(!log.all.contains { $0.contains(String(repeating: "a", count: 100)) }, "the content is never logged")
+        expectBounded(m)
+        c.stop {}
+    }
+
+    @Test func aBodyOverTheSkipCeilingEndsTheSession() throws {
+        let server = backend()
+        let m = BOSHTransportFakeManager(loop: loop, backend: server)
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try online(m, delivered)
+        let s = try #require(m.session)
+        let rid = try #require(m.heldRIDs.first)
+        let text = String(repeating: "c", count: 200 * 1024)
+        m.manual = true
+        m.respond(s, rid: rid, payload: chat("c1", text) + chat("c2", text) + chat("c3", text))
+        m.manual = false
+        #expect(run { m.sessions.count == 2 && c.isOnline }, "\(log.all)")
+        #expect(log.contains("(the limit is \(XMLStreamLimits.default.skipCeiling), twice max_stanza_size)"), "\(log.all)")
+        expectBounded(m)
+        c.stop {}
+    }
+
     // MARK: - The manager ends the session
 
     struct Termination: Sendable, CustomTestStringConvertible {
