@@ -260,6 +260,21 @@ import XMPPXML
         c.stop {}
     }
 
+    @Test func aTextFrameThatIsNotUTF8IsRefusedWith1007() throws {
+        let server = backend()
+        let ws = WebTransportWSServer(loop: loop, backend: server)
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try online(ws, delivered)
+        let conn = try #require(ws.current)
+        conn.write(WebTransportWSServer.frame(1, Array("<message xmlns='jabber:client' id='latin1'><body>".utf8) + [0xE9] + Array("</body></message>".utf8)))
+        #expect(run { ws.connections.count == 2 && c.isOnline }, "\(log.all)")
+        #expect(conn.frames.filter { $0.opcode == 8 }.map(\.closeCode) == [1007])
+        #expect(log.contains("the server broke the WebSocket protocol (a text message that is not valid UTF-8); closed with 1007 (invalid payload)"), "\(log.all)")
+        #expect(!delivered.value.contains { $0.stanzaID == "latin1" })
+        expectMasked(ws)
+        c.stop {}
+    }
+
     @Test func aMaskedServerFrameIsRefusedWith1002() throws {
         let server = backend()
         let ws = WebTransportWSServer(loop: loop, backend: server)
