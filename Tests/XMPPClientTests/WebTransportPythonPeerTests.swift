@@ -35,6 +35,11 @@ final class WebTransportPythonPeer {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_addclose(&actions, fds[0])
+        // Nothing else of the test process: a file another test has open for writing, inherited
+        // by this long-lived child, would make that test's exec of it fail with ETXTBSY.
+        // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc does not export.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let f = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") { _ = unsafeBitCast(f, to: CloseFrom.self)(&actions, 3) }
         // Default dispositions and an empty mask: the test runner's threads may block signals.
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
