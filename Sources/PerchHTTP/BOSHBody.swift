@@ -54,10 +54,53 @@ public enum BOSHBody {
 
     /// Reads a response body. Stanzas the manager left in the body's namespace are put in
     /// `jabber:client`, where XEP-0206 §8 says they belong.
+    ///
+    /// A body carries many stanzas, so the limits are those of the stream, as over TCP: each
+    /// stanza is bounded by `limits` and one past them is skipped (``BOSHItem/skipped(_:)``, in its
+    /// place among the others) for the client to count and answer; the body as a whole is bounded
+    /// by the skip ceiling (twice `max_stanza_size`), as a WebSocket message is. The body's own tag
+    /// is read as a document; its content goes through the stream parser.
     public static func parse(_ bytes: [UInt8], limits: XMLStreamLimits = .default) throws(BOSHError) -> BOSHResponse {
+        guard bytes.count <= limits.skipCeiling else {
+            throw BOSHError(.malformedBody, "a body of \(bytes.count) bytes (the limit is \(limits.skipCeiling), twice max_stanza_size)")
+        }
         let e: XMLElement
+        var items: [BOSHItem] = []
+        var uri: String?
         do throws(XMLStreamError) {
-            e = try XMLDocument.parse(bytes, limits: limits)
+            if let open = rootTag(bytes), !open.selfClosing {
+                // `<body ...>` alone, closed: the attributes. The content, between it and the final
+                // `</body>`, as the stanzas of a stream whose header declares the body's namespaces.
+                e = try XMLDocument.parse(Array(bytes[..<open.end]) + Array("/>".utf8), limits: limits)
+                guard let close = closingTag(bytes, after: open.end + 1, name: open.name) else {
+                    throw XMLStreamError(.badFormat, "the body does not end with its closing tag")
+                }
+                var header = "<stream:stream"
+                if !open.declarations.contains(where: { $0.hasPrefix("xmlns:stream=") }) { header += " xmlns:stream='\(XMPPNamespace.stream)'" }
+                for d in open.declarations { header += " " + d }
+                header += ">"
+                let parser = XMLStreamParser(limits: limits)
+                let events = try parser.feed(Array(header.utf8) + Array(bytes[(open.end + 1)..<close]) + Array("</stream:stream>".utf8))
+                var ended = false
+                for event in events {
+                    switch event {
+                    case .element(let child) where child.name == "uri" && child.namespace == namespace:
+                        uri = child.text
+                    case .element(let child):
+                        items.append(.stanza(inClientNamespace(child)))
+                    case .oversized(let o):
+                        items.append(.skipped(o))
+                    case .streamClosed:
+                        ended = true
+                    case .streamOpened:
+                        break
+                    }
+                }
+                guard ended else { throw XMLStreamError(.badFormat, "the body's content is cut short") }
+            } else {
+                e = try XMLDocument.parse(bytes, limits: limits)
+                uri = e.child("uri")?.text
+            }
         } catch {
             throw BOSHError(.malformedBody, "the response body is not one well-formed element: \(error.detail)")
         }
@@ -89,16 +132,72 @@ public enum BOSHBody {
         switch e[attribute: "type"] {
         case nil: break
         case "terminate":
-            r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "undefined-condition", seeOtherURI: e.child("uri")?.text)
+            // Without a condition the session simply ended: the server closed the stream (XEP-0206).
+            r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "", seeOtherURI: uri)
         case "error":  // the legacy HTTP-error form (XEP-0124 §17.2)
             r.termination = BOSHTermination(condition: e[attribute: "condition"] ?? "undefined-condition", seeOtherURI: nil)
         case let other?:
             throw BOSHError(.malformedBody, "type='\(HTTPText.printable(other.utf8))' (only terminate is defined)")
         }
-        for child in e.elements where !(child.name == "uri" && child.namespace == namespace) {
-            r.stanzas.append(inClientNamespace(child))
-        }
+        r.items = items
         return r
+    }
+
+    /// The root element's start tag: where its `>` is, its qualified name, whether it is `<.../>`,
+    /// and its namespace declarations as written (`xmlns='...'`, `xmlns:p="..."`). Nil when the bytes
+    /// do not start (after a BOM, whitespace and an XML declaration) with a complete start tag; the
+    /// document parse then says what is wrong.
+    private static func rootTag(_ u: [UInt8]) -> (end: Int, name: [UInt8], selfClosing: Bool, declarations: [String])? {
+        func space(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        var i = u.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while i < u.count, space(u[i]) { i += 1 }
+        if u[i...].starts(with: Array("<?".utf8)) {
+            while i + 1 < u.count, !(u[i] == UInt8(ascii: "?") && u[i + 1] == UInt8(ascii: ">")) { i += 1 }
+            i += 2
+            while i < u.count, space(u[i]) { i += 1 }
+        }
+        guard i < u.count, u[i] == UInt8(ascii: "<") else { return nil }
+        var j = i + 1
+        while j < u.count, !space(u[j]), u[j] != UInt8(ascii: ">"), u[j] != UInt8(ascii: "/") { j += 1 }
+        let name = Array(u[(i + 1)..<j])
+        guard !name.isEmpty, name.allSatisfy({ $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: "!") && $0 != UInt8(ascii: "?") }) else { return nil }
+        var declarations: [String] = []
+        while j < u.count {
+            while j < u.count, space(u[j]) { j += 1 }
+            guard j < u.count else { return nil }
+            if u[j] == UInt8(ascii: ">") { return (j, name, false, declarations) }
+            if u[j] == UInt8(ascii: "/") { return j + 1 < u.count && u[j + 1] == UInt8(ascii: ">") ? (j + 1, name, true, declarations) : nil }
+            // name = 'value' (or "value")
+            let a = j
+            while j < u.count, !space(u[j]), u[j] != UInt8(ascii: "="), u[j] != UInt8(ascii: ">") { j += 1 }
+            let attr = u[a..<j]
+            while j < u.count, space(u[j]) { j += 1 }
+            guard j < u.count, u[j] == UInt8(ascii: "=") else { return nil }
+            j += 1
+            while j < u.count, space(u[j]) { j += 1 }
+            guard j < u.count, u[j] == UInt8(ascii: "'") || u[j] == UInt8(ascii: "\"") else { return nil }
+            let quote = u[j]
+            j += 1
+            while j < u.count, u[j] != quote { j += 1 }
+            guard j < u.count else { return nil }
+            j += 1
+            if attr.elementsEqual("xmlns".utf8) || attr.starts(with: "xmlns:".utf8) {
+                declarations.append(String(decoding: u[a..<j], as: UTF8.self))
+            }
+        }
+        return nil
+    }
+
+    /// Where the root's closing tag `</name>` begins, when it ends the bytes (whitespace after it allowed).
+    private static func closingTag(_ u: [UInt8], after start: Int, name: [UInt8]) -> Int? {
+        var end = u.count
+        while end > start, u[end - 1] == 0x20 || u[end - 1] == 0x09 || u[end - 1] == 0x0A || u[end - 1] == 0x0D { end -= 1 }
+        guard end > start, u[end - 1] == UInt8(ascii: ">") else { return nil }
+        var inner = end - 1
+        while inner > start, u[inner - 1] == 0x20 || u[inner - 1] == 0x09 || u[inner - 1] == 0x0A || u[inner - 1] == 0x0D { inner -= 1 }
+        let at = inner - name.count - 2
+        guard at >= start, u[at] == UInt8(ascii: "<"), u[at + 1] == UInt8(ascii: "/"), u[(at + 2)..<inner].elementsEqual(name) else { return nil }
+        return at
     }
 
     private static func inClientNamespace(_ e: XMLElement) -> XMLElement {
@@ -111,6 +210,14 @@ public enum BOSHBody {
         }
         return c
     }
+}
+
+/// One thing a body carries, in order: a stanza, or a stanza over the limits that was skipped.
+public enum BOSHItem: Sendable, Hashable {
+    case stanza(XMLElement)
+    /// Over `max_stanza_size`, the depth or the attribute limit: nothing of it kept but what the
+    /// client needs to count it, answer an iq request and say who sent it.
+    case skipped(OversizedStanza)
 }
 
 /// The attributes and payload of a connection manager's `<body/>`.
@@ -133,14 +240,17 @@ public struct BOSHResponse: Sendable, Hashable {
     public var restartLogic = false
     /// Set when the manager ended the session.
     public var termination: BOSHTermination?
-    /// The stanzas (and stream features, stream errors) carried, in order.
-    public var stanzas: [XMLElement] = []
+    /// The stanzas (and stream features, stream errors) carried, and those skipped, in order.
+    public var items: [BOSHItem] = []
+    /// The stanzas carried, in order (without the skipped ones).
+    public var stanzas: [XMLElement] { items.compactMap { if case .stanza(let s) = $0 { s } else { nil } } }
 
     public init() {}
 }
 
 /// The manager ended the session: its condition (XEP-0124 §17.2) and, for see-other-uri, where to go.
 public struct BOSHTermination: Sendable, Hashable, CustomStringConvertible {
+    /// Empty for a plain `type='terminate'`: the stream's normal end, not an error.
     public var condition: String
     public var seeOtherURI: String?
 
@@ -150,7 +260,7 @@ public struct BOSHTermination: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        let c = HTTPText.printable(condition.utf8)
+        let c = condition.isEmpty ? "ended (no condition)" : HTTPText.printable(condition.utf8)
         return seeOtherURI.map { "\(c) (go to \(HTTPText.printable($0.utf8, limit: 200)))" } ?? c
     }
 }

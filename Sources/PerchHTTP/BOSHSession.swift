@@ -20,7 +20,9 @@ public struct BOSHSession: Sendable {
 
     /// What responses delivered, in rid order.
     public struct Delivery: Sendable, Hashable {
-        public var stanzas: [XMLElement] = []
+        /// The stanzas and the skipped ones, in order.
+        public var items: [BOSHItem] = []
+        public var stanzas: [XMLElement] { items.compactMap { if case .stanza(let s) = $0 { s } else { nil } } }
         /// The manager ended the session (the stanzas before it are still delivered).
         public var termination: BOSHTermination?
     }
@@ -163,7 +165,7 @@ public struct BOSHSession: Sendable {
         if state == .creating {
             guard let sid = body.sid, !sid.isEmpty else {
                 state = .ended
-                if let t = body.termination { return Delivery(stanzas: body.stanzas, termination: t) }
+                if let t = body.termination { return Delivery(items: body.items, termination: t) }
                 throw BOSHError(.malformedBody, "the session creation response has no sid")
             }
             self.sid = sid
@@ -179,7 +181,7 @@ public struct BOSHSession: Sendable {
         arrived[rid] = body
         var out = Delivery()
         while let next = arrived.removeValue(forKey: delivered) {
-            out.stanzas += next.stanzas
+            out.items += next.items
             delivered += 1
             if let t = next.termination {
                 out.termination = t

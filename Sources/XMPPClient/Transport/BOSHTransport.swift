@@ -214,8 +214,13 @@ final class BOSHTransport: StreamTransport {
             logger.debug("BOSH session \(session.sid!) at \(url): wait \(session.wait) s, hold \(session.hold), requests \(session.requests)")
             _ = delegate.transportReceived(.streamOpened(StreamOpen(id: session.sid, from: nil, to: nil, version: "1.0", lang: nil, contentNamespace: XMPPNamespace.client)))
         }
-        for stanza in delivery.stanzas {
+        for item in delivery.items {
             if ended { return }
+            guard case .stanza(let stanza) = item else {
+                // Skipped for its size, depth or attributes: counted and answered as over TCP.
+                if case .skipped(let o) = item { _ = delegate.transportReceived(.oversized(o)) }
+                continue
+            }
             if restarting, stanza.name == "features", stanza.namespace == XMPPNamespace.stream {
                 restarting = false
                 _ = delegate.transportReceived(.streamOpened(StreamOpen(id: session.sid, from: nil, to: nil, version: "1.0", lang: nil, contentNamespace: XMPPNamespace.client)))
@@ -283,6 +288,10 @@ final class BOSHTransport: StreamTransport {
     }
 
     private func end(_ reason: XMPPConnection.EndReason) {
+        guard !ended else { return }
+        // The stanzas that came before the end (in the terminating body, or earlier in this read)
+        // are delivered first: they were the server's to send and are not sent again.
+        delegate?.transportReadDone()
         guard !ended else { return }
         ended = true
         for t in resendTimers { t.cancel() }

@@ -149,7 +149,7 @@ final class WebSocketTransport: StreamTransport {
     }
 
     private func frames(_ events: [WebSocketEvent]) {
-        for event in events {
+        for (i, event) in events.enumerated() {
             guard !ended, let delegate else { return }
             switch event {
             case .message(let text):
@@ -159,7 +159,9 @@ final class WebSocketTransport: StreamTransport {
             case .ping, .pong:
                 break
             case .close(let code, let reason):
-                // The server closed the WebSocket; the echo is in the .send before. Its TCP end follows.
+                // The server closed the WebSocket. The echo of its close is the .send that follows:
+                // written now, before the connection ends below (RFC 6455 §5.5.1).
+                if i + 1 < events.count, case .send(let echo) = events[i + 1] { stream.write(echo) }
                 if code == .normal || code == .goingAway || code == nil {
                     if streamOpen { _ = delegate.transportReceived(.streamClosed) }
                     end(.closedByPeer(nil))
@@ -200,7 +202,12 @@ final class WebSocketTransport: StreamTransport {
                     fail(error)
                 }
             case .close(let seeOther):
-                if let seeOther { return end(.seeOtherURI(seeOther)) }
+                if let seeOther {
+                    if url.scheme.isSecure, let target = try? WebURL.parse(seeOther), !target.scheme.isSecure {
+                        return end(.transport("the server sends us to \(target), which is not encrypted; not followed (a wss:// endpoint may only send us to another wss:// one)", permanent: false))
+                    }
+                    return end(.seeOtherURI(seeOther))
+                }
                 _ = delegate.transportReceived(.streamClosed)
             case .element:
                 // Not reached: framingElement only names open and close.
@@ -210,8 +217,14 @@ final class WebSocketTransport: StreamTransport {
             guard streamOpen else {
                 return fail(XMLStreamError(.badFormat, "an element before the server's <open/>"))
             }
+            let bytes = Array(text.utf8)
+            if bytes.allSatisfy(Self.isXMLSpace) { return }
+            // Checked before anything of it is delivered: a refused message delivers nothing.
+            guard Self.holdsOneElement(bytes) else {
+                return fail(XMLStreamError(.badFormat, "a WebSocket message that is not one whole element (RFC 7395 §3.3.3)"))
+            }
             do {
-                try feed(text, delegate)
+                try feed(bytes, delegate)
                 if !ended, !parser.isBetweenStanzas, streamOpen {
                     fail(XMLStreamError(.badFormat, "a WebSocket message that is not one whole element (RFC 7395 §3.3.3)"))
                 }
@@ -222,7 +235,10 @@ final class WebSocketTransport: StreamTransport {
     }
 
     private func feed(_ text: String, _ delegate: any StreamTransportDelegate) throws(XMLStreamError) {
-        let bytes = Array(text.utf8)
+        try feed(Array(text.utf8), delegate)
+    }
+
+    private func feed(_ bytes: [UInt8], _ delegate: any StreamTransportDelegate) throws(XMLStreamError) {
         var failure: XMLStreamError?
         bytes.withUnsafeBytes { raw in
             do throws(XMLStreamError) {
@@ -241,6 +257,87 @@ final class WebSocketTransport: StreamTransport {
         if let failure { throw failure }
     }
 
+    static func isXMLSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// Whether a message is exactly one element, with only whitespace (and an XML declaration) around
+    /// it, by a scan of its markup. The parser cannot tell: libxml2's push parser holds back a tag
+    /// that a message cuts short, so its depth after a message looks the same for half an element as
+    /// for a whole one, and the halves of two messages would be joined; two elements in one message
+    /// would both be delivered. Tags, quoted attribute values (which may hold `>`), comments,
+    /// processing instructions and CDATA sections are stepped over; anything else the stream parser
+    /// refuses later.
+    static func holdsOneElement(_ u: [UInt8]) -> Bool {
+        let n = u.count
+        var i = 0
+        var depth = 0
+        var elements = 0
+        func starts(_ s: StaticString, at i: Int) -> Bool {
+            let p = s.utf8Start, k = s.utf8CodeUnitCount
+            guard i + k <= n else { return false }
+            for j in 0..<k where u[i + j] != p[j] { return false }
+            return true
+        }
+        /// The index just past `end` from `i` on, or nil.
+        func skip(to end: StaticString, from i: Int) -> Int? {
+            var j = i
+            while j < n {
+                if starts(end, at: j) { return j + end.utf8CodeUnitCount }
+                j += 1
+            }
+            return nil
+        }
+        while i < n {
+            let b = u[i]
+            guard b == UInt8(ascii: "<") else {
+                // Outside the element only whitespace; inside it, any text.
+                if depth == 0 && !isXMLSpace(b) { return false }
+                i += 1
+                continue
+            }
+            if starts("<?", at: i) {
+                guard let j = skip(to: "?>", from: i + 2) else { return false }
+                i = j
+            } else if starts("<!--", at: i) {
+                guard let j = skip(to: "-->", from: i + 4) else { return false }
+                i = j
+            } else if starts("<![CDATA[", at: i) {
+                guard depth > 0, let j = skip(to: "]]>", from: i + 9) else { return false }
+                i = j
+            } else if starts("<!", at: i) {
+                return false  // a DTD
+            } else if starts("</", at: i) {
+                guard depth > 0, let j = skip(to: ">", from: i + 2) else { return false }
+                depth -= 1
+                if depth == 0 { elements += 1 }
+                i = j
+            } else {
+                // A start tag: a second element at the top level is refused.
+                if depth == 0 && elements > 0 { return false }
+                var j = i + 1
+                var quote: UInt8 = 0
+                while j < n {
+                    let c = u[j]
+                    if quote != 0 {
+                        if c == quote { quote = 0 }
+                    } else if c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") {
+                        quote = c
+                    } else if c == UInt8(ascii: ">") {
+                        break
+                    }
+                    j += 1
+                }
+                guard j < n else { return false }
+                if u[j - 1] == UInt8(ascii: "/") {
+                    if depth == 0 { elements += 1 }
+                } else {
+                    depth += 1
+                }
+                i = j + 1
+            }
+        }
+        return depth == 0 && elements == 1
+    }
+
     /// The local name of a message's element when it is `open` or `close` (the framing's own),
     /// `stream:stream` (refused by the parse that follows), else nil.
     static func framingElement(_ text: String) -> String? {
@@ -256,6 +353,10 @@ final class WebSocketTransport: StreamTransport {
     }
 
     private func end(_ reason: XMPPConnection.EndReason) {
+        guard !ended else { return }
+        // The stanzas of the messages before the end (a close frame or a broken frame in the same
+        // read) are delivered first: they were the server's to send and are not sent again.
+        delegate?.transportReadDone()
         guard !ended else { return }
         ended = true
         stream.abort()
