@@ -39,6 +39,9 @@ func fuzzWebSocket(_ data: UnsafeRawBufferPointer) {
     guard data.count >= 1 else { return }
     let bytes = Array(data[1...])
     let cut = min(Int(data[0]), bytes.count)
+    // The scan every message gets before it is parsed, on the raw input too.
+    _ = XMPPFraming.holdsOneElement(bytes)
+    _ = XMPPFraming.framingElement(String(decoding: bytes, as: UTF8.self))
     var codec = WebSocketCodec(maxMessageBytes: 1024, random: { Array(repeating: 0x5A, count: $0) })
     let events = codec.receive(bytes[..<cut]) + codec.receive(bytes[cut...])
     var ended = false
@@ -47,6 +50,8 @@ func fuzzWebSocket(_ data: UnsafeRawBufferPointer) {
         case .message(let m):
             precondition(!ended, "a message after the close")
             precondition(m.utf8.count <= 1024, "a message of \(m.utf8.count) bytes past the limit")
+            if XMPPFraming.holdsOneElement(Array(m.utf8)) { precondition(m.utf8.contains(UInt8(ascii: "<")), "one element without a tag") }
+            _ = XMPPFraming.framingElement(m)
             if let parsed = try? XMPPFraming.parse(m, limits: XMLStreamLimits(maxStanzaBytes: 4096, maxDepth: 16, maxAttributes: 16)) { _ = parsed }
         case .ping(let p), .pong(let p): precondition(p.count <= 125 && !ended)
         case .close, .failed:
