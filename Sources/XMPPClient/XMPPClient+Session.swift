@@ -142,14 +142,17 @@ extension XMPPClient {
             why = what
             if permanent { cause = .authentication; tryNextAddress = false }
         case .seeOtherURI(let uri):
-            why = "the server sends us to \(uri)"
-            if redirects < 5, let url = try? WebURL.parse(uri), let target = candidate.redirected(to: url) {
+            tryNextAddress = false
+            let url = try? WebURL.parse(uri)
+            if redirects < 5, let url, let target = candidate.redirected(to: url) {
                 redirects += 1
                 redirectTarget = target
-                logger.notice("the server redirects us to \(url)")
+                why = "the server redirects us to \(url)"
                 cause = .redirect
+            } else {
+                let reason = url == nil ? "not a URL Perch can use" : redirects >= 5 ? "five redirects in a row" : "not the same kind of endpoint, or from TLS to the clear"
+                why = "the server sends us to \(String(uri.prefix(200))), which is not followed (\(reason)); trying \(candidate) again later"
             }
-            tryNextAddress = false
         }
         lastProblem = why
         switch cause {

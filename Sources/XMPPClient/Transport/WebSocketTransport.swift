@@ -138,7 +138,16 @@ final class WebSocketTransport: StreamTransport {
                 rest = r
             } catch {
                 // 401/403: the endpoint refuses us, which retrying does not change.
-                return end(.transport("\(url): \(error)", permanent: error.status == 401 || error.status == 403))
+                // Access refused, or not an XMPP WebSocket endpoint at all (a page, no xmpp subprotocol,
+                // an extension forced on us): retrying soon does not help until the URL or the server
+                // is fixed. A 404 or a 5xx may be a server restarting: retried as usual.
+                let permanent: Bool
+                switch error.kind {
+                case .noXMPPSubprotocol, .unrequestedExtension: permanent = true
+                case .notSwitching: permanent = error.status == 401 || error.status == 403 || error.status == 200
+                default: permanent = false
+                }
+                return end(.transport("\(url): \(error)", permanent: permanent))
             }
             handshake = nil
             delegate?.transportReady(channelBindings: stream.saslChannelBindings)
