@@ -91,6 +91,10 @@ public struct BOSHSession: Sendable {
     /// How many requests are out.
     public var inFlightCount: Int { inFlight.count }
 
+    /// Whether the next request would carry something (stanzas, a restart, the terminate, a resend)
+    /// rather than be an empty one asking for what the manager has.
+    public var hasQueuedWork: Bool { !queue.isEmpty || restartPending || terminatePending != nil || !resend.isEmpty }
+
     /// The session creation request.
     public mutating func start() -> Request {
         precondition(state == .idle, "start() once per session")

@@ -79,6 +79,8 @@ final class BOSHTransportFakeManager {
     /// The most requests held at once.
     private(set) var maxHeld = 0
     var intercept: ((Request) -> Action)?
+    /// How many requests the manager holds (its `hold`); 0: a polling session, every request answered at once.
+    var holdLimit = 1
     /// No automatic answers: the test calls ``respond(_:rid:payload:extraHeaders:)``.
     var manual = false
     /// Added to every response's header (e.g. "Connection: close\r\n"), once, for the next response.
@@ -228,7 +230,7 @@ final class BOSHTransportFakeManager {
             let h = s.held.removeFirst()
             return respond(s, rid: h.rid, on: h.connection, payload: "", attributes: " type='terminate'")
         }
-        while s.held.count > 1 {
+        while s.held.count > holdLimit {
             let h = s.held.removeFirst()
             respond(s, rid: h.rid, on: h.connection, payload: "")
         }
@@ -245,7 +247,7 @@ final class BOSHTransportFakeManager {
         var attrs = attributes
         if !s.creationAnswered {
             s.creationAnswered = true
-            attrs += " sid='\(s.sid)' wait='60' requests='2' hold='1' ver='1.11' from='perch.test' inactivity='60' polling='2'"
+            attrs += " sid='\(s.sid)' wait='60' requests='2' hold='\(holdLimit)' ver='1.11' from='perch.test' inactivity='60' polling='2'"
                 + " xmlns:xmpp='\(Self.xbosh)' xmpp:version='1.0' xmpp:restartlogic='true'"
         }
         let body = "<body xmlns='\(Self.ns)'\(attrs)>\(payload)</body>"

@@ -423,4 +423,29 @@ import XMPPXML
         #expect(!log.contains("did not"), "\(log.all)")
         expectBounded(m)
     }
+
+    /// A manager that holds nothing (hold = 0, polling = 2 s, §12): the board polls every 2 s while
+    /// idle instead of once per round trip, and still sends at once and reads what came at the next poll.
+    @Test func aPollingSessionPollsAtThePollingInterval() throws {
+        let server = backend()
+        let m = BOSHTransportFakeManager(loop: loop, backend: server)
+        m.holdLimit = 0
+        let delivered = WebTransportBox<[XMLElement]>([])
+        let c = try client(m.url) { $0.connectTimeout = 30_000 }
+        c.onStanza = { delivered.value.append($0) }
+        c.start()
+        // Each step of the login waits for a poll: slow, as polling sessions are.
+        #expect(run(40_000) { c.isOnline }, "\(log.all)")
+        settle(500)
+        let before = m.requests.count
+        settle(5_000)
+        let polls = m.requests.count - before
+        #expect((1...4).contains(polls), "\(polls) requests in 5 s of idle polling")
+        c.send(message("out-now"))
+        #expect(run(1_000) { !self.requests(m, carrying: "out-now").isEmpty }, "sent at once, not at the next poll")
+        try #require(m.session).outgoing.append(chat("in-later"))
+        #expect(run(4_000) { delivered.value.contains { $0.stanzaID == "in-later" } }, "read at a poll")
+        expectBounded(m)
+        c.stop {}
+    }
 }

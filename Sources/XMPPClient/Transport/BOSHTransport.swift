@@ -31,6 +31,9 @@ final class BOSHTransport: StreamTransport {
     /// a network that is gone for a while is not hammered and the session outlives a short cut.
     private var resends: [Int64: Int] = [:]
     private var resendTimers: [EventLoop.Timer] = []
+    /// A polling session's next empty request (only when the manager holds none).
+    private var pollTimer: EventLoop.Timer?
+    private var pollDue = false
 
     /// One HTTP/1.1 connection and the request on it.
     final class Link {
@@ -110,6 +113,7 @@ final class BOSHTransport: StreamTransport {
         guard !ended else { return }
         ended = true
         for t in resendTimers { t.cancel() }
+        pollTimer?.cancel()
         for l in links {
             l.deadline?.cancel()
             l.stream.close()
@@ -119,6 +123,7 @@ final class BOSHTransport: StreamTransport {
     func abort() {
         ended = true
         for t in resendTimers { t.cancel() }
+        pollTimer?.cancel()
         for l in links {
             l.deadline?.cancel()
             l.stream.abort()
@@ -136,7 +141,21 @@ final class BOSHTransport: StreamTransport {
     /// Sends what the session wants sent now, on a free connection (opening the second if needed).
     private func pump() {
         // Each request in flight holds a connection: two at most.
-        while !ended, ready, session.inFlightCount < 2, let r = session.nextRequest() {
+        while !ended, ready, session.inFlightCount < 2 {
+            if session.hold == 0, session.state == .active, !session.hasQueuedWork, !pollDue {
+                // A polling session (the manager holds no request, §12): an empty request at most
+                // every `polling` seconds, not one per round trip.
+                if pollTimer?.isPending != true {
+                    let seconds = max(session.polling ?? 5, 1)
+                    pollTimer = loop.schedule(after: Int64(seconds) * 1000) { [weak self] in
+                        self?.pollDue = true
+                        self?.pump()
+                    }
+                }
+                return
+            }
+            guard let r = session.nextRequest() else { return }
+            pollDue = false
             post(r)
         }
     }
@@ -295,6 +314,7 @@ final class BOSHTransport: StreamTransport {
         guard !ended else { return }
         ended = true
         for t in resendTimers { t.cancel() }
+        pollTimer?.cancel()
         for l in links {
             l.deadline?.cancel()
             l.stream.abort()
