@@ -5,11 +5,11 @@
 // Layering (an arrow means "may import"; nothing points back up). scripts/check-layering holds this
 // list to the targets below, so keep both in step.
 //   C modules (CLibXML2, CMbedCrypto, CMbedTLS, CIDN, CGPIOD, CSQLite) are each imported by exactly one Swift target, with
-//   `internal import`, so no C type appears in a public signature. CLinux has only headers (epoll, signalfd, inotify).
+//   `internal import`, so no C type appears in a public signature. CLinux has only headers (epoll, signalfd, inotify, getrandom).
 //   XMPPAddress   <- nothing                  (RFC 7622 JIDs)
 //   XMPPCore      <- XMPPAddress              (element tree, serializer, stanza vocabulary)
 //   XMPPXML       <- XMPPCore, CLibXML2       (libxml2 push parser, restricted XML, limits)
-//   PerchCrypto   <- CMbedCrypto              (digests, HMAC, PBKDF2, random, base64)
+//   PerchCrypto   <- CMbedCrypto, CLinux      (digests, HMAC, PBKDF2, random from getrandom, base64)
 //   PerchIDN      <- CIDN                     (libidn: SASLprep's stringprep, IDNA ToASCII)
 //   XMPPSASL      <- PerchCrypto, PerchIDN    (SCRAM, PLAIN, SASLprep; pure)
 //   PerchTLS      <- PerchCrypto, CMbedTLS    (TLS over memory buffers, X.509 checks)
@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "XMPPAddress", swiftSettings: shippedSettings),
         .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: shippedSettings),
         .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings),
-        .target(name: "PerchCrypto", dependencies: ["CMbedCrypto"], swiftSettings: shippedSettings),
+        .target(name: "PerchCrypto", dependencies: ["CMbedCrypto", "CLinux"], swiftSettings: shippedSettings),
         .target(name: "PerchIDN", dependencies: ["CIDN"], swiftSettings: shippedSettings),
         .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "PerchIDN"], swiftSettings: shippedSettings),
         .target(name: "PerchTLS", dependencies: ["PerchCrypto", "CMbedTLS"], swiftSettings: shippedSettings),

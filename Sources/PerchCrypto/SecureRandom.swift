@@ -1,22 +1,26 @@
+internal import CLinux
 internal import CMbedCrypto
+internal import Glibc
 
-/// Cryptographically secure random bytes from the kernel (through mbedTLS's entropy collector, which
-/// reads `getrandom(2)` or `/dev/urandom`).
+/// Cryptographically secure random bytes from the kernel, by `getrandom(2)`: one system call, cheap
+/// enough for the masking key of every WebSocket frame. (mbedTLS's entropy collector, used before,
+/// set up a context per call that ran HAVEGE's timing loops in Debian's build: most of the CPU of a
+/// WebSocket session under load.)
 public enum SecureRandom {
     /// `count` random bytes.
     public static func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        var ctx = mbedtls_entropy_context()
-        mbedtls_entropy_init(&ctx)
-        defer { mbedtls_entropy_free(&ctx) }
         var offset = 0
         while offset < count {
-            let n = min(Int(MBEDTLS_ENTROPY_BLOCK_SIZE), count - offset)
-            let rc = out.withUnsafeMutableBufferPointer { buf in
-                mbedtls_entropy_func(&ctx, buf.baseAddress! + offset, n)
+            let n = out.withUnsafeMutableBytes { buf in
+                getrandom(buf.baseAddress! + offset, count - offset, 0)
             }
-            // Failing to read the kernel's entropy source means the system is broken; nothing secure can follow.
-            precondition(rc == 0, "no entropy source available (mbedtls_entropy_func returned \(rc))")
+            if n < 0 {
+                // Interrupted by a signal: again. Anything else means the system is broken; nothing
+                // secure can follow.
+                if errno == EINTR { continue }
+                preconditionFailure("no entropy source available (getrandom failed with errno \(errno))")
+            }
             offset += n
         }
         return out

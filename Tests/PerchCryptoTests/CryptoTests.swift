@@ -41,4 +41,17 @@ func hex(_ b: [UInt8]) -> String { b.map { String($0, radix: 16).count == 1 ? "0
         #expect(a != b)
         #expect(!SecureRandom.token().contains("="))
     }
+
+    @Test func randomBytesOfEverySize() {
+        #expect(SecureRandom.bytes(0).isEmpty)
+        #expect(SecureRandom.bytes(4).count == 4)
+        // Past getrandom's 256-byte atomic read: filled to the end, not just the first chunk.
+        let big = SecureRandom.bytes(1 << 20)
+        #expect(big.count == 1 << 20)
+        #expect(big.suffix(4096).contains { $0 != 0 })
+        var counts = [Int](repeating: 0, count: 256)
+        for b in big { counts[Int(b)] += 1 }
+        // About 4096 of each byte value in 1 MiB; a broken source is far off.
+        #expect(counts.allSatisfy { (3500...4700).contains($0) }, "byte counts from \(counts.min()!) to \(counts.max()!)")
+    }
 }
