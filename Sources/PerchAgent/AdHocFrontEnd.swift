@@ -48,12 +48,9 @@ final class AdHocFrontEnd {
 
     func install() {
         // disco#items: browsers (Gajim's service discovery) only walk an entity that advertises it.
-        client.discoInfo.features.append(XMPPNamespace.discoItems)
-        client.discoInfo.features.append(Self.ns)
-        client.discoInfo.features.append(DataForm.ns)
-        client.handleIQ(namespace: XMPPNamespace.discoItems) { [unowned self] iq in self.items(iq) }
+        client.router.iq(XMPPNamespace.discoItems, features: [XMPPNamespace.discoItems]) { [unowned self] iq in self.items(iq) }
         client.discoInfoForNode = { [unowned self] node, iq in self.info(node, iq) }
-        client.handleIQ(namespace: Self.ns) { [unowned self] iq in self.command(iq) }
+        client.router.iq(Self.ns, features: [Self.ns, DataForm.ns]) { [unowned self] iq in self.command(iq) }
     }
 
     private func role(_ iq: XMLElement) -> Role {

@@ -104,12 +104,15 @@ public final class Agent {
 
     /// Installs the handlers; call before the client starts.
     public func start() {
-        client.onStanza = { [unowned self] stanza in
-            switch stanza.stanzaKind {
-            case .message: self.message(stanza)
-            case .presence: self.presenceStanza(stanza)
-            default: break
-            }
+        // Commands come in chat and normal messages (a body, or an XEP-0325 set); every presence
+        // is the agent's (subscriptions, probes, the owners' availability).
+        client.router.messages(ofType: ["chat", "normal"]) { [unowned self] stanza in
+            self.message(stanza)
+            return .handled
+        }
+        client.router.presences(ofType: ["available", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"]) { [unowned self] stanza in
+            self.presenceStanza(stanza)
+            return .handled
         }
         let previous = client.onStatus
         client.onStatus = { [unowned self] status in
@@ -124,7 +127,7 @@ public final class Agent {
             }
         }
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
-        client.handleIQ(namespace: Self.blocking) { [unowned self] iq in self.blockingPush(iq) }
+        client.router.iq(Self.blocking) { [unowned self] iq in self.blockingPush(iq) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         // Switches and input changes reach presence at once; readings when min_interval allows.
         executor.onOutputsChanged = { [unowned self] in self.presence.changed(urgent: true) }

@@ -28,9 +28,8 @@ struct IoTFrontEnd {
     }
 
     func install() {
-        client.discoInfo.features.append(contentsOf: [Self.control, Self.sensorData])
-        client.handleIQ(namespace: Self.control) { iq in self.set(iq) }
-        client.handleIQ(namespace: Self.sensorData) { iq in self.readout(iq) }
+        client.router.iq(Self.control, features: [Self.control]) { iq in self.set(iq) }
+        client.router.iq(Self.sensorData, features: [Self.sensorData]) { iq in self.readout(iq) }
     }
 
     // MARK: XEP-0325 set

@@ -64,7 +64,7 @@ extension XMPPClient {
         if let show = presenceShow { presence.append(.text("show", namespace: XMPPNamespace.client, show)) }
         if let status = presenceStatus { presence.append(.text("status", namespace: XMPPNamespace.client, status)) }
         if config.presencePriority != 0 { presence.append(.text("priority", namespace: XMPPNamespace.client, String(config.presencePriority))) }
-        presence.append(discoInfo.capsElement(node: config.capsNode))
+        presence.append(advertised.capsElement(node: config.capsNode))
         return presence
     }
 
@@ -309,7 +309,8 @@ extension XMPPClient {
     func received(_ stanza: XMLElement) {
         switch stanza.stanzaKind {
         case .iq: receivedIQ(stanza)
-        case .message, .presence: onStanza?(stanza)
+        case .message, .presence:
+            if router.route(stanza) == .pass { onStanza?(stanza) }
         case nil:
             if stanza.namespace == XMPPNamespace.streamManagement { return receivedStreamManagement(stanza) }
             logger.debug("ignoring a top-level element \(logQuoted(stanza.name)) in namespace \(logQuoted(stanza.namespace))")
@@ -365,7 +366,7 @@ extension XMPPClient {
             if mayAnswer(iq, payload.name) { send(reply) }
             return
         }
-        switch iqHandlers[payload.namespace]?(iq) ?? .unhandled {
+        switch router.iqHandler(for: payload.namespace)?(iq) ?? .unhandled {
         case .reply(let reply):
             send(reply)
         case .handled:
@@ -407,13 +408,14 @@ extension XMPPClient {
             return BasicIQHandlers.ping(iq)
         case (XMPPNamespace.discoInfo, "query", true):
             let node = payload[attribute: "node"]
-            let capsNode = "\(config.capsNode)#\(discoInfo.capsVerification)"
+            let info = advertised
+            let capsNode = "\(config.capsNode)#\(info.capsVerification)"
             if let node, node != capsNode {
                 // Nodes of our own (ad-hoc commands) are described by whoever registered them.
                 if let info = discoInfoForNode?(node, iq) { return Stanza.result(for: iq, payload: info) }
                 return Stanza.error(for: iq, StanzaError(.itemNotFound))
             }
-            return Stanza.result(for: iq, payload: discoInfo.element(node: node))
+            return Stanza.result(for: iq, payload: info.element(node: node))
         case (XMPPNamespace.version, "query", true):
             return BasicIQHandlers.version(iq, name: config.softwareName, version: config.softwareVersion, os: config.operatingSystem)
         case (XMPPNamespace.time, "time", true):

@@ -24,13 +24,17 @@ public final class XMPPClient {
     public internal(set) var status: Status = .offline { didSet { if status != oldValue { onStatus?(status) } } }
     /// Called when the status changes.
     public var onStatus: ((Status) -> Void)?
-    /// Messages and presences, and iq requests no handler claimed are answered automatically; this sees
-    /// every message and presence stanza.
+    /// Where received messages, presences and iq requests go (``StanzaRouter``); each registration
+    /// declares its disco features.
+    public let router = StanzaRouter()
+    /// The messages and presences no route of ``router`` took. (iq requests nobody serves are
+    /// answered automatically.)
     public var onStanza: ((XMLElement) -> Void)?
     /// Describes a disco#info node other than the caps node (the request is passed for its sender);
     /// nil answers item-not-found.
     public var discoInfoForNode: ((String, XMLElement) -> XMLElement?)?
-    /// What disco#info reports; extend `features` before ``start()``.
+    /// Who this entity is, and the features the client serves itself; with those the router's
+    /// registrations declare, what disco#info and the caps hash report (``advertised``).
     public var discoInfo: DiscoInfo
     public internal(set) var roster = Roster()
     /// Called after the roster arrived at login (`full`: every item) and after each roster push from
@@ -79,7 +83,6 @@ public final class XMPPClient {
     var stopping = false
     var stopCompletion: (() -> Void)?
     let scramCache = SCRAMCache()
-    var iqHandlers: [String: (XMLElement) -> IQHandling] = [:]
     var pendingIQs: [String: PendingIQ] = [:]
     var nextStanzaID = 0
     var rng = SystemRandomNumberGenerator()
@@ -203,10 +206,15 @@ public final class XMPPClient {
         return true
     }
 
-    /// Registers a handler for iq get/set requests whose payload is in `namespace`; it says what it did
-    /// with each request (``IQHandling``). Every request gets exactly one answer.
-    public func handleIQ(namespace: String, _ handler: @escaping (XMLElement) -> IQHandling) {
-        iqHandlers[namespace] = handler
+    /// Registers a handler for iq get/set requests whose payload is in `namespace` (``StanzaRouter/iq(_:features:owner:_:)``):
+    /// a second one for the same namespace stops the program. Every request gets exactly one answer.
+    public func handleIQ(namespace: String, features: [String] = [], owner: String = #fileID, _ handler: @escaping (XMLElement) -> IQHandling) {
+        router.iq(namespace, features: features, owner: owner, handler)
+    }
+
+    /// What disco#info lists and the caps hash covers: the client's own features and every route's.
+    public var advertised: DiscoInfo {
+        DiscoInfo(identities: discoInfo.identities, features: discoInfo.features + router.features)
     }
 
     /// A fresh stanza id.

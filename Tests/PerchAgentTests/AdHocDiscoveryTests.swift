@@ -90,7 +90,7 @@ import XMPPCore
 
     @Test func discoInfoAdvertisesItemsAndTheCommandsNodeIsBrowsable() throws {
         let front = try Front(try Rig())
-        let root = front.client.discoInfo.element(node: nil).elements.compactMap { $0[attribute: "var"] }
+        let root = front.client.advertised.element(node: nil).elements.compactMap { $0[attribute: "var"] }
         #expect(root.contains(XMPPNamespace.discoItems), "\(root)")
         #expect(root.contains(Self.commands))
         let iq = XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "get", "id": "n1", "from": "bob@ops.example.org/laptop"])

@@ -1,0 +1,84 @@
+import Testing
+import PerchIO
+import PerchLog
+import XMPPAddress
+import XMPPCore
+@testable import XMPPClient
+
+/// The stanza router: one handler per route, found by what a stanza carries, the features of what is
+/// installed, and a second registration for a route stopping the program instead of replacing the first.
+@Suite struct StanzaRouterTests {
+    func message(type: String? = "chat", children: [XMLElement] = []) -> XMLElement {
+        var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["type": type, "from": "a@b/c"])
+        for c in children { m.append(c) }
+        return m
+    }
+
+    @Test func iqRequestsGoByPayloadNamespace() throws {
+        let r = StanzaRouter()
+        var seen: [String] = []
+        r.iq("urn:a") { _ in seen.append("a"); return .handled }
+        r.iq("urn:b", features: ["urn:b"]) { _ in seen.append("b"); return .handled }
+        _ = r.iqHandler(for: "urn:b")?(XMLElement("iq", namespace: XMPPNamespace.client))
+        #expect(seen == ["b"])
+        #expect(r.iqHandler(for: "urn:c") == nil)
+        #expect(r.owner(ofIQ: "urn:a")?.hasSuffix("StanzaRouterTests.swift") == true, "the registration names its file")
+    }
+
+    @Test func aMessageGoesToItsPayloadsHandlerFirstThenToItsTypes() {
+        let r = StanzaRouter()
+        var seen: [String] = []
+        r.messages(carrying: "urn:xmpp:iot:control") { _ in seen.append("control"); return .handled }
+        r.messages(carrying: "jabber:x:conference") { _ in seen.append("invite, passed on"); return .pass }
+        r.messages(ofType: ["chat", "normal"]) { _ in seen.append("chat"); return .handled }
+        #expect(r.route(message(children: [XMLElement("set", namespace: "urn:xmpp:iot:control")])) == .handled)
+        #expect(r.route(message(children: [XMLElement("body", namespace: XMPPNamespace.client)])) == .handled)
+        #expect(r.route(message(type: nil, children: [XMLElement("x", namespace: "jabber:x:conference")])) == .handled)
+        #expect(r.route(message(type: "groupchat")) == .pass, "no route for groupchat: onStanza gets it")
+        #expect(seen == ["control", "chat", "invite, passed on", "chat"])
+    }
+
+    @Test func presencesGoByType() {
+        let r = StanzaRouter()
+        var seen: [String] = []
+        r.presences(ofType: ["available", "unavailable"]) { p in seen.append(p.stanzaType ?? "available"); return .handled }
+        #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client)) == .handled)
+        #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unavailable"])) == .handled)
+        #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe"])) == .pass)
+        #expect(seen == ["available", "unavailable"])
+    }
+
+    @Test func theFeaturesAreWhatIsInstalledEachOnce() {
+        let r = StanzaRouter()
+        r.iq("urn:x:commands", features: ["urn:x:commands", "jabber:x:data"]) { _ in .unhandled }
+        r.messages(carrying: "urn:x:control", features: ["urn:x:control", "jabber:x:data"]) { _ in .pass }
+        r.declare(["urn:x:extra"])
+        #expect(r.features == ["urn:x:commands", "jabber:x:data", "urn:x:control", "urn:x:extra"])
+    }
+
+    @Test func discoInfoAndTheCapsHashFollowTheRoutes() throws {
+        let loop = try EventLoop()
+        let c = XMPPClient(loop: loop, config: ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "x"), logger: Logger(label: "t", level: .error))
+        let before = c.advertised.capsVerification
+        c.router.iq("urn:xmpp:iot:control", features: ["urn:xmpp:iot:control"]) { _ in .unhandled }
+        #expect(c.advertised.listedFeatures.contains("urn:xmpp:iot:control"))
+        #expect(c.advertised.listedFeatures.contains(XMPPNamespace.ping), "the client's own features stay")
+        #expect(c.advertised.capsVerification != before)
+    }
+
+    @Test func aSecondHandlerForAnIQNamespaceStopsTheProgram() async {
+        await #expect(processExitsWith: .failure) {
+            let r = StanzaRouter()
+            r.iq("urn:a") { _ in .unhandled }
+            r.iq("urn:a") { _ in .unhandled }
+        }
+    }
+
+    @Test func aSecondHandlerForAMessageTypeStopsTheProgram() async {
+        await #expect(processExitsWith: .failure) {
+            let r = StanzaRouter()
+            r.messages(ofType: ["chat", "normal"]) { _ in .pass }
+            r.messages(ofType: ["groupchat", "normal"]) { _ in .pass }
+        }
+    }
+}
