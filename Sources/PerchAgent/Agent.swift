@@ -106,11 +106,11 @@ public final class Agent {
     public func start() {
         // Commands come in chat and normal messages (a body, or an XEP-0325 set); every presence
         // is the agent's (subscriptions, probes, the owners' availability).
-        client.router.messages(ofType: ["chat", "normal"]) { [unowned self] stanza in
+        client.router.messages(ofType: [.chat, .normal]) { [unowned self] stanza in
             self.message(stanza)
             return .handled
         }
-        client.router.presences(ofType: ["available", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"]) { [unowned self] stanza in
+        client.router.presences { [unowned self] stanza in
             self.presenceStanza(stanza)
             return .handled
         }

@@ -11,8 +11,7 @@ public import XMPPCore
 ///
 /// A message goes to the handler of the first of its children whose namespace has one (an XEP-0325
 /// `<set/>`, a MUC invitation), else to the handler of its type, else nowhere; a presence to the
-/// handler of its type (available is the type "available"). Whatever no handler takes goes to
-/// ``XMPPClient/onStanza``.
+/// handler of its type. Whatever no handler takes goes to ``XMPPClient/onStanza``.
 public final class StanzaRouter {
     /// Whether a message or presence handler took the stanza.
     public enum Disposition: Sendable {
@@ -31,8 +30,8 @@ public final class StanzaRouter {
 
     private var iqRoutes: [String: Route<IQHandler>] = [:]
     private var payloadRoutes: [String: Route<Handler>] = [:]
-    private var messageTypeRoutes: [String: Route<Handler>] = [:]
-    private var presenceTypeRoutes: [String: Route<Handler>] = [:]
+    private var messageTypeRoutes: [MessageType: Route<Handler>] = [:]
+    private var presenceTypeRoutes: [PresenceType: Route<Handler>] = [:]
     /// Disco features, with who declared them.
     private var declared: [(feature: String, owner: String)] = []
 
@@ -57,16 +56,14 @@ public final class StanzaRouter {
         declare(features, owner: owner)
     }
 
-    /// Messages of these types ("chat", "normal", "groupchat", "headline", "error"; a message with no
-    /// type is "normal") that no payload handler took.
-    public func messages(ofType types: [String], features: [String] = [], owner: String = #fileID, _ handler: @escaping Handler) {
+    /// Messages of these types (a message with no type is `normal`) that no payload handler took.
+    public func messages(ofType types: [MessageType], features: [String] = [], owner: String = #fileID, _ handler: @escaping Handler) {
         for t in types { claim(&messageTypeRoutes, t, "message type", owner, handler) }
         declare(features, owner: owner)
     }
 
-    /// Presences of these types ("available" for none, "unavailable", "subscribe", "subscribed",
-    /// "unsubscribe", "unsubscribed", "probe", "error").
-    public func presences(ofType types: [String], features: [String] = [], owner: String = #fileID, _ handler: @escaping Handler) {
+    /// Presences of these types (a presence with no type is `available`).
+    public func presences(ofType types: [PresenceType] = PresenceType.allCases, features: [String] = [], owner: String = #fileID, _ handler: @escaping Handler) {
         for t in types { claim(&presenceTypeRoutes, t, "presence type", owner, handler) }
         declare(features, owner: owner)
     }
@@ -79,7 +76,7 @@ public final class StanzaRouter {
     /// Who registered for an iq namespace (for tests and the log).
     public func owner(ofIQ namespace: String) -> String? { iqRoutes[namespace]?.owner }
 
-    private func claim<H>(_ routes: inout [String: Route<H>], _ key: String, _ what: String, _ owner: String, _ handler: H) {
+    private func claim<K: Hashable, H>(_ routes: inout [K: Route<H>], _ key: K, _ what: String, _ owner: String, _ handler: H) {
         if let existing = routes[key] {
             preconditionFailure("two handlers for the \(what) \(key): \(existing.owner) and \(owner); a route has one handler")
         }
@@ -97,9 +94,11 @@ public final class StanzaRouter {
             for child in stanza.elements {
                 if let r = payloadRoutes[child.namespace], r.handler(stanza) == .handled { return .handled }
             }
-            return messageTypeRoutes[stanza.stanzaType ?? "normal"]?.handler(stanza) ?? .pass
+            // An unknown type is treated as normal (RFC 6121 §5.2.2).
+            return messageTypeRoutes[stanza.messageType ?? .normal]?.handler(stanza) ?? .pass
         case .presence:
-            return presenceTypeRoutes[stanza.stanzaType ?? "available"]?.handler(stanza) ?? .pass
+            // An unknown presence type goes nowhere: the client ignores it.
+            return stanza.presenceType.flatMap { presenceTypeRoutes[$0] }?.handler(stanza) ?? .pass
         default:
             return .pass
         }

@@ -5,8 +5,41 @@ public enum StanzaKind: String, Sendable {
     case message, presence, iq
 }
 
+/// A message's type (RFC 6121 §5.2.2); absent is `normal`.
+public enum MessageType: String, Sendable, CaseIterable {
+    case chat, normal, groupchat, headline, error
+}
+
+/// A presence's type (RFC 6121 §4.7.1); absent is `available`.
+public enum PresenceType: String, Sendable, CaseIterable {
+    case available, unavailable, subscribe, subscribed, unsubscribe, unsubscribed, probe, error
+}
+
+/// An iq's type (RFC 6120 §8.2.3).
+public enum IQType: String, Sendable, CaseIterable {
+    case get, set, result, error
+}
+
 /// Read-only views of the common stanza attributes (RFC 6120 §8.1).
 extension XMLElement {
+    /// A message's type, `normal` when absent; nil for an unknown type or another element.
+    public var messageType: MessageType? {
+        guard stanzaKind == .message else { return nil }
+        return MessageType(rawValue: stanzaType ?? "normal")
+    }
+
+    /// A presence's type, `available` when absent; nil for an unknown type or another element.
+    public var presenceType: PresenceType? {
+        guard stanzaKind == .presence else { return nil }
+        return PresenceType(rawValue: stanzaType ?? "available")
+    }
+
+    /// An iq's type; nil when absent, unknown, or another element.
+    public var iqType: IQType? {
+        guard stanzaKind == .iq else { return nil }
+        return stanzaType.flatMap(IQType.init(rawValue:))
+    }
+
     /// The stanza kind, when this is a top-level `jabber:client` stanza.
     public var stanzaKind: StanzaKind? {
         guard namespace == XMPPNamespace.client else { return nil }

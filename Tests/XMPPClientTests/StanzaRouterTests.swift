@@ -30,7 +30,7 @@ import XMPPCore
         var seen: [String] = []
         r.messages(carrying: "urn:xmpp:iot:control") { _ in seen.append("control"); return .handled }
         r.messages(carrying: "jabber:x:conference") { _ in seen.append("invite, passed on"); return .pass }
-        r.messages(ofType: ["chat", "normal"]) { _ in seen.append("chat"); return .handled }
+        r.messages(ofType: [.chat, .normal]) { _ in seen.append("chat"); return .handled }
         #expect(r.route(message(children: [XMLElement("set", namespace: "urn:xmpp:iot:control")])) == .handled)
         #expect(r.route(message(children: [XMLElement("body", namespace: XMPPNamespace.client)])) == .handled)
         #expect(r.route(message(type: nil, children: [XMLElement("x", namespace: "jabber:x:conference")])) == .handled)
@@ -41,11 +41,28 @@ import XMPPCore
     @Test func presencesGoByType() {
         let r = StanzaRouter()
         var seen: [String] = []
-        r.presences(ofType: ["available", "unavailable"]) { p in seen.append(p.stanzaType ?? "available"); return .handled }
+        r.presences(ofType: [.available, .unavailable]) { p in seen.append(p.stanzaType ?? "available"); return .handled }
         #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client)) == .handled)
         #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "unavailable"])) == .handled)
         #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe"])) == .pass)
         #expect(seen == ["available", "unavailable"])
+    }
+
+    @Test func typedViewsOfTheStanzaTypes() {
+        #expect(message(type: nil).messageType == .normal)
+        #expect(message(type: "groupchat").messageType == .groupchat)
+        #expect(message(type: "shout").messageType == nil)
+        #expect(XMLElement("presence", namespace: XMPPNamespace.client).presenceType == .available)
+        #expect(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "probe"]).presenceType == .probe)
+        #expect(XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "set"]).iqType == .set)
+        #expect(XMLElement("iq", namespace: XMPPNamespace.client).iqType == nil)
+        #expect(XMLElement("message", namespace: "urn:other").messageType == nil, "only jabber:client stanzas")
+        // An unknown message type is routed as normal (RFC 6121 §5.2.2); an unknown presence nowhere.
+        let r = StanzaRouter()
+        r.messages(ofType: [.normal]) { _ in .handled }
+        r.presences { _ in .handled }
+        #expect(r.route(message(type: "shout")) == .handled)
+        #expect(r.route(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "shout"])) == .pass)
     }
 
     @Test func theFeaturesAreWhatIsInstalledEachOnce() {
@@ -77,8 +94,8 @@ import XMPPCore
     @Test func aSecondHandlerForAMessageTypeStopsTheProgram() async {
         await #expect(processExitsWith: .failure) {
             let r = StanzaRouter()
-            r.messages(ofType: ["chat", "normal"]) { _ in .pass }
-            r.messages(ofType: ["groupchat", "normal"]) { _ in .pass }
+            r.messages(ofType: [.chat, .normal]) { _ in .pass }
+            r.messages(ofType: [.groupchat, .normal]) { _ in .pass }
         }
     }
 }
