@@ -9,14 +9,11 @@ import XMPPCore
 /// login, kept exact by the server's pushes), and the owners' `block` / `unblock` sent to it. A
 /// block the server does not take stays local (``localBlocks``).
 extension Agent {
-    static let blocking = "urn:xmpp:blocking"
-
     /// Fetches the server's blocklist: the mirror becomes exactly that list, plus the local blocks.
     func fetchBlocklist() {
-        let request = Stanza.iq(type: "get", id: client.makeID("bl"), payload: XMLElement("blocklist", namespace: Self.blocking))
-        client.sendIQ(request) { [weak self] result in
+        client.sendIQ(Blocking.blocklistRequest(id: client.makeID("bl"))) { [weak self] result in
             guard let self else { return }
-            guard case .success(let iq) = result, let list = iq.child("blocklist", namespace: Self.blocking) else {
+            guard case .success(let iq) = result, let list = Blocking.blocklist(in: iq) else {
                 if case .failure(let e) = result { self.logger.debug("no blocklist from the server (\(e)); only blocks made here apply") }
                 return
             }
@@ -26,9 +23,9 @@ extension Agent {
 
     /// The server's whole blocklist (the answer at login): the mirror becomes exactly it, plus the
     /// local blocks; a JID unblocked elsewhere while we were away is unblocked here too.
-    func applyBlocklist(_ list: XMLElement) {
+    func applyBlocklist(_ list: Blocking.Items) {
         let before = executor.policy.blocked
-        executor.policy.blocked = items(list).union(localBlocks)
+        executor.policy.blocked = usable(list).union(localBlocks)
         let gone = before.subtracting(executor.policy.blocked)
         if !gone.isEmpty {
             logger.info("no longer blocked (not on the server's blocklist any more): \(Self.list(gone))")
@@ -64,9 +61,7 @@ extension Agent {
             revoked.remove(jid.bare)
             localBlocks.remove(jid)
         }
-        let item = XMLElement("item", namespace: Self.blocking, attrs: ["jid": jid.description])
-        let payload = XMLElement(block ? "block" : "unblock", namespace: Self.blocking, children: [.element(item)])
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("blk"), payload: payload)) { [weak self] result in
+        client.sendIQ(Blocking.change(jid, block: block, id: client.makeID("blk"))) { [weak self] result in
             guard let self, case .failure(let e) = result else { return }
             if block {
                 self.localBlocks.insert(jid)
@@ -86,8 +81,9 @@ extension Agent {
             return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable)))
         }
         guard iq.stanzaType == "set" else { return .reply(Stanza.error(for: iq, StanzaError(.serviceUnavailable))) }
-        if let block = iq.child("block", namespace: Self.blocking) {
-            let jids = items(block)
+        switch Blocking.push(iq) {
+        case .block(let list)?:
+            let jids = usable(list)
             guard !jids.isEmpty else { return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "a block names at least one JID"))) }
             let new = jids.subtracting(executor.policy.blocked)
             executor.policy.blocked.formUnion(jids)
@@ -95,8 +91,8 @@ extension Agent {
                 logger.notice("blocked on the server by another client of this account: \(Self.list(new)); perch ignores \(new.count == 1 ? "it" : "them") too")
                 applyBlocked(new)
             }
-        } else if let unblock = iq.child("unblock", namespace: Self.blocking) {
-            let jids = items(unblock)
+        case .unblock(let list)?:
+            let jids = usable(list)
             // No items: everything is unblocked (§3.4). Blocks the server never took stay.
             let gone = (jids.isEmpty ? executor.policy.blocked : jids.intersection(executor.policy.blocked)).subtracting(localBlocks)
             executor.policy.blocked.subtract(gone)
@@ -104,23 +100,16 @@ extension Agent {
             if !gone.isEmpty {
                 logger.notice("unblocked on the server by another client of this account: \(jids.isEmpty ? "everything (\(Self.list(gone)))" : Self.list(gone))")
             }
-        } else {
+        case nil:
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <block/> or <unblock/>")))
         }
         return .reply(Stanza.result(for: iq))
     }
 
-    private func items(_ e: XMLElement) -> Set<JID> {
-        var out: Set<JID> = []
-        for item in e.elements where item.name == "item" {
-            guard let text = item[attribute: "jid"] else { continue }
-            guard let jid = try? JID(text) else {
-                logger.debug("a blocklist item with an unusable JID \(logQuoted(text)) was left out")
-                continue
-            }
-            out.insert(jid)
-        }
-        return out
+    /// The JIDs of a list, saying which items were left out.
+    private func usable(_ list: Blocking.Items) -> Set<JID> {
+        for text in list.unusable { logger.debug("a blocklist item with an unusable JID \(logQuoted(text)) was left out") }
+        return list.jids
     }
 
     static func list(_ jids: Set<JID>) -> String {

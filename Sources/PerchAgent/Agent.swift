@@ -127,7 +127,7 @@ public final class Agent {
             }
         }
         executor.sendBlock = { [unowned self] jid, block in self.sendBlock(jid, block) }
-        client.router.iq(Self.blocking) { [unowned self] iq in self.blockingPush(iq) }
+        client.router.iq(Blocking.namespace) { [unowned self] iq in self.blockingPush(iq) }
         executor.decideSubscription = { [unowned self] jid, allow in self.decide(jid, allow) }
         // Switches and input changes reach presence at once; readings when min_interval allows.
         executor.onOutputsChanged = { [unowned self] in self.presence.changed(urgent: true) }
