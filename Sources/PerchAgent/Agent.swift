@@ -114,11 +114,7 @@ public final class Agent {
             self.presenceStanza(stanza)
             return .handled
         }
-        let previous = client.onStatus
-        client.onStatus = { [unowned self] status in
-            previous?(status)
-            self.statusChanged(status)
-        }
+        client.observeStatus { [unowned self] status in self.statusChanged(status) }
         client.isTrusted = { [unowned self] jid in self.executor.policy.role(of: jid) > .stranger }
         client.strangerBudget = { [unowned self] jid, cost in
             switch cost {
@@ -134,15 +130,11 @@ public final class Agent {
         executor.statusDetails = { [unowned self] in self.pubsub.statusLine }
         client.onRosterChange = { [unowned self] items, _ in self.revokeUnwanted(items) }
         for output in hardware.outputs { output.onChange = { [unowned self] _ in self.presence.changed(urgent: true) } }
-        let previousInput = hardware.onInputChange
-        hardware.onInputChange = { [unowned self] input, change in
-            previousInput?(input, change)
+        hardware.observeInputs { [unowned self] input, change in
             self.presence.changed(urgent: true)
             self.pubsub.publishEvent(input: input.name, value: change.value, at: change.wallClockMilliseconds)
         }
-        let previousReading = hardware.onReading
-        hardware.onReading = { [unowned self] r in
-            previousReading?(r)
+        hardware.observeReadings { [unowned self] r in
             self.presence.reading(r.sensor)
             self.pubsub.publish(r, precision: self.hardware.sensors.sensors[r.sensor]?.spec.precision ?? 1)
         }

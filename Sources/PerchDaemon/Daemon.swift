@@ -83,7 +83,7 @@ public final class Daemon {
             self.shutdown(signal: sig)
         }
         signal(SIGPIPE, SIG_IGN)
-        client.onStatus = { [unowned self] status in
+        client.observeStatus { [unowned self] status in
             switch status {
             case .online: SystemdNotifier.notify("READY=1\nSTATUS=online")
             case .offline: SystemdNotifier.notify("STATUS=offline: \(self.client.lastProblem ?? "connecting")")

@@ -20,10 +20,17 @@ public final class Hardware {
     public let sensors: SensorMonitor
     /// Lines that could not be opened, by output or input name, with why.
     public private(set) var unavailable: [String: GPIOError] = [:]
-    /// Called on each debounced input change (after it is logged).
+    /// Called on each debounced input change (after it is logged), then every ``observeInputs(_:)`` observer.
     public var onInputChange: ((Input, InputChange) -> Void)?
-    /// Called with each reading the report policy lets through.
+    /// Called with each reading the report policy lets through, then every ``observeReadings(_:)`` observer.
     public var onReading: ((Reading) -> Void)?
+    private var inputObservers: [(Input, InputChange) -> Void] = []
+    private var readingObservers: [(Reading) -> Void] = []
+
+    /// Adds an observer of input changes; adding one never replaces another.
+    public func observeInputs(_ observer: @escaping (Input, InputChange) -> Void) { inputObservers.append(observer) }
+    /// Adds an observer of readings; adding one never replaces another.
+    public func observeReadings(_ observer: @escaping (Reading) -> Void) { readingObservers.append(observer) }
 
     private let logger: Logger
 
@@ -78,6 +85,7 @@ public final class Hardware {
                 input.onChange = { [weak self] input, change in
                     self?.logger.info("input \(input.name): \(input.spec.word(change.value))")
                     self?.onInputChange?(input, change)
+                    for observer in self?.inputObservers ?? [] { observer(input, change) }
                 }
                 input.onFailure = { [logger] e in logger.warning("input \(spec.name) cannot be read: \(e)") }
                 inputs.append(input)
@@ -95,6 +103,7 @@ public final class Hardware {
         sensors.onReading = { [weak self] r in
             self?.logger.debug("sensor \(r.sensor): \(r.text)")
             self?.onReading?(r)
+            for observer in self?.readingObservers ?? [] { observer(r) }
         }
         sensors.onFailure = { [logger] name, e in logger.warning("sensor \(name) cannot be read: \(e) (retrying with back-off)") }
         sensors.onRecovery = { [logger] name in logger.notice("sensor \(name) reads again") }

@@ -21,9 +21,22 @@ public final class XMPPClient {
     public let loop: EventLoop
     public let config: ClientConfiguration
     let logger: Logger
-    public internal(set) var status: Status = .offline { didSet { if status != oldValue { onStatus?(status) } } }
-    /// Called when the status changes.
+    public internal(set) var status: Status = .offline {
+        didSet {
+            guard status != oldValue else { return }
+            for observer in statusObservers { observer(status) }
+            onStatus?(status)
+        }
+    }
+    /// Called when the status changes (after every ``observeStatus(_:)`` observer).
     public var onStatus: ((Status) -> Void)?
+    private var statusObservers: [(Status) -> Void] = []
+
+    /// Adds an observer of status changes; observers are called in the order added, and adding one
+    /// never replaces another (the agent and the daemon each watch the status).
+    public func observeStatus(_ observer: @escaping (Status) -> Void) {
+        statusObservers.append(observer)
+    }
     /// Where received messages, presences and iq requests go (``StanzaRouter``); each registration
     /// declares its disco features.
     public let router = StanzaRouter()

@@ -83,6 +83,18 @@ import XMPPCore
         #expect(c.advertised.capsVerification != before)
     }
 
+    @Test func statusObserversAddUpAndNeverReplaceEachOther() throws {
+        let loop = try EventLoop()
+        let c = XMPPClient(loop: loop, config: ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "x"), logger: Logger(label: "t", level: .error))
+        var seen: [String] = []
+        c.observeStatus { _ in seen.append("daemon") }
+        c.observeStatus { _ in seen.append("agent") }
+        c.onStatus = { _ in seen.append("onStatus") }
+        c.status = .connecting
+        c.status = .connecting  // no change, no call
+        #expect(seen == ["daemon", "agent", "onStatus"])
+    }
+
     @Test func aSecondHandlerForAnIQNamespaceStopsTheProgram() async {
         await #expect(processExitsWith: .failure) {
             let r = StanzaRouter()
