@@ -145,7 +145,9 @@ final class TCPProxy: @unchecked Sendable {
             }
             var off = 0
             while off < n {
-                let w = buffer.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
+                // send with MSG_NOSIGNAL: a peer that closed first must end this connection, not
+                // the whole test process with SIGPIPE.
+                let w = buffer.withUnsafeBytes { send(to, $0.baseAddress! + off, n - off, Int32(MSG_NOSIGNAL)) }
                 if w <= 0 {
                     finish(c)
                     return
