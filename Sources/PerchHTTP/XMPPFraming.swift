@@ -135,13 +135,13 @@ public enum XMPPFraming {
     /// The local name of a message's element when it is `open` or `close` (the framing's own),
     /// `stream:stream` (refused by the parse that follows), else nil.
     public static func framingElement(_ text: String) -> String? {
-        var u = Substring(text).utf8.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        var u = Substring(text).utf8.drop(while: isXMLSpace)
         if u.starts(with: "<?xml".utf8) {
             guard let end = u.firstIndex(of: UInt8(ascii: ">")) else { return nil }
-            u = u[u.index(after: end)...].drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+            u = u[u.index(after: end)...].drop(while: isXMLSpace)
         }
         guard u.first == UInt8(ascii: "<") else { return nil }
-        let name = u.dropFirst().prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ">") }
+        let name = u.dropFirst().prefix { !isXMLSpace($0) && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ">") }
         let s = String(decoding: name, as: UTF8.self)
         return s == "open" || s == "close" || s == "stream:stream" ? s : nil
     }
