@@ -362,10 +362,6 @@ extension XMPPClient {
             send(Stanza.error(for: iq, StanzaError(.badRequest, text: "an iq request carries exactly one payload")))
             return
         }
-        if let reply = builtInReply(iq, payload) {
-            if mayAnswer(iq, payload.name) { send(reply) }
-            return
-        }
         switch router.iqHandler(for: payload.namespace)?(iq) ?? .unhandled {
         case .reply(let reply):
             send(reply)
@@ -399,6 +395,27 @@ extension XMPPClient {
         guard let from = iq.from else { return nil }
         if let isTrusted, !isTrusted(from) { return nil }
         return from.bare.description
+    }
+
+    /// The client's own iq routes (XEP-0199 ping, XEP-0030 disco#info, XEP-0092 version, XEP-0202
+    /// time, RFC 6121 roster pushes), registered on the router at start-up like any other, with
+    /// their features.
+    func installBuiltInRoutes() {
+        let owner = "XMPPClient (built in)"
+        for (ns, features) in [(XMPPNamespace.ping, [XMPPNamespace.ping]), (XMPPNamespace.discoInfo, [XMPPNamespace.discoInfo]),
+                               (XMPPNamespace.version, [XMPPNamespace.version]), (XMPPNamespace.time, [XMPPNamespace.time]),
+                               (XMPPNamespace.roster, [])] {
+            router.iq(ns, features: features, owner: owner) { [unowned self] iq in self.builtIn(iq) }
+        }
+        // XEP-0115: the caps element goes out with every presence.
+        router.declare([XMPPNamespace.caps], owner: owner)
+    }
+
+    /// A built-in answer, if the request is one (a get for ping, disco#info, version, time; a roster
+    /// set): sent only while ``mayAnswer(_:_:)`` allows, silently dropped otherwise.
+    private func builtIn(_ iq: XMLElement) -> IQHandling {
+        guard let payload = iq.elements.first, let reply = builtInReply(iq, payload) else { return .unhandled }
+        return mayAnswer(iq, payload.name) ? .reply(reply) : .handled
     }
 
     private func builtInReply(_ iq: XMLElement, _ payload: XMLElement) -> XMLElement? {

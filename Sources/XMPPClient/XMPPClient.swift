@@ -46,8 +46,8 @@ public final class XMPPClient {
     /// Describes a disco#info node other than the caps node (the request is passed for its sender);
     /// nil answers item-not-found.
     public var discoInfoForNode: ((String, XMLElement) -> XMLElement?)?
-    /// Who this entity is, and the features the client serves itself; with those the router's
-    /// registrations declare, what disco#info and the caps hash report (``advertised``).
+    /// Who this entity is, and features to advertise beside those the router's registrations declare
+    /// (the client's own among them): together, what disco#info and the caps hash report (``advertised``).
     public var discoInfo: DiscoInfo
     public internal(set) var roster = Roster()
     /// Called after the roster arrived at login (`full`: every item) and after each roster push from
@@ -147,9 +147,8 @@ public final class XMPPClient {
         self.config = config
         self.logger = logger
         resumptionStore = config.resumptionFile.map { ResumptionStore(path: $0) }
-        discoInfo = DiscoInfo(
-            identities: [.init(category: "client", type: "bot", name: config.softwareName)],
-            features: [XMPPNamespace.discoInfo, XMPPNamespace.ping, XMPPNamespace.version, XMPPNamespace.time, XMPPNamespace.caps])
+        discoInfo = DiscoInfo(identities: [.init(category: "client", type: "bot", name: config.softwareName)], features: [])
+        installBuiltInRoutes()
     }
 
     // MARK: - Public API

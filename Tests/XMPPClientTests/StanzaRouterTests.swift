@@ -83,6 +83,28 @@ import XMPPCore
         #expect(c.advertised.capsVerification != before)
     }
 
+    @Test func theClientsOwnRequestsAreRoutesLikeAnyOther() throws {
+        let loop = try EventLoop()
+        let c = XMPPClient(loop: loop, config: ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "x"), logger: Logger(label: "t", level: .error))
+        for ns in [XMPPNamespace.ping, XMPPNamespace.discoInfo, XMPPNamespace.version, XMPPNamespace.time, XMPPNamespace.roster] {
+            #expect(c.router.owner(ofIQ: ns) == "XMPPClient (built in)", "\(ns)")
+        }
+        #expect(c.advertised.listedFeatures == [XMPPNamespace.caps, XMPPNamespace.discoInfo, XMPPNamespace.version, XMPPNamespace.ping, XMPPNamespace.time].sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        // A ping is answered by the route; a set with a ping payload is nobody's.
+        let ping = Stanza.iq(type: "get", id: "p1", payload: XMLElement("ping", namespace: XMPPNamespace.ping))
+        guard case .reply(let pong)? = c.router.iqHandler(for: XMPPNamespace.ping)?(ping) else { Issue.record("no pong"); return }
+        #expect(pong.stanzaType == "result" && pong.stanzaID == "p1")
+        let odd = Stanza.iq(type: "set", id: "p2", payload: XMLElement("ping", namespace: XMPPNamespace.ping))
+        guard case .unhandled? = c.router.iqHandler(for: XMPPNamespace.ping)?(odd) else { Issue.record("a set ping was answered"); return }
+    }
+
+    @Test func aSecondPingHandlerStopsTheProgram() async {
+        await #expect(processExitsWith: .failure) {
+            let c = XMPPClient(loop: try EventLoop(), config: ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "x"), logger: Logger(label: "t", level: .error))
+            c.router.iq(XMPPNamespace.ping) { _ in .unhandled }
+        }
+    }
+
     @Test func statusObserversAddUpAndNeverReplaceEachOther() throws {
         let loop = try EventLoop()
         let c = XMPPClient(loop: loop, config: ClientConfiguration(jid: try JID("perch@perch.test/board"), password: "x"), logger: Logger(label: "t", level: .error))
