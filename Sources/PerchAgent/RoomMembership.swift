@@ -60,7 +60,7 @@ struct RoomMembership {
 
     static let maxOccupants = 2_000
     static let maxNickSuffix = 9
-    static let firstRetry: Int64 = 30_000
+    static let firstRetry: Int64 = 15_000
     static let maxRetry: Int64 = 600_000
 
     init(room: JID, nick: String, followAlternate: Bool = false) {
@@ -113,7 +113,9 @@ struct RoomMembership {
 
     /// The room's presence about an occupant (us among them).
     mutating func presence(_ p: MUC.OccupantPresence) -> [Action] {
-        if p.isSelf || (p.nick == nick && state == .joining && p.available) {
+        // Our own presence has status 110, but not from every service in every case (ejabberd's
+        // presence for a destroyed room has none): the room's nicks are unique, so ours is us.
+        if p.isSelf || (p.nick == nick && (state == .joining || state == .joined)) {
             return selfPresence(p)
         }
         if p.available {
@@ -139,7 +141,7 @@ struct RoomMembership {
             var actions: [Action] = []
             if first {
                 failures = 0
-                let role = p.role.map { " as \($0)" } ?? ""
+                let role = p.role.map { " (\($0))" } ?? ""
                 let conflictNote = nick == baseNick ? "" : " (\(baseNick) was taken)"
                 actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
             }
