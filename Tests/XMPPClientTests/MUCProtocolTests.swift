@@ -330,6 +330,23 @@ import XMPPXML
         #expect(i.reason == "the boards meet here")
     }
 
+    @Test func prosodysMediatedInvitationCarriesALegacyConferenceElementToo() throws {
+        // Prosody (and ejabberd) add <x xmlns='jabber:x:conference' jid=ROOM/> to a mediated
+        // invitation for old clients. The invitation is still the room's, naming the inviter: not a
+        // direct one from the room itself.
+        let m = try stanza("""
+            <message xmlns='jabber:client' from='fleet@conference.example.org' to='board@example.org' id='invite1'>\
+            <x xmlns='http://jabber.org/protocol/muc#user'><invite from='alice@example.org/phone'><reason/></invite></x>\
+            <body>alice@example.org/phone invited you to the room fleet@conference.example.org</body>\
+            <x xmlns='jabber:x:conference' jid='fleet@conference.example.org'/></message>
+            """)
+        let i = try #require(MUC.invitation(m))
+        #expect(i.kind == .mediated)
+        #expect(i.inviter == (try JID("alice@example.org/phone")))
+        #expect(i.room == room)
+        #expect(i.reason == nil, "an empty reason is none")
+    }
+
     @Test func malformedMediatedInvitations() throws {
         // No inviter, a malformed inviter, from a service rather than a room, muc#user without an invite.
         let cases = [
