@@ -274,6 +274,13 @@ import XMPPXML
         #expect(MUC.line(try message("<subject>x</subject><body>greenhouse: status</body>")) == .said(nick: "alice", body: "greenhouse: status", occupantID: nil))
     }
 
+    @Test func aSubjectWithAThreadIsNoSubjectChange() throws {
+        // XEP-0045 §8.1: a <subject/> with a <thread/> is a message that SHALL NOT be taken as a
+        // subject change (it must not mark the end of the join's history).
+        #expect(MUC.line(try message("<subject>x</subject><thread>t1</thread>")) == .empty)
+        #expect(MUC.line(try message("<subject>x</subject><thread>t1</thread><delay xmlns='urn:xmpp:delay' stamp='2026-12-01T10:00:00Z'/>")) == .delayed)
+    }
+
     @Test func history() throws {
         let delayed = try message("<body>greenhouse: pump on</body><delay xmlns='urn:xmpp:delay' stamp='2026-12-01T10:00:00Z' from='fleet@conference.example.org'/>")
         #expect(MUC.line(delayed) == .delayed)

@@ -221,7 +221,8 @@ public enum MUC {
 
     public static func line(_ m: XMLElement) -> Line {
         let body = m.child("body", namespace: XMPPNamespace.client)?.text
-        if m.child("subject", namespace: XMPPNamespace.client) != nil, body == nil { return .subject }
+        // §8.1: a subject with a body or a thread is a message, not a subject change.
+        if m.child("subject", namespace: XMPPNamespace.client) != nil, body == nil, m.child("thread", namespace: XMPPNamespace.client) == nil { return .subject }
         if m.child("delay", namespace: delay) != nil || m.child("x", namespace: legacyDelay) != nil { return .delayed }
         guard let nick = m.from?.resourcepart else { return .fromRoom }
         guard let body else { return .empty }
