@@ -149,14 +149,15 @@ struct RoomMembership {
             }
             return actions
         }
-        // Our own unavailable presence: out of the room.
-        live = false
-        occupants = [:]
         if p.codes.contains(303), let new = p.newNick {
-            // Our nick was changed by the service: we are still in, under the new one.
+            // Our nick was changed by the service: we are still in, under the new one, with the
+            // same occupants, and what is said is still live.
             nick = new
             return []
         }
+        // Our own unavailable presence: out of the room.
+        live = false
+        occupants = [:]
         switch MUC.exit(p) {
         case .left:
             state = .idle

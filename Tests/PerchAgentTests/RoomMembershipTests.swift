@@ -333,6 +333,21 @@ import XMPPCore
 
     // MARK: - Nick changes
 
+    @Test func ourNickChangedByTheService() {
+        var m = joined(occupantID: "oid-me")
+        _ = m.presence(presence("alice", jid: "alice@example.org/phone", occupantID: "oid-a"))
+        #expect(m.presence(exit([303], newNick: "greenhouse-north")) == [])
+        #expect(m.nick == "greenhouse-north")
+        #expect(m.occupantJID == jid("fleet@conference.example.org/greenhouse-north"))
+        #expect(m.isJoined, "a nick change is no exit")
+        // The room then sends our presence under the new nick: no new join to log.
+        #expect(m.presence(selfPresence("greenhouse-north", occupantID: "oid-me")) == [])
+        #expect(m.isJoined)
+        // Still in the same room session: lines stay live, and the others are still known.
+        #expect(m.live)
+        #expect(m.realJID(of: "alice", occupantID: "oid-a") == jid("alice@example.org"))
+    }
+
     @Test func anotherOccupantsNickChange() {
         var m = joined(occupantID: "oid-me")
         _ = m.presence(presence("alice", jid: "alice@example.org/phone", occupantID: "oid-a"))
