@@ -57,6 +57,10 @@ struct RoomMembership {
     /// Failed joins or exits in a row (the back-off), and nick conflicts on this join.
     private var failures = 0
     private var conflicts = 0
+    /// The last wait was for a kick: the join after it keeps the back-off, since a kick always
+    /// follows a join that worked, and a room that kicks the device each time it comes in must see
+    /// it back less and less often.
+    private var afterKick = false
 
     static let maxOccupants = 2_000
     static let maxNickSuffix = 9
@@ -99,6 +103,7 @@ struct RoomMembership {
     /// An owner asked to join a room the device gave up on.
     mutating func rejoin() -> [Action] {
         failures = 0
+        afterKick = false
         state = .idle
         return startJoin(resetNick: true)
     }
@@ -138,7 +143,7 @@ struct RoomMembership {
             if p.codes.contains(100) || p.realJID != nil { seesRealJIDs = true }
             var actions: [Action] = []
             if first {
-                failures = 0
+                if afterKick { afterKick = false } else { failures = 0 }
                 let role = p.role.map { " as \($0)" } ?? ""
                 let conflictNote = nick == baseNick ? "" : " (\(baseNick) was taken)"
                 actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
@@ -163,6 +168,7 @@ struct RoomMembership {
             state = .idle
             return []
         case .kicked(let reason):
+            afterKick = true
             return wait("was kicked from the room \(room)\(because(reason))", level: .warning)
         case .shutdown:
             return wait("the room \(room)'s service is shutting down", level: .notice)

@@ -242,6 +242,29 @@ import XMPPCore
 
     // MARK: - Exits
 
+    @Test func kickedRetriesWithABackOffThatDoublesAndIsCapped() {
+        var m = joined()
+        var delays: [Int64] = []
+        var lines: [String] = []
+        for i in 0..<8 {
+            let actions = m.presence(exit([307], reason: i == 0 ? "too chatty" : nil))
+            #expect(m.state == .waiting)
+            #expect(!m.live)
+            delays += retries(actions)
+            lines += logs(actions)
+            // The retry joins, and the room kicks the device again.
+            #expect(m.retryDue() == [.join(nick: "greenhouse")])
+            _ = m.presence(selfPresence())
+            m.subjectArrived()
+        }
+        #expect(lines.first == "was kicked from the room fleet@conference.example.org (\"too chatty\"); joining again in 30 s")
+        #expect(delays == [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000, 600_000])
+        // An owner's join starts over.
+        _ = m.rejoin()
+        _ = m.presence(selfPresence())
+        #expect(retries(m.presence(exit([307]))) == [30_000])
+    }
+
     @Test func aKickAfterAQuietRejoinStartsOver() {
         // Kicked once, rejoined, then a new session: the next kick waits the first delay again.
         var m = joined()
