@@ -200,17 +200,17 @@ struct RoomMembership {
             }
             return wait("the nicks \(baseNick) to \(nick) are all taken in \(room)", level: .warning)
         case .password:
-            return giveUp("the room \(room) refused the join: it needs a password (set password_file in its [[room]], or check the one it names)")
+            return giveUp("the room \(room) refused the join: it needs a password (set password_file in its [[room]], or check the one it names); not joining it again until an owner says \"join \(room)\" or perch restarts")
         case .membersOnly:
-            return giveUp("the room \(room) is members-only: an owner of the room must make the device a member (or set password_file if it is password-protected)")
+            return giveUp("the room \(room) is members-only: an owner of the room must make the device a member (or set password_file if it is password-protected); not joining it again until an owner says \"join \(room)\"")
         case .banned:
-            return giveUp("the room \(room) refused the join: the device is banned there")
+            return giveUp("the room \(room) refused the join: the device is banned there; not joining it again (an owner can say \"join \(room)\" once the ban is lifted)")
         case .full:
             return wait("the room \(room) is full", level: .warning)
         case .cannotCreate(let e):
             return wait("the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid", level: .warning)
         case .badNick(let e):
-            return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]]")
+            return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]] and restart perch; not joining it again until then")
         case .unreachable(let e):
             return wait("the room \(room)'s server cannot be reached (\(e.condition.rawValue))", level: .warning)
         case .other(let e):

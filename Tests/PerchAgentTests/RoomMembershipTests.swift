@@ -186,6 +186,32 @@ import XMPPCore
     }
 
     @Test(arguments: [
+        // What the refusal is, what the line must tell the operator to do.
+        (MUC.Refusal.password, ["password", "password_file", "[[room]]"]),
+        (.membersOnly, ["members-only", "member"]),
+        (.banned, ["banned"]),
+        (.badNick(StanzaError(.notAcceptable)), ["refused the nick greenhouse", "not-acceptable", "set another nick in its [[room]]"]),
+        (.badNick(StanzaError(.jidMalformed)), ["jid-malformed", "nick"]),
+    ])
+    func refusalsThatGiveUp(_ r: MUC.Refusal, _ says: [String]) throws {
+        let (state, actions) = refusal(r)
+        guard case .gaveUp(let why) = state else {
+            Issue.record("\(r): \(state)")
+            return
+        }
+        #expect(retries(actions).isEmpty)
+        #expect(actions.count == 1)
+        let line = try #require(logs(actions).first)
+        #expect(actions.first == .log(.warning, line))
+        #expect(line == why, "the reason `rooms` shows is the line logged")
+        #expect(line.hasPrefix("the room fleet@conference.example.org "))
+        for word in says { #expect(line.contains(word), "\(line) should say \(word)") }
+        // It says that it stops, and how to make it try again.
+        #expect(line.contains("not joining it again"), "\(line)")
+        #expect(line.contains("join fleet@conference.example.org") || line.contains("restart perch"), "\(line)")
+    }
+
+    @Test(arguments: [
         (MUC.Refusal.full, "the room fleet@conference.example.org is full; joining again in 30 s"),
         (.cannotCreate(StanzaError(.itemNotFound)), "the room fleet@conference.example.org does not exist and the service will not let the device create it (item-not-found); create it, or fix the [[room]] jid; joining again in 30 s"),
         (.cannotCreate(StanzaError(.notAllowed)), "the room fleet@conference.example.org does not exist and the service will not let the device create it (not-allowed); create it, or fix the [[room]] jid; joining again in 30 s"),
