@@ -66,7 +66,6 @@ import XMPPAddress
 
     @Test(arguments: [
         ("conference.example.org", "example.org", true),
-        ("example.org", "example.org", true),
         ("muc.chat.example.org", "example.org", true),
         ("Conference.Example.ORG", "example.org", true),
         ("conference.example.org", "EXAMPLE.org", true),

@@ -89,10 +89,6 @@ import XMPPCore
         #expect(m.realJID(of: "alice", occupantID: nil) == nil)
         #expect(m.sessionStarted(resumed: false) == [.join(nick: "greenhouse")])
         #expect(m.state == .joining)
-        // A new session is a new join even if the server says it resumed (the room was left with
-        // the old one).
-        m.sessionEnded()
-        #expect(m.sessionStarted(resumed: true) == [.join(nick: "greenhouse")])
     }
 
     @Test func aCreatedRoomIsConfiguredAsAnInstantRoom() {
