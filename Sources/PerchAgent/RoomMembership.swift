@@ -136,6 +136,7 @@ struct RoomMembership {
     private mutating func selfPresence(_ p: MUC.OccupantPresence) -> [Action] {
         if p.available {
             let first = state != .joined
+            let asked = nick
             // The service may have changed our nick (210): the presence is from the one we have.
             nick = p.nick
             state = .joined
@@ -145,7 +146,7 @@ struct RoomMembership {
             if first {
                 if afterKick { afterKick = false } else { failures = 0 }
                 let role = p.role.map { " as \($0)" } ?? ""
-                let conflictNote = nick == baseNick ? "" : " (\(baseNick) was taken)"
+                let conflictNote = nick != asked ? " (the service changed \(asked) to it)" : nick == baseNick ? "" : " (\(baseNick) was taken)"
                 actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
             }
             if p.codes.contains(201) {

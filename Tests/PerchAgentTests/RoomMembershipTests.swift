@@ -109,7 +109,13 @@ import XMPPCore
         let actions = m.presence(selfPresence("Greenhouse", codes: [210]))
         #expect(m.nick == "Greenhouse")
         #expect(m.occupantJID == jid("fleet@conference.example.org/Greenhouse"))
-        #expect(logs(actions).count == 1 && logs(actions)[0].hasPrefix("joined the room fleet@conference.example.org as Greenhouse"))
+        // The line says the service chose it, not that the nick asked for was taken.
+        #expect(logs(actions) == ["joined the room fleet@conference.example.org as Greenhouse (the service changed greenhouse to it) as participant"])
+        // After a conflict, the same: the nick asked for was greenhouse-2.
+        var n = membership()
+        _ = n.sessionStarted(resumed: false)
+        _ = n.refused(.nickTaken)
+        #expect(logs(n.presence(selfPresence("board", codes: [210]))) == ["joined the room fleet@conference.example.org as board (the service changed greenhouse-2 to it) as participant"])
     }
 
     @Test func aServiceWithoutStatus110IsStillUnderstood() {
