@@ -183,8 +183,8 @@ struct RoomMembership {
                 state = .gaveUp(why)
                 return [.log(.warning, "\(why); joining its alternate venue \(alt) (follow_alternate)"), .move(to: alt)]
             }
-            let altNote = d.alternate.map { "; it names \($0) as its alternate venue (set follow_alternate = true in its [[room]] to follow)" } ?? ""
-            return giveUp("\(why)\(altNote)")
+            let altNote = d.alternate.map { "; it names \($0) as its alternate venue (set follow_alternate = true in its [[room]] to follow, or an owner can say \"join \($0)\")" } ?? ""
+            return giveUp("\(why)\(altNote); not joining it again (an owner can say \"join \(room)\" once it exists again)")
         }
     }
 

@@ -349,7 +349,7 @@ import XMPPCore
     @Test func destroyedGivesUp() {
         var m = joined()
         let actions = m.presence(exit([], destroyed: MUC.Destroyed(alternate: nil, reason: "done")))
-        #expect(actions == [.log(.warning, "the room fleet@conference.example.org was destroyed (\"done\")")])
+        #expect(actions == [.log(.warning, "the room fleet@conference.example.org was destroyed (\"done\"); not joining it again (an owner can say \"join fleet@conference.example.org\" once it exists again)")])
         if case .gaveUp = m.state {} else { Issue.record("\(m.state)") }
         #expect(!m.isJoined)
     }
@@ -358,7 +358,7 @@ import XMPPCore
         var m = joined()
         let alt = try! JID("fleet2@conference.example.org")
         let actions = m.presence(exit([], destroyed: MUC.Destroyed(alternate: alt, reason: nil)))
-        #expect(actions == [.log(.warning, "the room fleet@conference.example.org was destroyed; it names fleet2@conference.example.org as its alternate venue (set follow_alternate = true in its [[room]] to follow)")])
+        #expect(actions == [.log(.warning, "the room fleet@conference.example.org was destroyed; it names fleet2@conference.example.org as its alternate venue (set follow_alternate = true in its [[room]] to follow, or an owner can say \"join fleet2@conference.example.org\"); not joining it again (an owner can say \"join fleet@conference.example.org\" once it exists again)")])
         #expect(!actions.contains(.move(to: alt)))
         if case .gaveUp = m.state {} else { Issue.record("\(m.state)") }
     }
