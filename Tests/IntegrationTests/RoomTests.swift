@@ -259,6 +259,25 @@ struct RoomTests {
         #expect(one.terminate() == 0 && two.terminate() == 0)
     }
 
+    /// A connection cut and a resumed session: the server kept the device in its rooms, so it joins
+    /// nothing again, and the room's commands still reach it.
+    @Test(arguments: servers)
+    func aResumedSessionStaysInItsRooms(_ server: ITServer) throws {
+        let proxyPort = server.name == "Prosody" ? 15440 : 15441
+        let proxy = try TCPProxy(port: proxyPort, target: server.port)
+        defer { proxy.stop() }
+        let room = Self.room(server, "resume")
+        let owner = try Peer.connected("peer", server)
+        try owner.createRoom(room, nick: "owner", whois: "anyone")
+        let daemon = try Self.board(server, "board1", rooms: [(room, nil)], port: proxyPort)
+        #expect(daemon.waitFor("joined the room \(room) as board1"), "log:\n\(daemon.log)")
+        proxy.cut(for: 1)
+        #expect(daemon.waitFor("resumed as board1@\(server.domain)/board", timeout: 30), "log:\n\(daemon.log)")
+        try owner.expectReply(in: room, "board1: pump on", expectFrom: "board1", "owner: pump on")
+        #expect(!daemon.log.contains("joining the room \(room) as board1 ") && daemon.log.components(separatedBy: "joining the room \(room)").count == 2, "log:\n\(daemon.log)")
+        #expect(daemon.terminate() == 0)
+    }
+
     /// Prosody restarted, then killed: each time a new session, and the room joined again.
     @Test(.enabled(if: IT.prosody, "set PERCH_IT_PROSODY=1 (scripts/integration/run)"))
     func rejoinsAfterProsodyRestartAndKill() throws {

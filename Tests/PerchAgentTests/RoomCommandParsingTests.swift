@@ -76,6 +76,8 @@ import XMPPAddress
         ("conference.example.net", "example.org", false),
         ("example.org", "conference.example.org", false),
         ("org", "example.org", false),
+        // The owner's domain itself: any account there could relay a claim about the owner.
+        ("example.org", "example.org", false),
     ])
     func isServiceOf(_ service: String, _ domain: String, _ expected: Bool) {
         #expect(Agent.isServiceOf(service, domain) == expected, "\(service) of \(domain)")

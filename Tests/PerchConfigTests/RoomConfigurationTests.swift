@@ -115,6 +115,13 @@ import XMPPAddress
         #expect(got.hasPrefix(expected), "got: \(got)")
     }
 
+    /// Without `nick`, the device's name is the nick, so it must be one.
+    @Test func theDefaultNickIsCheckedToo() {
+        let got = error("[device]\nname = \"All\"\n[[room]]\njid = \"fleet@conference.example.org\"\n")
+        #expect(got.hasPrefix("perch.toml:5: room[0].nick: the device's name \"All\" is the default nick, but \"all\" addresses every board"), "got: \(got)")
+        #expect(error("[device]\nname = \"All\"\n[[room]]\njid = \"fleet@conference.example.org\"\nnick = \"all-1\"\n") == "accepted")
+    }
+
     @Test func roomIsAnArrayOfTables() {
         for (text, expected) in [
             ("room = \"fleet@conference.example.org\"\n", "perch.toml:1: room: must be written as [[room]] tables, not a string"),
