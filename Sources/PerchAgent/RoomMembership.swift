@@ -211,7 +211,10 @@ struct RoomMembership {
         case .full:
             return wait("the room \(room) is full", level: .warning)
         case .cannotCreate(let e):
-            return wait("the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid", level: .warning)
+            let why = e.condition == .itemNotFound
+                ? "the room \(room) does not exist, or is locked until its creator configures it (item-not-found); create or unlock it, or fix the [[room]] jid"
+                : "the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid"
+            return wait(why, level: .warning)
         case .badNick(let e):
             return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]] and restart perch; not joining it again until then")
         case .unreachable(let e):

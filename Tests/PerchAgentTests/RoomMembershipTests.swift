@@ -215,7 +215,7 @@ import XMPPCore
 
     @Test(arguments: [
         (MUC.Refusal.full, "the room fleet@conference.example.org is full; joining again in 15 s"),
-        (.cannotCreate(StanzaError(.itemNotFound)), "the room fleet@conference.example.org does not exist and the service will not let the device create it (item-not-found); create it, or fix the [[room]] jid; joining again in 15 s"),
+        (.cannotCreate(StanzaError(.itemNotFound)), "the room fleet@conference.example.org does not exist, or is locked until its creator configures it (item-not-found); create or unlock it, or fix the [[room]] jid; joining again in 15 s"),
         (.cannotCreate(StanzaError(.notAllowed)), "the room fleet@conference.example.org does not exist and the service will not let the device create it (not-allowed); create it, or fix the [[room]] jid; joining again in 15 s"),
         (.unreachable(StanzaError(.remoteServerNotFound)), "the room fleet@conference.example.org's server cannot be reached (remote-server-not-found); joining again in 15 s"),
         (.other(StanzaError(.resourceConstraint, text: "too many rooms")), "the room fleet@conference.example.org refused the join: resource-constraint (too many rooms); joining again in 15 s"),
