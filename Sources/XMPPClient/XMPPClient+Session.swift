@@ -423,10 +423,10 @@ extension XMPPClient {
         switch (payload.namespace, payload.name, get) {
         case (XMPPNamespace.ping, "ping", true):
             return BasicIQHandlers.ping(iq)
-        case (XMPPNamespace.discoInfo, "query", true):
+        case (DiscoInfo.namespace, "query", true):
             let node = payload[attribute: "node"]
             let info = advertised
-            let capsNode = "\(config.capsNode)#\(info.capsVerification)"
+            let capsNode = info.capsNode(base: config.capsNode)
             if let node, node != capsNode {
                 // Nodes of our own (ad-hoc commands) are described by whoever registered them.
                 if let info = discoInfoForNode?(node, iq) { return Stanza.result(for: iq, payload: info) }
