@@ -421,8 +421,8 @@ extension XMPPClient {
     private func builtInReply(_ iq: XMLElement, _ payload: XMLElement) -> XMLElement? {
         let get = iq.stanzaType == "get"
         switch (payload.namespace, payload.name, get) {
-        case (XMPPNamespace.ping, "ping", true):
-            return BasicIQHandlers.ping(iq)
+        case (Ping.namespace, "ping", true):
+            return Ping.answer(to: iq)
         case (DiscoInfo.namespace, "query", true):
             let node = payload[attribute: "node"]
             let info = advertised
