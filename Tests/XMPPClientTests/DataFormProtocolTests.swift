@@ -30,7 +30,7 @@ import XMPPXML
 
     @Test func notAFormHasNoValues() throws {
         #expect(DataForm.values(nil).isEmpty)
-        let foreign = try XMLElement.parse("<x xmlns='jabber:x:oob'><field var='output'><value>pump</value></field></x>")
+        let foreign = try XMLElement.parse("<x xmlns='jabber:x:oob'><field xmlns='jabber:x:data' var='output'><value>pump</value></field></x>")
         #expect(DataForm.values(foreign).isEmpty)
         let foreignValue = try XMLElement.parse("<x xmlns='jabber:x:data'><field var='output'><value xmlns='urn:other'>pump</value></field></x>")
         #expect(DataForm.values(foreignValue).isEmpty)

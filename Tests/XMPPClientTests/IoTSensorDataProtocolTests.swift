@@ -19,8 +19,8 @@ import XMPPXML
         #expect(bare.element.serialized() == "<numeric xmlns='\(Self.ns)' name='count' value='3'/>", "no unit, no decimals, no flags")
         let pump = IoTSensorData.Field(name: "pump", value: .boolean(true), flags: [.status, .writable])
         #expect(pump.element.serialized() == "<boolean xmlns='\(Self.ns)' name='pump' status='true' writable='true' value='true'/>")
-        let other = IoTSensorData.Field(name: "fw", value: .other(type: "string", value: "1.2"), flags: [.status])
-        #expect(other.element.serialized() == "<string xmlns='\(Self.ns)' name='fw' status='true' value='1.2'/>")
+        let other = IoTSensorData.Field(name: "fw", value: .other(type: "string", value: "1.2"), flags: [.writable, .status, .momentary, .automaticReadout])
+        #expect(other.element.serialized() == "<string xmlns='\(Self.ns)' name='fw' momentary='true' status='true' writable='true' automaticReadout='true' value='1.2'/>")
     }
 
     @Test func aReadoutMessageIsWritten() throws {
