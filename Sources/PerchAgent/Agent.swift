@@ -23,6 +23,8 @@ public final class Agent {
     let adHoc: AdHocFrontEnd
     let iot: IoTFrontEnd
     let pubsub: PubSubPublisher
+    /// The group chat rooms (Agent+Rooms.swift).
+    let rooms: RoomManager
     /// Strangers whose subscription requests wait for an owner's decision (bounded, see SubscriptionAsks).
     var asks = SubscriptionAsks()
     var asksTimer: EventLoop.Timer?
@@ -73,6 +75,8 @@ public final class Agent {
         pubsub = PubSubPublisher(settings: config.telemetry, client: client, deviceName: name, outbox: outbox, logger: logger.with(label: "pubsub"))
         presence = PresenceTelemetry(client: client, executor: executor, hardware: hardware, minInterval: config.telemetry.minInterval, enabled: config.telemetry.presence, loop: loop)
         transmit = { [client] in client.send($0) }
+        rooms = RoomManager(rooms: config.rooms, defaultNick: name, client: client, loop: loop, logger: logger.with(label: "rooms"),
+                            path: config.device.stateDirectory + "/rooms")
         boundJIDs = [config.account.jid, client.config.jid]
         guests = AllowedGuests(path: config.device.stateDirectory + "/allowed")
         do {
@@ -111,6 +115,7 @@ public final class Agent {
             return .handled
         }
         client.router.presences { [unowned self] stanza in
+            if self.rooms.presence(stanza) { return .handled }
             self.presenceStanza(stanza)
             return .handled
         }
@@ -156,6 +161,7 @@ public final class Agent {
                 }
             }
         }
+        installRooms()
         presence.start()
         iot.install()
         adHoc.install()
@@ -165,7 +171,10 @@ public final class Agent {
 
     func message(_ stanza: XMLElement) {
         let type = stanza.stanzaType ?? "normal"
-        guard type == "chat" || type == "normal", let from = stanza.from else { return }
+        guard type == "chat" || type == "normal", let origin = stanza.from else { return }
+        // A private message through a room is judged by the occupant's real JID (the reply goes back
+        // through the room).
+        let from = sender(of: stanza, from: origin)
         let control = stanza.child("set", namespace: IoTFrontEnd.control)
         let body = stanza.child("body")?.text
         guard control != nil || body != nil else { return }

@@ -50,6 +50,16 @@ public enum ChatParser {
             case .allow: return .success(.allow(jid.bare))
             default: return .success(.deny(jid.bare))
             }
+        case .rooms:
+            guard words.count == 1 else { return .failure(.badArgument("rooms takes nothing after it: send rooms alone")) }
+            return .success(.rooms)
+        case .join, .leave:
+            let usage = verb == .join ? "join <room> [nick], e.g. join fleet@conference.example.org" : "leave <room>, e.g. leave fleet@conference.example.org"
+            guard words.count == 2 || (verb == .join && words.count == 3) else { return extra(usage) }
+            guard let room = try? JID(words[1]), room.localpart != nil, room.resourcepart == nil else {
+                return .failure(.badArgument("\(words[1]) is not a room address; usage: \(usage)"))
+            }
+            return .success(verb == .join ? .join(room: room, nick: words.count == 3 ? words[2] : nil) : .leave(room: room))
         case .set:
             guard words.count == 3 else { return extra("\(first) <output> on|off") }
             return action(words[1], words[2])

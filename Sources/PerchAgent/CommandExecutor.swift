@@ -53,6 +53,8 @@ public final class CommandExecutor {
     /// Lists the readings node's subscriptions / removes one; nil when pubsub is not configured.
     public var listSubscribers: ((@escaping (CommandOutcome) -> Void) -> Void)?
     public var removeSubscriber: ((JID, @escaping (CommandOutcome) -> Void) -> Void)?
+    /// The group chat rooms: answers `rooms`, `join` and `leave` (the agent's room manager).
+    public var roomCommand: ((DeviceCommand) -> CommandOutcome)?
     /// More lines for the status command (the outbox's backlog).
     public var statusDetails: (() -> String?)?
     /// Called after any output changed by a command (for presence and pubsub).
@@ -175,6 +177,8 @@ public final class CommandExecutor {
         case .removeSubscriber(let jid):
             guard let remove = removeSubscriber else { return finish(.fail(.featureNotImplemented, "readings are not published to pubsub ([telemetry] pubsub)")) }
             remove(jid, finish)
+        case .rooms, .join, .leave:
+            finish(roomCommand?(command) ?? .fail(.featureNotImplemented, "group chat rooms are not available"))
         case .allow(let jid), .deny(let jid):
             let allow = if case .allow = command { true } else { false }
             if let text = decideSubscription?(jid, allow) { finish(.ok(text)) } else {
@@ -295,7 +299,9 @@ public final class CommandExecutor {
         if role >= .operator {
             lines.append("<output> on|off|toggle · pulse <output> <duration>")
         }
-        if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests) · subscribers · unsubscribe <jid>") }
+        if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests) · subscribers · unsubscribe <jid>")
+            lines.append("rooms · join <room> [nick] · leave <room>")
+        }
         let outputs = hardware.config.outputs.map(\.name)
         let sensors = hardware.config.sensors.map(\.name) + hardware.config.inputs.map(\.name)
         if !outputs.isEmpty { lines.append("outputs: \(outputs.joined(separator: ", "))") }

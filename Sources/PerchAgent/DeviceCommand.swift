@@ -21,6 +21,10 @@ public enum DeviceCommand: Hashable, Sendable {
     /// The readings node's subscriptions, and removing one (owners).
     case subscribers
     case removeSubscriber(JID)
+    /// The group chat rooms, joining one and leaving one (owners).
+    case rooms
+    case join(room: JID, nick: String?)
+    case leave(room: JID)
 
     /// Who may run it.
     public var requiredRole: Role {
@@ -28,14 +32,14 @@ public enum DeviceCommand: Hashable, Sendable {
         case .help: .viewer
         case .status, .read, .describe: .viewer
         case .set, .toggle, .pulse: .operator
-        case .block, .unblock, .allow, .deny, .subscribers, .removeSubscriber: .owner
+        case .block, .unblock, .allow, .deny, .subscribers, .removeSubscriber, .rooms, .join, .leave: .owner
         }
     }
 
     /// Whether it changes anything (what rate limits and stale-message checks apply to).
     public var isAction: Bool {
         switch self {
-        case .help, .status, .read, .describe, .subscribers: false
+        case .help, .status, .read, .describe, .subscribers, .rooms: false
         default: true
         }
     }
@@ -56,6 +60,9 @@ public enum DeviceCommand: Hashable, Sendable {
         case .deny(let j): "deny \(j)"
         case .subscribers: "subscribers"
         case .removeSubscriber(let j): "unsubscribe \(j)"
+        case .rooms: "rooms"
+        case .join(let r, let n): "join \(r)\(n.map { " " + $0 } ?? "")"
+        case .leave(let r): "leave \(r)"
         }
     }
 }

@@ -4,7 +4,7 @@
 public enum ChatWords {
     /// What a command's first word asks for.
     public enum Verb: Sendable, Hashable {
-        case help, status, read, pulse, subscribers, unsubscribe, block, unblock, allow, deny, set
+        case help, status, read, pulse, subscribers, unsubscribe, block, unblock, allow, deny, set, rooms, join, leave
     }
 
     /// First words, with the synonyms people type.
@@ -16,6 +16,7 @@ public enum ChatWords {
         "subscribers": .subscribers, "unsubscribe": .unsubscribe,
         "block": .block, "unblock": .unblock, "allow": .allow, "deny": .deny,
         "set": .set, "turn": .set, "switch": .set,
+        "rooms": .rooms, "join": .join, "leave": .leave,
     ]
 
     /// What an output can be told after its name.

@@ -121,6 +121,8 @@ public struct Configuration: Sendable {
     public var commands = Commands()
     public var telemetry = Telemetry()
     public var outbox = Outbox()
+    /// `[[room]]`: the group chat rooms the device joins.
+    public var rooms: [RoomConfiguration] = []
 }
 
 /// A bare JID or a whole domain (`@example.org`) in an access list.

@@ -110,6 +110,7 @@ public final class Daemon {
         logger.notice("\(sig == SIGTERM ? "SIGTERM" : "SIGINT"): going offline")
         SystemdNotifier.notify("STOPPING=1")
         hardware.shutdown()
+        agent.leaveRooms()
         client.stop { [unowned self] in
             self.agent.stop()
             self.logger.info("stream closed; exiting")

@@ -177,12 +177,16 @@ public final class EventLoop {
         let deadline = Instant.now() + timeout
         var timedOut = false
         let timer = schedule(after: timeout) { [unowned self] in timedOut = true; self.stop() }
+        // A check left scheduled when this run ends must not judge the next run by this condition.
+        var over = false
         var check: (() -> Void)!
         check = { [unowned self] in
+            guard !over else { return }
             if condition() { self.stop() } else if Instant.now() < deadline { self.schedule(after: 10, check) }
         }
         schedule(after: 0, check)
         run()
+        over = true
         timer.cancel()
         return !timedOut || condition()
     }

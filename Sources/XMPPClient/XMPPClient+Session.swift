@@ -74,6 +74,7 @@ extension XMPPClient {
         presenceShow = show
         presenceStatus = status
         if case .online = self.status { sendPresence() }
+        for observer in presenceObservers { observer(show, status) }
     }
 
     func ended(_ conn: XMPPConnection, _ candidate: ServerCandidate, _ reason: XMPPConnection.EndReason) {

@@ -67,6 +67,13 @@ extension XMPPClient {
         if var old = sm {
             if let h = session.serverHandled { _ = old.resumed(serverHandled: h) }
             leftovers = old.unacknowledged.filter { $0.stanzaKind == .message }
+            // A reply in a room makes sense only in its conversation, which went on without us: the
+            // room is joined again, and the reply would land after whatever was said meanwhile.
+            let roomReplies = leftovers.count { $0.messageType == .groupchat }
+            if roomReplies > 0 {
+                leftovers.removeAll { $0.messageType == .groupchat }
+                logger.notice("dropped \(roomReplies) unacknowledged group chat message\(roomReplies == 1 ? "" : "s") from the lost session: out of context once the room is joined again (1:1 replies are sent again)")
+            }
             if session.resumptionFailed {
                 logger.notice("the server could not resume the session; starting a new one\(leftovers.isEmpty ? "" : " and sending \(leftovers.count) unacknowledged messages again")")
             }

@@ -37,6 +37,10 @@ public final class XMPPClient {
     public func observeStatus(_ observer: @escaping (Status) -> Void) {
         statusObservers.append(observer)
     }
+    /// Adds an observer of ``setPresence(show:status:)`` (the group chat rooms carry the same status).
+    public func observePresence(_ observer: @escaping (_ show: String?, _ status: String?) -> Void) {
+        presenceObservers.append(observer)
+    }
     /// Where received messages, presences and iq requests go (``StanzaRouter``); each registration
     /// declares its disco features.
     public let router = StanzaRouter()
@@ -99,8 +103,10 @@ public final class XMPPClient {
     var pendingIQs: [String: PendingIQ] = [:]
     var nextStanzaID = 0
     var rng = SystemRandomNumberGenerator()
-    var presenceShow: String?
-    var presenceStatus: String?
+    /// The `<show/>` and `<status/>` of our presence, as last set (``setPresence(show:status:)``).
+    public internal(set) var presenceShow: String?
+    public internal(set) var presenceStatus: String?
+    var presenceObservers: [(_ show: String?, _ status: String?) -> Void] = []
     /// The presence last broadcast, so a resumed session re-sends it only when it changed meanwhile.
     var lastPresence: XMLElement?
     // XEP-0198 (XMPPClient+StreamManagement.swift)

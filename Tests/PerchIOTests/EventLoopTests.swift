@@ -29,6 +29,19 @@ func listenLoopback() -> (fd: Int32, port: Int) {
         #expect(fired == [1, 3])
     }
 
+    /// A run that timed out leaves its last condition check scheduled: that check must not end the
+    /// next run because the old condition holds now (a test waiting for a reply returned without it).
+    @Test func aTimedOutRunDoesNotEndTheNextOne() throws {
+        let loop = try EventLoop()
+        var first = false
+        #expect(!loop.run(until: { first }, timeout: 25))
+        first = true
+        var second = false
+        _ = loop.schedule(after: 60) { second = true }
+        #expect(loop.run(until: { second }, timeout: 2_000))
+        #expect(second)
+    }
+
     @Test func idleLoopSleepsUntilItsTimer() throws {
         let loop = try EventLoop()
         loop.schedule(after: 300) { loop.stop() }

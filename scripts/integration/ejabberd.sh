@@ -6,7 +6,7 @@
 # Two virtual hosts share one node so both SCRAM variants are tested against one server:
 #   perch.test          the default SCRAM-SHA-1 password storage
 #   sha256.perch.test   auth_scram_hash: sha256, so ejabberd offers SCRAM-SHA-256 only
-# Users perch, peer, operator, viewer and stranger on both, each with the password USER-secret, and
+# Users perch, peer, operator, viewer, stranger, board1 and board2 on both, each with the password USER-secret, and
 # unicode with "ﬁsh-é" (U+FB01 ligature, decomposed é): ejabberd stores the SCRAM keys of its NFKC
 # form (Resourceprep), "fish-é" with U+00E9, as SASLprep gives too. c2s on PERCH_IT_PORT (STARTTLS, default
 # 15232) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs (it
@@ -25,7 +25,7 @@ ctl() {
 }
 if [ "${1:-}" = users ]; then
     for host in perch.test sha256.perch.test; do
-        for user in perch peer operator viewer stranger; do
+        for user in perch peer operator viewer stranger board1 board2; do
             ctl register "$user" "$host" "$user-secret"
         done
         ctl register unicode "$host" "$(printf '\357\254\201sh-e\314\201')"
@@ -120,6 +120,12 @@ modules:$httpmodules
       - flat
       - pep
   mod_blocking: {}
+  mod_muc:
+    host: "conference.@HOST@"
+    access_create: all
+    history_size: 20
+    default_room_options:
+      mam: false
   mod_roster:
     versioning: true
   mod_stream_mgmt:

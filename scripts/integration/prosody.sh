@@ -1,9 +1,10 @@
 #!/bin/sh
 # Starts a Prosody for tests in DIR, on loopback ports of its own, as a foreground child.
 # usage: [PERCH_IT_PORT=N] prosody.sh DIR    (writes DIR/prosody.pid; stop with kill)
-# Domain perch.test, users perch, peer, operator, viewer and stranger, each with the password
+# Domain perch.test, users perch, peer, operator, viewer, stranger, board1 and board2, each with the password
 # USER-secret, and unicode with a non-ASCII password that SASLprep changes (see below); c2s on PERCH_IT_PORT (STARTTLS,
 # default 15222) and the port after it (direct TLS), with the test certificate from Tests/Fixtures/certs.
+# Group chat (XEP-0045) at conference.perch.test; anyone may create rooms.
 # Started again on the same DIR, it keeps its data: that is how the tests restart a server.
 # PERCH_IT_PROSODY_OFFLINE=1 keeps Prosody's default mod_offline (for a test's own server only: what
 # it stores for the device is delivered at every login).
@@ -69,12 +70,15 @@ network_settings = { tcp_backlog = 32 }
 admins = { "perch@perch.test" }
 VirtualHost "perch.test"
 Component "pubsub.perch.test" "pubsub"
+Component "conference.perch.test" "muc"
+    restrict_room_creation = false
+    max_history_messages = 20
 ${localhost:-}
 CFG
 # Run as root, prosody and prosodyctl switch to the 'prosody' user: give it the directory.
 if [ "$(id -u)" -eq 0 ] && id prosody >/dev/null 2>&1; then chown -R prosody:prosody "$dir"; fi
 prosodyctl --config "$dir/prosody.cfg.lua" register perch perch.test perch-secret >/dev/null
-for user in peer operator viewer stranger; do
+for user in peer operator viewer stranger board1 board2; do
     prosodyctl --config "$dir/prosody.cfg.lua" register "$user" perch.test "$user-secret" >/dev/null
 done
 # "ﬁsh-é" written with the U+FB01 ligature and a decomposed é (e, U+0301): Prosody stores the SCRAM

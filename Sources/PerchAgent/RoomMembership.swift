@@ -1,0 +1,262 @@
+import PerchIO
+import PerchLog
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// One group chat room the device is in, or trying to be in: a state machine of the join, the
+/// room's answers and the device's own exits, with no sockets or timers of its own. Each event
+/// returns what to do (send a join, wait, give up), and ``RoomManager`` does it.
+struct RoomMembership {
+    enum State: Sendable, Equatable {
+        /// No session, or not yet asked to join.
+        case idle
+        /// The join presence is out, as `nick`.
+        case joining
+        /// In the room (our self-presence arrived).
+        case joined
+        /// Out for now; a join is due after `retryIn` ms (the manager holds the timer).
+        case waiting
+        /// Out for good, until an owner joins it again: the reason, for `rooms` and the log.
+        case gaveUp(String)
+    }
+
+    enum Action: Sendable, Equatable {
+        /// Send the join presence for `nick`.
+        case join(nick: String)
+        /// Accept the default configuration of the room we created.
+        case configureInstantRoom
+        /// Join again after `ms` milliseconds.
+        case retry(after: Int64)
+        case log(LogLevel, String)
+        /// Join this room instead (a destroyed room's alternate venue, where allowed).
+        case move(to: JID)
+    }
+
+    /// An occupant, as the room's presences describe them.
+    struct Occupant: Sendable, Equatable {
+        var realJID: JID?
+        var occupantID: String?
+        var role: String?
+    }
+
+    let room: JID
+    /// The configured (or invited) nick; conflicts add `-2`, `-3`, …
+    let baseNick: String
+    let followAlternate: Bool
+    private(set) var nick: String
+    private(set) var state: State = .idle
+    /// The subject arrived: what comes after it is said live (history comes before it).
+    private(set) var live = false
+    private(set) var occupants: [String: Occupant] = [:]
+    /// Whether the service gives occupant ids (our own presence carried one), so that an id in a
+    /// message is the service's, not the sender's.
+    private(set) var occupantIDs = false
+    /// Whether the room shows us real JIDs (status 100, or an occupant's item carried one).
+    private(set) var seesRealJIDs = false
+    /// Failed joins or exits in a row (the back-off), and nick conflicts on this join.
+    private var failures = 0
+    private var conflicts = 0
+
+    static let maxOccupants = 2_000
+    static let maxNickSuffix = 9
+    static let firstRetry: Int64 = 30_000
+    static let maxRetry: Int64 = 600_000
+
+    init(room: JID, nick: String, followAlternate: Bool = false) {
+        self.room = room
+        self.baseNick = nick
+        self.nick = nick
+        self.followAlternate = followAlternate
+    }
+
+    var occupantJID: JID? { try? room.withResource(nick) }
+    var isJoined: Bool { state == .joined }
+
+    // MARK: - Events
+
+    /// A session began; `resumed`: the server kept it, and us in the room.
+    mutating func sessionStarted(resumed: Bool) -> [Action] {
+        if case .gaveUp = state { return [] }
+        if resumed && state == .joined { return [] }
+        return startJoin(resetNick: false)
+    }
+
+    /// The session ended: whatever the room knew of us, we join again on the next one.
+    mutating func sessionEnded() {
+        if case .gaveUp = state { return }
+        state = .idle
+        live = false
+        occupants = [:]
+    }
+
+    /// It is time to join again (the retry timer, or an owner's `join`).
+    mutating func retryDue() -> [Action] {
+        guard state == .waiting || state == .idle else { return [] }
+        return startJoin(resetNick: true)
+    }
+
+    /// An owner asked to join a room the device gave up on.
+    mutating func rejoin() -> [Action] {
+        failures = 0
+        state = .idle
+        return startJoin(resetNick: true)
+    }
+
+    private mutating func startJoin(resetNick: Bool) -> [Action] {
+        if resetNick { nick = baseNick; conflicts = 0 }
+        state = .joining
+        live = false
+        occupants = [:]
+        return [.join(nick: nick)]
+    }
+
+    /// The room's presence about an occupant (us among them).
+    mutating func presence(_ p: MUC.OccupantPresence) -> [Action] {
+        if p.isSelf || (p.nick == nick && state == .joining && p.available) {
+            return selfPresence(p)
+        }
+        if p.available {
+            if p.realJID != nil { seesRealJIDs = true }
+            if occupants[p.nick] != nil || occupants.count < Self.maxOccupants {
+                occupants[p.nick] = Occupant(realJID: p.realJID?.bare, occupantID: p.occupantID, role: p.role)
+            }
+        } else {
+            let was = occupants.removeValue(forKey: p.nick)
+            if p.codes.contains(303), let new = p.newNick, let was { occupants[new] = was }
+        }
+        return []
+    }
+
+    private mutating func selfPresence(_ p: MUC.OccupantPresence) -> [Action] {
+        if p.available {
+            let first = state != .joined
+            // The service may have changed our nick (210): the presence is from the one we have.
+            nick = p.nick
+            state = .joined
+            occupantIDs = p.occupantID != nil
+            if p.codes.contains(100) || p.realJID != nil { seesRealJIDs = true }
+            var actions: [Action] = []
+            if first {
+                failures = 0
+                let role = p.role.map { " as \($0)" } ?? ""
+                let conflictNote = nick == baseNick ? "" : " (\(baseNick) was taken)"
+                actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
+            }
+            if p.codes.contains(201) {
+                actions.append(.log(.notice, "the room \(room) did not exist: created it, with the service's default configuration"))
+                actions.append(.configureInstantRoom)
+            }
+            return actions
+        }
+        // Our own unavailable presence: out of the room.
+        live = false
+        occupants = [:]
+        if p.codes.contains(303), let new = p.newNick {
+            // Our nick was changed by the service: we are still in, under the new one.
+            nick = new
+            return []
+        }
+        switch MUC.exit(p) {
+        case .left:
+            state = .idle
+            return []
+        case .kicked(let reason):
+            return wait("was kicked from the room \(room)\(because(reason))", level: .warning)
+        case .shutdown:
+            return wait("the room \(room)'s service is shutting down", level: .notice)
+        case .membershipLost:
+            return giveUp("the room \(room) is members-only now and the device is not a member: an owner of the room must make the device a member, then say \"join \(room)\"")
+        case .banned(let reason):
+            return giveUp("banned from the room \(room)\(because(reason)); not joining it again (an owner can say \"join \(room)\" once the ban is lifted)")
+        case .destroyed(let d):
+            let why = "the room \(room) was destroyed\(because(d.reason))"
+            if let alt = d.alternate, followAlternate {
+                state = .gaveUp(why)
+                return [.log(.warning, "\(why); joining its alternate venue \(alt) (follow_alternate)"), .move(to: alt)]
+            }
+            let altNote = d.alternate.map { "; it names \($0) as its alternate venue (set follow_alternate = true in its [[room]] to follow)" } ?? ""
+            return giveUp("\(why)\(altNote)")
+        }
+    }
+
+    /// The room refused our join.
+    mutating func refused(_ r: MUC.Refusal) -> [Action] {
+        guard state == .joining else { return [] }
+        switch r {
+        case .nickTaken:
+            conflicts += 1
+            if conflicts < Self.maxNickSuffix {
+                let taken = nick
+                nick = "\(baseNick)-\(conflicts + 1)"
+                return [.log(.notice, "the nick \(taken) is taken in \(room); trying \(nick)"), .join(nick: nick)]
+            }
+            return wait("the nicks \(baseNick) to \(nick) are all taken in \(room)", level: .warning)
+        case .password:
+            return giveUp("the room \(room) refused the join: it needs a password (set password_file in its [[room]], or check the one it names)")
+        case .membersOnly:
+            return giveUp("the room \(room) is members-only: an owner of the room must make the device a member (or set password_file if it is password-protected)")
+        case .banned:
+            return giveUp("the room \(room) refused the join: the device is banned there")
+        case .full:
+            return wait("the room \(room) is full", level: .warning)
+        case .cannotCreate(let e):
+            return wait("the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid", level: .warning)
+        case .badNick(let e):
+            return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]]")
+        case .unreachable(let e):
+            return wait("the room \(room)'s server cannot be reached (\(e.condition.rawValue))", level: .warning)
+        case .other(let e):
+            return wait("the room \(room) refused the join: \(e)", level: .warning)
+        }
+    }
+
+    /// No answer to our join in time.
+    mutating func joinTimedOut() -> [Action] {
+        guard state == .joining else { return [] }
+        return wait("the room \(room) did not answer the join", level: .warning)
+    }
+
+    /// The answer to a self-ping.
+    mutating func selfPinged(_ r: MUC.SelfPing) -> [Action] {
+        guard state == .joined, r == .notJoined else { return [] }
+        return [.log(.warning, "the room \(room) no longer has the device in it (self-ping); joining again")] + startJoin(resetNick: true)
+    }
+
+    /// The subject arrived: from here on, lines are said live.
+    mutating func subjectArrived() {
+        if state == .joined { live = true }
+    }
+
+    /// No subject came after the join (a service that sends none): take lines as live from now.
+    mutating func settle() {
+        if state == .joined { live = true }
+    }
+
+    /// The real JID of whoever said a line as `nick` (with the occupant id the message carried),
+    /// when the room showed it: nil when the room hides it, or the message's occupant id is not the
+    /// one the occupant's presence had (the nick changed hands).
+    func realJID(of nick: String, occupantID: String?) -> JID? {
+        guard let o = occupants[nick], let jid = o.realJID else { return nil }
+        if occupantIDs, o.occupantID != occupantID { return nil }
+        return jid
+    }
+
+    // MARK: -
+
+    private mutating func wait(_ why: String, level: LogLevel) -> [Action] {
+        state = .waiting
+        failures += 1
+        let delay = min(Self.maxRetry, Self.firstRetry << min(failures - 1, 10))
+        return [.log(level, "\(why); joining again in \(describeDuration(delay))"), .retry(after: delay)]
+    }
+
+    private mutating func giveUp(_ why: String) -> [Action] {
+        state = .gaveUp(why)
+        return [.log(.warning, why)]
+    }
+
+    private func because(_ reason: String?) -> String {
+        reason.map { " (\"\($0.prefix(200))\")" } ?? ""
+    }
+}
