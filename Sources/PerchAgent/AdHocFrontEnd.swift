@@ -16,8 +16,6 @@ import XMPPCore
 /// value the form does not take) completes with a `<note type='error'/>` saying why: clients show
 /// a note, while some (Psi) close the form on an iq error without a word.
 final class AdHocFrontEnd {
-    static let ns = "http://jabber.org/protocol/commands"
-
     struct Command {
         let node: String
         let name: String
@@ -48,9 +46,9 @@ final class AdHocFrontEnd {
 
     func install() {
         // disco#items: browsers (Gajim's service discovery) only walk an entity that advertises it.
-        client.router.iq(XMPPNamespace.discoItems, features: [XMPPNamespace.discoItems]) { [unowned self] iq in self.items(iq) }
+        client.router.iq(DiscoItems.namespace, features: [DiscoItems.namespace]) { [unowned self] iq in self.items(iq) }
         client.discoInfoForNode = { [unowned self] node, iq in self.info(node, iq) }
-        client.router.iq(Self.ns, features: [Self.ns, DataForm.ns]) { [unowned self] iq in self.command(iq) }
+        client.router.iq(AdHocCommands.namespace, features: [AdHocCommands.namespace, DataForm.ns]) { [unowned self] iq in self.command(iq) }
     }
 
     private func role(_ iq: XMLElement) -> Role {
@@ -58,54 +56,46 @@ final class AdHocFrontEnd {
         return executor.policy.role(of: from)
     }
 
-    private var me: String {
-        if case .online(let session) = client.status { return session.jid.description }
-        return client.config.jid.description
+    private var me: JID {
+        if case .online(let session) = client.status { return session.jid }
+        return client.config.jid
     }
 
     // MARK: Discovery
 
     func items(_ iq: XMLElement) -> IQHandling {
-        guard iq.stanzaType == "get", let query = iq.child("query", namespace: XMPPNamespace.discoItems) else { return .unhandled }
-        let node = query[attribute: "node"]
-        var out = XMLElement("query", namespace: XMPPNamespace.discoItems, attrs: ["node": node])
+        guard let requested = DiscoItems.requestedNode(iq) else { return .unhandled }
+        let node = requested
+        var out = DiscoItems(node: node, items: [])
         // The role first, before the node is looked at: strangers get an empty list whatever they ask
         // (what any entity with nothing for them would answer, so it tells them nothing), while the
         // gate has replies for strangers; after that, nothing.
         let role = role(iq)
         if role == .stranger {
             guard let from = iq.from, executor.strangers.refuse(from, "ad-hoc command list") else { return .handled }
-            return .reply(Stanza.result(for: iq, payload: out))
+            return .reply(Stanza.result(for: iq, payload: out.element))
         }
         guard let node else {
             // XEP-0050 / XEP-0030: the commands node as an item of the device itself, for
             // clients that browse (Gajim's service discovery) rather than ask the node directly.
-            out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": Self.ns, "name": "Commands"]))
-            return .reply(Stanza.result(for: iq, payload: out))
+            out.items.append(AdHocCommands.commandListItem(of: me))
+            return .reply(Stanza.result(for: iq, payload: out.element))
         }
-        guard node == Self.ns else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
+        guard node == AdHocCommands.namespace else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound))) }
         for c in commands where role >= c.role {
-            out.append(XMLElement("item", namespace: XMPPNamespace.discoItems, attrs: ["jid": me, "node": c.node, "name": c.name]))
+            out.items.append(AdHocCommands.commandItem(of: me, node: c.node, name: c.name))
         }
-        return .reply(Stanza.result(for: iq, payload: out))
+        return .reply(Stanza.result(for: iq, payload: out.element))
     }
 
     func info(_ node: String, _ iq: XMLElement) -> XMLElement? {
-        if node == Self.ns {
+        if node == AdHocCommands.namespace {
             // The features let a browser walk into the list (disco#items) and offer its "execute
             // command" action on it (commands), as Gajim's does.
-            return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
-                XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-list", "name": "Commands"]),
-                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": XMPPNamespace.discoItems]),
-                XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": Self.ns]),
-            ])
+            return AdHocCommands.commandListInfo
         }
         guard let c = commands.first(where: { $0.node == node }), role(iq) >= c.role else { return nil }
-        return XMLElement("query", namespace: XMPPNamespace.discoInfo, attrs: ["node": node], children: [
-            XMLElement("identity", namespace: XMPPNamespace.discoInfo, attrs: ["category": "automation", "type": "command-node", "name": c.name]),
-            XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": Self.ns]),
-            XMLElement("feature", namespace: XMPPNamespace.discoInfo, attrs: ["var": DataForm.ns]),
-        ])
+        return AdHocCommands.commandInfo(node: node, name: c.name)
     }
 
     // MARK: Execution
@@ -116,33 +106,34 @@ final class AdHocFrontEnd {
         // each, and none at all once the gate has spent the replies to strangers.
         let role = role(iq)
         if role == .stranger { return executor.refuseStranger(iq, from, "ad-hoc command", "commands are for the device's viewers, operators and owners") }
-        guard iq.stanzaType == "set", let cmd = iq.child("command", namespace: Self.ns), let node = cmd[attribute: "node"] else {
+        guard case .success(let request) = AdHocCommands.request(in: iq) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest)))
         }
+        let node = request.node
         guard let c = commands.first(where: { $0.node == node }) else { return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no command \(node)"))) }
         let context = context(iq, from, role)
         guard role >= c.role else {
             let text = "\(c.name) needs the \(c.role) role; you are a \(role) here"
             executor.auditRefused(context, c.name, StanzaError(.forbidden, text: text))
-            return .reply(refused(iq, node, cmd[attribute: "sessionid"] ?? SecureRandomSession.id(), text))
+            return .reply(refused(iq, node, request.sessionID ?? SecureRandomSession.id(), text))
         }
-        let action = cmd[attribute: "action"] ?? "execute"
         expireSessions()
 
-        if let sid = cmd[attribute: "sessionid"] {
+        if let sid = request.sessionID {
             guard let session = sessions[sid], session.node == node, session.owner == from else {
-                return .reply(commandError(iq, .badRequest, "bad-sessionid", "the session expired or is not yours; start the command again"))
+                return .reply(AdHocCommands.error(for: iq, .badRequest, .badSessionID, text: "the session expired or is not yours; start the command again"))
             }
-            if action == "cancel" {
+            switch request.action {
+            case .cancel:
                 sessions[sid] = nil
-                return .reply(Stanza.result(for: iq, payload: XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "canceled"])))
-            }
-            guard action == "complete" || action == "execute" || action == "next" else {
-                return .reply(commandError(iq, .badRequest, "bad-action", "\(action) is not possible here"))
+                return .reply(Stanza.result(for: iq, payload: AdHocCommands.response(node: node, sessionID: sid, status: .canceled)))
+            case .complete, .execute, .next:
+                break
+            case .prev, .other:
+                return .reply(AdHocCommands.error(for: iq, .badRequest, .badAction, text: "\(request.action.rawValue) is not possible here"))
             }
             sessions[sid] = nil
-            let values = DataForm.values(cmd.child("x", namespace: DataForm.ns))
-            switch parse(node, values) {
+            switch parse(node, request.values) {
             case .failure(let problem):
                 executor.auditRefused(context, "\(c.name) form", StanzaError(.badRequest, text: problem.text))
                 return .reply(refused(iq, node, sid, problem.text))
@@ -160,9 +151,8 @@ final class AdHocFrontEnd {
         default:
             let sid = SecureRandomSession.id()
             sessions[sid] = (node, from, .now())
-            var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "executing"])
-            response.append(XMLElement("actions", namespace: Self.ns, attrs: ["execute": "complete"], children: [XMLElement("complete", namespace: Self.ns)]))
-            response.append(form(node))
+            let response = AdHocCommands.response(node: node, sessionID: sid, status: .executing,
+                                                  actions: .init(execute: .complete, allowed: [.complete]), form: form(node))
             return .reply(Stanza.result(for: iq, payload: response))
         }
         return .handled
@@ -235,15 +225,15 @@ final class AdHocFrontEnd {
                 self.send(self.refused(iq, node, sid, outcome.text))
                 return
             }
-            var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
-            response.append(.text("note", namespace: Self.ns, outcome.text).with(attribute: "type", "info"))
+            var readings: XMLElement?
             if case .read = command {
                 let fields = outcome.text.split(separator: "\n").map { line -> DataForm.Field in
                     let parts = line.split(separator: ":", maxSplits: 1)
                     return .init(variable: String(parts[0]), type: "text-single", label: String(parts[0]), value: parts.count > 1 ? String(parts[1].dropFirst()) : "")
                 }
-                response.append(DataForm.form(type: "result", title: "Readings", instructions: nil, fields: fields))
+                readings = DataForm.form(type: "result", title: "Readings", instructions: nil, fields: fields)
             }
+            let response = AdHocCommands.response(node: node, sessionID: sid, status: .completed, note: .init(.info, outcome.text), form: readings)
             self.send(Stanza.result(for: iq, payload: response))
         }
     }
@@ -253,21 +243,8 @@ final class AdHocFrontEnd {
     /// The text starts "Not done": Gajim shows every completed command under a green tick, whatever
     /// the note's type.
     func refused(_ iq: XMLElement, _ node: String, _ sid: String, _ text: String) -> XMLElement {
-        var response = XMLElement("command", namespace: Self.ns, attrs: ["node": node, "sessionid": sid, "status": "completed"])
         let said = text.hasPrefix("not done") ? "N" + text.dropFirst() : "Not done: " + text
-        response.append(.text("note", namespace: Self.ns, said).with(attribute: "type", "error"))
-        return Stanza.result(for: iq, payload: response)
-    }
-
-    /// An iq error with XEP-0050's specific condition beside the general one.
-    func commandError(_ iq: XMLElement, _ condition: StanzaError.Condition, _ specific: String, _ text: String) -> XMLElement {
-        var reply = Stanza.error(for: iq, StanzaError(condition, text: text))
-        if let i = reply.children.lastIndex(where: { if case .element(let e) = $0 { return e.name == "error" } else { return false } }),
-           case .element(var error) = reply.children[i] {
-            error.append(XMLElement(specific, namespace: Self.ns))
-            reply.children[i] = .element(error)
-        }
-        return reply
+        return Stanza.result(for: iq, payload: AdHocCommands.response(node: node, sessionID: sid, status: .completed, note: .init(.error, said)))
     }
 
     private func expireSessions() {
@@ -280,13 +257,5 @@ enum SecureRandomSession {
     static func id() -> String {
         var g = SystemRandomNumberGenerator()
         return (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max, using: &g), radix: 36) }.joined()
-    }
-}
-
-extension XMLElement {
-    func with(attribute name: String, _ value: String) -> XMLElement {
-        var copy = self
-        copy[attribute: name] = value
-        return copy
     }
 }

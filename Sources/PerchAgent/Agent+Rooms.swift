@@ -135,11 +135,11 @@ extension Agent {
         return true
     }
 
-    /// Whether `service` (a MUC service's domain) belongs to `domain`'s server: the domain itself or
-    /// a subdomain of it (conference.example.org for example.org).
+    /// Whether `service` (a MUC service's domain) belongs to `domain`'s server: a subdomain of it
+    /// (conference.example.org for example.org). Not the domain itself: there, any account of the
+    /// owner's server (bob@example.org) could relay an "invitation" said to be from the owner.
     static func isServiceOf(_ service: String, _ domain: String) -> Bool {
-        let s = service.lowercased(), d = domain.lowercased()
-        return s == d || s.hasSuffix("." + d)
+        service.lowercased().hasSuffix("." + domain.lowercased())
     }
 
     // MARK: - rooms, join, leave

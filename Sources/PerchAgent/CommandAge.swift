@@ -1,5 +1,5 @@
-import PerchIO
 public import XMPPCore
+import XMPPClient
 
 /// How long ago a command was sent, from the XEP-0203 `<delay/>` elements of its stanza.
 ///
@@ -26,11 +26,6 @@ public enum CommandAge {
     /// the oldest parseable delay stamp, negative when even that lies in the future. Nil when the stanza
     /// carries no delay (it came live).
     public static func from(stanza: XMLElement, now: Int64) -> Int64? {
-        var oldest: Int64?
-        for case .element(let e) in stanza.children where e.name == "delay" && e.namespace == XMPPNamespace.delay {
-            guard let stamp = e[attribute: "stamp"].flatMap(XMPPDateTime.parse) else { continue }
-            oldest = min(oldest ?? stamp, stamp)
-        }
-        return oldest.map { now - $0 }
+        Delay.all(in: stanza).map(\.stamp).min().map { now - $0 }
     }
 }

@@ -11,8 +11,8 @@ import XMPPCore
 /// following their last published versions (both retracted, but the only standard vocabulary that
 /// existing libraries speak). Both map onto ``DeviceCommand``s, so the checks are the chat's.
 struct IoTFrontEnd {
-    static let control = "urn:xmpp:iot:control"
-    static let sensorData = "urn:xmpp:iot:sensordata"
+    static let control = IoTControl.namespace
+    static let sensorData = IoTSensorData.namespace
 
     let executor: CommandExecutor
     let client: XMPPClient
@@ -49,7 +49,7 @@ struct IoTFrontEnd {
         }
         let role = executor.policy.role(of: from)
         if role == .stranger { return executor.refuseStranger(iq, from, "XEP-0325 set", "switching is for the device's operators and owners") }
-        guard iq.stanzaType == "set", let set = iq.child("set", namespace: Self.control) else {
+        guard iq.stanzaType == "set", let set = IoTControl.set(in: iq) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <set xmlns='\(Self.control)'>")))
         }
         // An iq normally carries no delay; one that does (stored and forwarded) is judged by it like chat.
@@ -65,7 +65,7 @@ struct IoTFrontEnd {
             if let (name, e) = failure {
                 self.client.send(self.error(iq, name, e))
             } else {
-                self.client.send(Stanza.result(for: iq, payload: XMLElement("setResponse", namespace: Self.control)))
+                self.client.send(Stanza.result(for: iq, payload: IoTControl.setResponse))
             }
         }
         return .handled
@@ -108,26 +108,31 @@ struct IoTFrontEnd {
         }
         var commands: [(String, DeviceCommand)] = []
         var named: Set<String> = []
-        for p in parameters {
-            guard let name = p[attribute: "name"], let value = p[attribute: "value"] else {
-                return .failure(.init(nil, StanzaError(.badRequest, text: "a <\(p.name)> parameter needs name and value")))
+        for e in parameters {
+            let p: IoTControl.Parameter
+            switch IoTControl.parameter(e) {
+            case .failure(.missingNameOrValue(let element)):
+                return .failure(.init(nil, StanzaError(.badRequest, text: "a <\(element)> parameter needs name and value")))
+            case .success(let parameter): p = parameter
             }
+            let (name, value) = (p.name, p.value)
             guard named.insert(name.lowercased()).inserted else {
                 return .failure(.init(name, StanzaError(.badRequest, text: "\(name) is named more than once in this set; set each output once")))
             }
             let command: DeviceCommand
-            switch p.name {
-            case "boolean":
-                guard let on = ["true": true, "1": true, "false": false, "0": false][value] else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not a boolean"))) }
+            switch p.kind {
+            case .boolean:
+                guard let on = p.booleanValue else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not a boolean"))) }
                 command = .set(output: name, on: on)
-            case "int", "long":
+            case .int, .long:
+                // Outputs are on or off: only 0 and 1, as written (not any xs:int that equals them).
                 guard value == "0" || value == "1" else { return .failure(.init(name, StanzaError(.badRequest, text: "\(name) is on/off: use 0 or 1"))) }
                 command = .set(output: name, on: value == "1")
-            case "duration":
-                guard let ms = Self.parseXSDuration(value), ms > 0 else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S"))) }
+            case .duration:
+                guard let ms = p.durationMilliseconds, ms > 0 else { return .failure(.init(name, StanzaError(.badRequest, text: "\(value) is not an xs:duration such as PT5S"))) }
                 command = .pulse(output: name, milliseconds: ms)
-            default:
-                return .failure(.init(name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(p.name)")))
+            case .other(let kind):
+                return .failure(.init(name, StanzaError(.badRequest, text: "\(name) takes boolean, int (0/1) or duration (a pulse), not \(kind)")))
             }
             guard hardware.output(named: name) != nil || hardware.unavailable.keys.contains(where: { $0.lowercased() == name.lowercased() }) else {
                 return .failure(.init(name, StanzaError(.itemNotFound, text: "no output \"\(name)\"")))
@@ -151,31 +156,7 @@ struct IoTFrontEnd {
     /// An error reply naming the parameter at fault (`<setResponse><parameter name='…'/></setResponse>`),
     /// to an iq or a message.
     func error(_ iq: XMLElement, _ parameter: String?, _ e: StanzaError) -> XMLElement {
-        var reply = Stanza.error(for: iq, e)
-        var response = XMLElement("setResponse", namespace: Self.control)
-        if let parameter { response.append(XMLElement("parameter", namespace: Self.control, attrs: ["name": parameter])) }
-        reply.children.insert(.element(response), at: 0)
-        return reply
-    }
-
-    /// xs:duration, the parts a pulse needs: `PT5S`, `PT0.5S`, `PT1M30S`, `PT2H`.
-    static func parseXSDuration(_ s: String) -> Int64? {
-        guard s.hasPrefix("PT"), s.count > 2 else { return nil }
-        var total = 0.0
-        var number = ""
-        for c in s.dropFirst(2) {
-            if c.isNumber || c == "." { number.append(c); continue }
-            guard let n = Double(number) else { return nil }
-            switch c {
-            case "H": total += n * 3_600_000
-            case "M": total += n * 60_000
-            case "S": total += n * 1000
-            default: return nil
-            }
-            number = ""
-        }
-        guard number.isEmpty, total < 1e12 else { return nil }
-        return Int64(total.rounded())
+        IoTControl.errorReply(to: iq, parameter: parameter, e)
     }
 
     // MARK: XEP-0323 momentary readout
@@ -190,73 +171,57 @@ struct IoTFrontEnd {
         // the gate has some.
         let role = executor.policy.role(of: from)
         if role == .stranger { return executor.refuseStranger(iq, from, "XEP-0323 readout", "readings are for the device's viewers, operators and owners") }
-        guard iq.stanzaType == "get", let req = iq.child("req", namespace: Self.sensorData) else {
+        guard case .success(let req) = IoTSensorData.readoutRequest(in: iq) else {
             return .reply(Stanza.error(for: iq, StanzaError(.badRequest, text: "expected <req xmlns='\(Self.sensorData)'>")))
         }
-        // The last versions name the request `id`; early ones `seqnr`. Answer in the request's terms.
-        let key = req[attribute: "id"] != nil ? "id" : "seqnr"
-        let seq = req[attribute: key] ?? "1"
-        let wanted = Set(req.children(namespace: Self.sensorData).filter { $0.name == "field" }.compactMap { $0[attribute: "name"]?.lowercased() })
+        // Field names are matched without regard to case.
+        let wanted = Set(req.fieldNames.map { $0.lowercased() })
         let known = Set(hardware.sensors.order.map { $0.lowercased() } + hardware.outputs.map { $0.name.lowercased() } + hardware.inputs.map { $0.name.lowercased() })
         if let unknown = wanted.first(where: { !known.contains($0) }) {
             return .reply(Stanza.error(for: iq, StanzaError(.itemNotFound, text: "no field \"\(unknown)\"")))
         }
-        var accepted = XMLElement("accepted", namespace: Self.sensorData, attrs: [key: seq])
-        accepted.attributes.append(.init("queued", "false"))
-        client.send(Stanza.result(for: iq, payload: accepted))
-        client.send(fieldsMessage(to: from, key: key, seq: seq, wanted: wanted))
+        client.send(Stanza.result(for: iq, payload: IoTSensorData.accepted(req.id, queued: false)))
+        client.send(fieldsMessage(to: from, key: req.id.key, seq: req.id.value, wanted: wanted))
         executor.execute(.read(sensor: nil), CommandContext(from: from, role: role, frontEnd: "iot")) { _ in }
         return .handled
     }
 
+    /// The readout for request `seq` (named by `key`: `id` or `seqnr`), of the fields `wanted` (all
+    /// when empty).
     func fieldsMessage(to: JID, key: String, seq: String, wanted: Set<String>) -> XMLElement {
         func include(_ name: String) -> Bool { wanted.isEmpty || wanted.contains(name.lowercased()) }
-        var fields: [XMLElement] = []
+        var timestamps: [XMLElement] = []
         var errors: [XMLElement] = []
         let now = wallClock()
         let nowStamp = WallClock.iso8601(seconds: now.seconds, millis: now.millis)
-        var byStamp: [String: [XMLElement]] = [:]
+        var byStamp: [String: [IoTSensorData.Field]] = [:]
         for name in hardware.sensors.order where include(name) {
             guard let sensor = hardware.sensors.sensors[name] else { continue }
             switch hardware.sensors.current(name) {
             case .ok(let r):
                 let stamp = WallClock.iso8601(milliseconds: r.timestamp)
-                var f: XMLElement
+                let value: IoTSensorData.Field.Value
                 switch r.value {
-                case .number(let d):
-                    f = XMLElement("numeric", namespace: Self.sensorData, attrs: ["name": name, "momentary": "true", "automaticReadout": "true", "value": SensorValue.number(d).description])
-                    if !r.unit.isEmpty { f.attributes.append(.init("unit", r.unit)) }
-                    f.attributes.append(.init("nrDecimals", String(sensor.spec.precision)))
-                case .boolean(let b):
-                    f = XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": name, "momentary": "true", "automaticReadout": "true", "value": b ? "true" : "false"])
+                case .number(let d): value = .numeric(SensorValue.number(d).description, unit: r.unit, decimals: sensor.spec.precision)
+                case .boolean(let b): value = .boolean(b)
                 }
-                byStamp[stamp, default: []].append(f)
+                byStamp[stamp, default: []].append(.init(name: name, value: value, flags: [.momentary, .automaticReadout]))
             case .failed(let e, _):
-                errors.append(.text("error", namespace: Self.sensorData, "\(name): \(e)"))
+                errors.append(IoTSensorData.error(nodeID: executor.deviceName, timestamp: nowStamp, "\(name): \(e)"))
             case .unknown:
                 break
             }
         }
         for output in hardware.outputs where include(output.name) {
-            byStamp[nowStamp, default: []].append(XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": output.name, "status": "true", "writable": "true", "value": output.state ? "true" : "false"]))
+            byStamp[nowStamp, default: []].append(.init(name: output.name, value: .boolean(output.state), flags: [.status, .writable]))
         }
         for input in hardware.inputs where include(input.name) {
-            byStamp[nowStamp, default: []].append(XMLElement("boolean", namespace: Self.sensorData, attrs: ["name": input.name, "momentary": "true", "value": input.value ? "true" : "false"]))
+            byStamp[nowStamp, default: []].append(.init(name: input.name, value: .boolean(input.value), flags: [.momentary]))
         }
         for stamp in byStamp.keys.sorted() {
-            fields.append(XMLElement("timestamp", namespace: Self.sensorData, attributes: [.init("value", stamp)], children: byStamp[stamp]!.map { .element($0) }))
+            timestamps.append(IoTSensorData.timestamp(stamp, byStamp[stamp]!))
         }
-        var node = XMLElement("node", namespace: Self.sensorData, attrs: ["nodeId": executor.deviceName])
-        for f in fields { node.append(f) }
-        for e in errors {
-            var err = e
-            err.attributes = [.init("nodeId", executor.deviceName), .init("timestamp", nowStamp)]
-            node.append(err)
-        }
-        var body = XMLElement("fields", namespace: Self.sensorData, attrs: [key: seq, "done": "true"])
-        body.append(node)
-        var m = XMLElement("message", namespace: XMPPNamespace.client, attrs: ["to": to.description, "id": client.makeID("sd")])
-        m.append(body)
-        return m
+        let node = IoTSensorData.node(executor.deviceName, timestamps: timestamps, errors: errors)
+        return IoTSensorData.message(to: to, id: client.makeID("sd"), IoTSensorData.fields(request: .init(key: key, value: seq), done: true, node))
     }
 }

@@ -28,9 +28,6 @@ import XMPPXML
 ///   run) is looked up on the node by id first, and published only if it is not there: a subscriber
 ///   gets each reading once.
 final class PubSubPublisher {
-    static let ns = "http://jabber.org/protocol/pubsub"
-    static let owner = "http://jabber.org/protocol/pubsub#owner"
-    static let data = "urn:xmpp:iot:sensordata"
     /// Publishes in flight at once.
     static let window = 8
 
@@ -124,29 +121,24 @@ final class PubSubPublisher {
     /// A reading as an item.
     func publish(_ reading: Reading, precision: Int) {
         guard enabled else { return }
-        var f: XMLElement
+        let value: IoTSensorData.Field.Value
         switch reading.value {
-        case .number:
-            f = XMLElement("numeric", namespace: Self.data, attrs: ["name": reading.sensor, "momentary": "true", "automaticReadout": "true", "value": reading.value.description, "nrDecimals": String(precision)])
-            if !reading.unit.isEmpty { f.attributes.append(.init("unit", reading.unit)) }
-        case .boolean(let b):
-            f = XMLElement("boolean", namespace: Self.data, attrs: ["name": reading.sensor, "momentary": "true", "automaticReadout": "true", "value": b ? "true" : "false"])
+        case .number: value = .numeric(reading.value.description, unit: reading.unit, decimals: precision)
+        case .boolean(let b): value = .boolean(b)
         }
-        enqueue(fields: [f], at: reading.timestamp)
+        enqueue(fields: [.init(name: reading.sensor, value: value, flags: [.momentary, .automaticReadout])], at: reading.timestamp)
     }
 
     /// An input change, at once (an event, not a sampled value).
     func publishEvent(input: String, value: Bool, at ms: Int64) {
         guard enabled else { return }
-        let f = XMLElement("boolean", namespace: Self.data, attrs: ["name": input, "momentary": "true", "value": value ? "true" : "false"])
-        enqueue(fields: [f], at: ms)
+        enqueue(fields: [.init(name: input, value: .boolean(value), flags: [.momentary])], at: ms)
     }
 
-    private func enqueue(fields: [XMLElement], at ms: Int64) {
+    private func enqueue(fields: [IoTSensorData.Field], at ms: Int64) {
         guard let outbox else { return }
-        let stamp = WallClock.iso8601(milliseconds: ms)
-        let timestamp = XMLElement("timestamp", namespace: Self.data, attributes: [.init("value", stamp)], children: fields.map { .element($0) })
-        let payload = XMLElement("fields", namespace: Self.data, children: [.element(XMLElement("node", namespace: Self.data, attributes: [.init("nodeId", deviceName)], children: [.element(timestamp)]))])
+        let timestamp = IoTSensorData.timestamp(WallClock.iso8601(milliseconds: ms), fields)
+        let payload = IoTSensorData.fields(IoTSensorData.node(deviceName, timestamps: [timestamp]))
         let entry = outbox.add(payload: payload.serialized(), takenAt: ms)
         if firstOwnSeq == .max { firstOwnSeq = entry.seq }
         // Live: out at once when the session is up and answering, whatever the backlog.
@@ -190,18 +182,13 @@ final class PubSubPublisher {
             // XEP-0203: when the reading was taken, for a subscriber that did not see it live. Every
             // item that waited gets it, even briefly: one held back while the server was silent may
             // go out a moment after the connection is back.
-            let stamp = WallClock.iso8601(milliseconds: entry.takenAt)
-            payload.append(XMLElement("delay", namespace: XMPPNamespace.delay, attrs: ["from": client.config.jid.bareString, "stamp": stamp]))
+            payload.append(Delay.element(from: client.config.jid.bareString, at: entry.takenAt))
         }
-        let item = XMLElement("item", namespace: Self.ns, attributes: [.init("id", itemID(entry.seq))], children: [.element(payload)])
-        var publish = XMLElement("publish", namespace: Self.ns, attrs: ["node": node])
-        publish.append(item)
-        var pubsub = XMLElement("pubsub", namespace: Self.ns)
-        pubsub.append(publish)
         let withOptions = service == nil && usePublishOptions
-        if withOptions { pubsub.append(XMLElement("publish-options", namespace: Self.ns, children: [.element(configForm(publishOptions: true))])) }
+        let request = PubSub.publish(id: client.makeID("pub"), to: service, node: node, itemID: itemID(entry.seq), payload: payload,
+                                     options: withOptions ? nodeConfiguration : nil)
         inFlight.insert(entry.seq)
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("pub"), to: service, payload: pubsub)) { [weak self] result in
+        client.sendIQ(request) { [weak self] result in
             guard let self else { return }
             self.inFlight.remove(entry.seq)
             switch result {
@@ -215,9 +202,7 @@ final class PubSubPublisher {
                 if withOptions && retry && !Self.lostInTransit(e) {
                     self.logger.info("the server refused our publish-options (\(e)); configuring the PEP node instead")
                     self.usePublishOptions = false
-                    var plain = payload
-                    plain.children.removeAll { if case .element(let c) = $0 { c.namespace == XMPPNamespace.delay } else { false } }
-                    self.send(entry, payload: plain, delayed: delayed, retry: false)
+                    self.send(entry, payload: Delay.removingDelays(from: payload), delayed: delayed, retry: false)
                     return
                 }
                 self.publishFailed(entry.seq, e)
@@ -273,17 +258,14 @@ final class PubSubPublisher {
     private func lookUpThenPublish(_ entries: [OutboxItem]) {
         for e in entries { inFlight.insert(e.seq) }
         let ids = entries.map { itemID($0.seq) }
-        let items = XMLElement("items", namespace: Self.ns, attrs: ["node": node], children: ids.map { XMLElement("item", namespace: Self.ns, attrs: ["id": $0]) })
-        let request = Stanza.iq(type: "get", id: client.makeID("chk"), to: service, payload: XMLElement("pubsub", namespace: Self.ns, children: [.element(items)]))
+        let request = PubSub.itemsRequest(id: client.makeID("chk"), to: service, node: node, itemIDs: ids)
         client.sendIQ(request) { [weak self] result in
             guard let self else { return }
             for e in entries { self.inFlight.remove(e.seq) }
             var present: Set<String> = []
             switch result {
             case .success(let iq):
-                for item in iq.child("pubsub", namespace: Self.ns)?.child("items", namespace: Self.ns)?.elements ?? [] {
-                    if let id = item[attribute: "id"] { present.insert(id) }
-                }
+                present.formUnion(PubSub.itemIDs(in: iq))
             case .failure(let e) where Self.lostInTransit(e):
                 for entry in entries { self.uncertain.insert(entry.seq) }
                 self.cursor = min(self.cursor, (entries.first?.seq ?? 1) - 1)
@@ -312,23 +294,14 @@ final class PubSubPublisher {
     private var usePublishOptions = true
     private var configured = false
 
-    /// The node's configuration as a form: access model, max_items, persistence.
-    func configForm(publishOptions: Bool) -> XMLElement {
-        let formType = publishOptions ? "http://jabber.org/protocol/pubsub#publish-options" : "http://jabber.org/protocol/pubsub#node_config"
-        return DataForm.form(type: "submit", title: nil, instructions: nil, fields: [
-            .init(variable: "FORM_TYPE", type: "hidden", value: formType),
-            .init(variable: "pubsub#access_model", type: "list-single", value: settings.accessModel),
-            .init(variable: "pubsub#max_items", type: "text-single", value: String(settings.maxItems)),
-            .init(variable: "pubsub#persist_items", type: "boolean", value: settings.persist ? "true" : "false"),
-        ])
+    /// The node's configuration from the settings: access model, max_items, persistence.
+    var nodeConfiguration: PubSub.NodeConfiguration {
+        PubSub.NodeConfiguration(accessModel: settings.accessModel, maxItems: settings.maxItems, persistItems: settings.persist)
     }
 
     /// Creates the service node if it does not exist, and (re)applies our configuration.
     private func ensureNode(_ done: @escaping (Bool) -> Void) {
-        var pubsub = XMLElement("pubsub", namespace: Self.ns)
-        pubsub.append(XMLElement("create", namespace: Self.ns, attrs: ["node": node]))
-        pubsub.append(XMLElement("configure", namespace: Self.ns, children: [.element(configForm(publishOptions: false))]))
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("create"), to: service, payload: pubsub)) { [weak self] result in
+        client.sendIQ(PubSub.create(id: client.makeID("create"), to: service, node: node, configuration: nodeConfiguration)) { [weak self] result in
             guard let self else { return }
             switch result {
             case .success:
@@ -356,10 +329,7 @@ final class PubSubPublisher {
     }
 
     private func configure(_ done: @escaping (Bool) -> Void) {
-        let payload = XMLElement("pubsub", namespace: Self.owner, children: [
-            .element(XMLElement("configure", namespace: Self.owner, attrs: ["node": node], children: [configForm(publishOptions: false)]))
-        ])
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("cfg"), to: service, payload: payload)) { [weak self] result in
+        client.sendIQ(PubSub.configure(id: client.makeID("cfg"), to: service, node: node, configuration: nodeConfiguration)) { [weak self] result in
             guard let self else { return }
             if case .failure(let e) = result {
                 self.logger.warning("cannot configure pubsub node \(self.node): \(e); publishing with its current configuration")
@@ -372,21 +342,14 @@ final class PubSubPublisher {
 
     /// The node's subscriptions, as text for a person.
     func listSubscriptions(_ completion: @escaping (Result<[String], StanzaError>) -> Void) {
-        let payload = XMLElement("pubsub", namespace: Self.owner, children: [.element(XMLElement("subscriptions", namespace: Self.owner, attrs: ["node": node]))])
-        client.sendIQ(Stanza.iq(type: "get", id: client.makeID("subs"), to: service, payload: payload)) { result in
-            completion(result.map { iq in
-                iq.child("pubsub", namespace: Self.owner)?.child("subscriptions", namespace: Self.owner)?.elements.compactMap { s in
-                    s[attribute: "jid"].map { "\($0) (\(s[attribute: "subscription"] ?? "?"))" }
-                } ?? []
-            })
+        client.sendIQ(PubSub.subscriptionsRequest(id: client.makeID("subs"), to: service, node: node)) { result in
+            completion(result.map { iq in PubSub.subscriptions(in: iq).map { "\($0.jid) (\($0.state ?? "?"))" } })
         }
     }
 
     /// Removes a JID's subscription to the node.
     func removeSubscription(_ jid: JID, _ completion: @escaping (Result<Void, StanzaError>) -> Void) {
-        let sub = XMLElement("subscription", namespace: Self.owner, attrs: ["jid": jid.description, "subscription": "none"])
-        let payload = XMLElement("pubsub", namespace: Self.owner, children: [.element(XMLElement("subscriptions", namespace: Self.owner, attrs: ["node": node], children: [sub]))])
-        client.sendIQ(Stanza.iq(type: "set", id: client.makeID("unsub"), to: service, payload: payload)) { result in
+        client.sendIQ(PubSub.setSubscription(id: client.makeID("unsub"), to: service, node: node, jid: jid, state: "none")) { result in
             completion(result.map { _ in () })
         }
     }

@@ -85,6 +85,8 @@ final class RoomManager {
         switch status {
         case .online(let session):
             online = true
+            // A resumed session is still in its rooms; a new one is in none of them.
+            if !session.resumed { for room in order { entries[room]?.membership.sessionEnded() } }
             for room in order { perform(room) { $0.sessionStarted(resumed: session.resumed) } }
             schedulePings()
         case .offline, .stopped, .connecting:
@@ -92,8 +94,8 @@ final class RoomManager {
             online = false
             pingTimer?.cancel()
             pingTimer = nil
+            // The memberships stay as they are until the next session says whether it was resumed.
             for room in order {
-                entries[room]?.membership.sessionEnded()
                 entries[room]?.joinTimer?.cancel()
                 entries[room]?.settleTimer?.cancel()
                 entries[room]?.pingOut = false
@@ -188,6 +190,12 @@ final class RoomManager {
             switch e.membership.state {
             case .joined: return .alreadyIn(e.membership.nick)
             case .gaveUp:
+                // Perhaps the owner now gives what was missing (a password, another nick).
+                if nick != nil || password != nil {
+                    entries[room]?.membership = RoomMembership(room: room, nick: nick ?? e.membership.baseNick, followAlternate: e.membership.followAlternate)
+                    if let password { entries[room]?.password = password }
+                    if e.origin == .remembered { saveRemembered() }
+                }
                 perform(room) { $0.rejoin() }
                 return .joining(entries[room]?.membership.nick ?? defaultNick)
             default:

@@ -57,10 +57,14 @@ struct RoomMembership {
     /// Failed joins or exits in a row (the back-off), and nick conflicts on this join.
     private var failures = 0
     private var conflicts = 0
+    /// The last wait was for a kick: the join after it keeps the back-off, since a kick always
+    /// follows a join that worked, and a room that kicks the device each time it comes in must see
+    /// it back less and less often.
+    private var afterKick = false
 
     static let maxOccupants = 2_000
     static let maxNickSuffix = 9
-    static let firstRetry: Int64 = 30_000
+    static let firstRetry: Int64 = 15_000
     static let maxRetry: Int64 = 600_000
 
     init(room: JID, nick: String, followAlternate: Bool = false) {
@@ -99,6 +103,7 @@ struct RoomMembership {
     /// An owner asked to join a room the device gave up on.
     mutating func rejoin() -> [Action] {
         failures = 0
+        afterKick = false
         state = .idle
         return startJoin(resetNick: true)
     }
@@ -113,7 +118,9 @@ struct RoomMembership {
 
     /// The room's presence about an occupant (us among them).
     mutating func presence(_ p: MUC.OccupantPresence) -> [Action] {
-        if p.isSelf || (p.nick == nick && state == .joining && p.available) {
+        // Our own presence has status 110, but not from every service in every case (ejabberd's
+        // presence for a destroyed room has none): the room's nicks are unique, so ours is us.
+        if p.isSelf || (p.nick == nick && (state == .joining || state == .joined)) {
             return selfPresence(p)
         }
         if p.available {
@@ -131,6 +138,7 @@ struct RoomMembership {
     private mutating func selfPresence(_ p: MUC.OccupantPresence) -> [Action] {
         if p.available {
             let first = state != .joined
+            let asked = nick
             // The service may have changed our nick (210): the presence is from the one we have.
             nick = p.nick
             state = .joined
@@ -138,9 +146,9 @@ struct RoomMembership {
             if p.codes.contains(100) || p.realJID != nil { seesRealJIDs = true }
             var actions: [Action] = []
             if first {
-                failures = 0
-                let role = p.role.map { " as \($0)" } ?? ""
-                let conflictNote = nick == baseNick ? "" : " (\(baseNick) was taken)"
+                if afterKick { afterKick = false } else { failures = 0 }
+                let role = p.role.map { " (\($0))" } ?? ""
+                let conflictNote = nick != asked ? " (the service changed \(asked) to it)" : nick == baseNick ? "" : " (\(baseNick) was taken)"
                 actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
             }
             if p.codes.contains(201) {
@@ -149,19 +157,21 @@ struct RoomMembership {
             }
             return actions
         }
-        // Our own unavailable presence: out of the room.
-        live = false
-        occupants = [:]
         if p.codes.contains(303), let new = p.newNick {
-            // Our nick was changed by the service: we are still in, under the new one.
+            // Our nick was changed by the service: we are still in, under the new one, with the
+            // same occupants, and what is said is still live.
             nick = new
             return []
         }
+        // Our own unavailable presence: out of the room.
+        live = false
+        occupants = [:]
         switch MUC.exit(p) {
         case .left:
             state = .idle
             return []
         case .kicked(let reason):
+            afterKick = true
             return wait("was kicked from the room \(room)\(because(reason))", level: .warning)
         case .shutdown:
             return wait("the room \(room)'s service is shutting down", level: .notice)
@@ -175,8 +185,8 @@ struct RoomMembership {
                 state = .gaveUp(why)
                 return [.log(.warning, "\(why); joining its alternate venue \(alt) (follow_alternate)"), .move(to: alt)]
             }
-            let altNote = d.alternate.map { "; it names \($0) as its alternate venue (set follow_alternate = true in its [[room]] to follow)" } ?? ""
-            return giveUp("\(why)\(altNote)")
+            let altNote = d.alternate.map { "; it names \($0) as its alternate venue (set follow_alternate = true in its [[room]] to follow, or an owner can say \"join \($0)\")" } ?? ""
+            return giveUp("\(why)\(altNote); not joining it again (an owner can say \"join \(room)\" once it exists again)")
         }
     }
 
@@ -193,17 +203,20 @@ struct RoomMembership {
             }
             return wait("the nicks \(baseNick) to \(nick) are all taken in \(room)", level: .warning)
         case .password:
-            return giveUp("the room \(room) refused the join: it needs a password (set password_file in its [[room]], or check the one it names)")
+            return giveUp("the room \(room) refused the join: it needs a password (set password_file in its [[room]], or check the one it names); not joining it again until an owner says \"join \(room)\" or perch restarts")
         case .membersOnly:
-            return giveUp("the room \(room) is members-only: an owner of the room must make the device a member (or set password_file if it is password-protected)")
+            return giveUp("the room \(room) is members-only: an owner of the room must make the device a member (or set password_file if it is password-protected); not joining it again until an owner says \"join \(room)\"")
         case .banned:
-            return giveUp("the room \(room) refused the join: the device is banned there")
+            return giveUp("the room \(room) refused the join: the device is banned there; not joining it again (an owner can say \"join \(room)\" once the ban is lifted)")
         case .full:
             return wait("the room \(room) is full", level: .warning)
         case .cannotCreate(let e):
-            return wait("the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid", level: .warning)
+            let why = e.condition == .itemNotFound
+                ? "the room \(room) does not exist, or is locked until its creator configures it (item-not-found); create or unlock it, or fix the [[room]] jid"
+                : "the room \(room) does not exist and the service will not let the device create it (\(e.condition.rawValue)); create it, or fix the [[room]] jid"
+            return wait(why, level: .warning)
         case .badNick(let e):
-            return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]]")
+            return giveUp("the room \(room) refused the nick \(nick) (\(e)): set another nick in its [[room]] and restart perch; not joining it again until then")
         case .unreachable(let e):
             return wait("the room \(room)'s server cannot be reached (\(e.condition.rawValue))", level: .warning)
         case .other(let e):

@@ -45,6 +45,12 @@ extension ConfigurationLoader {
             if let nick = try r.string(t, "nick", prefix: p) {
                 if let why = RoomConfiguration.problem(withNick: nick, in: jid) { throw r.error(t["nick"], p + "nick", why) }
                 room.nick = nick
+            } else {
+                // The default nick is the device's name: it must do as a nick too.
+                let name = config.device.name ?? config.account.jid.localpart ?? config.account.jid.domainpart
+                if let why = RoomConfiguration.problem(withNick: name, in: jid) {
+                    throw ConfigurationError(file: file, line: t.line, key: p + "nick", "the device's name \"\(name)\" is the default nick, but \(why); set nick")
+                }
             }
             if let file = try r.string(t, "password_file", prefix: p) {
                 guard access(file, R_OK) == 0 else { throw r.error(t["password_file"], p + "password_file", "cannot read \(file)") }

@@ -422,12 +422,12 @@ extension XMPPClient {
     private func builtInReply(_ iq: XMLElement, _ payload: XMLElement) -> XMLElement? {
         let get = iq.stanzaType == "get"
         switch (payload.namespace, payload.name, get) {
-        case (XMPPNamespace.ping, "ping", true):
-            return BasicIQHandlers.ping(iq)
-        case (XMPPNamespace.discoInfo, "query", true):
+        case (Ping.namespace, "ping", true):
+            return Ping.answer(to: iq)
+        case (DiscoInfo.namespace, "query", true):
             let node = payload[attribute: "node"]
             let info = advertised
-            let capsNode = "\(config.capsNode)#\(info.capsVerification)"
+            let capsNode = info.capsNode(base: config.capsNode)
             if let node, node != capsNode {
                 // Nodes of our own (ad-hoc commands) are described by whoever registered them.
                 if let info = discoInfoForNode?(node, iq) { return Stanza.result(for: iq, payload: info) }

@@ -167,6 +167,11 @@ case "check-config":
         print("  outbox       \(config.device.stateDirectory)/outbox.db, written \(commit) (\(o.syncEveryCommit ? "synced" : "survives kill -9")), up to \(o.maxEntries) entries, \(o.maxBytes >> 20) MB, \(describeDuration(o.maxAge))")
     }
     print("  session      \(config.device.stateDirectory)/session.xml (XEP-0198 resumption across restarts)")
+    let nick = config.device.name ?? config.account.jid.localpart ?? ""
+    for room in config.rooms {
+        let uses = [room.commands ? "commands" : nil, room.alerts ? "alerts" : nil].compactMap { $0 }
+        print("  room         \(room.jid) as \(room.nick ?? nick)\(uses.isEmpty ? "" : " (" + uses.joined(separator: ", ") + ")")\(room.passwordFile.map { ", password from \($0)" } ?? "")")
+    }
     for problem in [FileModeChecks.passwordFileProblem(config.account.passwordSource), FileModeChecks.stateDirectoryProblem(config.device.stateDirectory)].compactMap({ $0 }) {
         print("  warning      \(problem)")
     }

@@ -231,6 +231,11 @@ final class DaemonProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        // PERCH_IT_KEEP_LOGS=DIR keeps each daemon's log there, for a failure's story.
+        if let keep = IT.env["PERCH_IT_KEEP_LOGS"] {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            try? FileManager.default.copyItem(atPath: logURL.path, toPath: "\(keep)/\((dir as NSString).lastPathComponent).log")
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

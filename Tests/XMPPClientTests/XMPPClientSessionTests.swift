@@ -290,6 +290,32 @@ final class LogLines: Sendable {
         c.stop {}
     }
 
+    /// A reply in a room lands out of context on a new session (the room is joined again, and the
+    /// conversation went on): unacknowledged group chat messages are dropped with a log line, while
+    /// 1:1 messages go again.
+    @Test func aRefusedResumptionDropsUnacknowledgedGroupChatMessages() throws {
+        var behaviour = FakeServer.Behaviour()
+        behaviour.streamManagement = true
+        behaviour.answerAckRequests = false
+        let server = FakeServer(loop: loop, behaviour: behaviour)
+        let c = try client(server)
+        c.start()
+        #expect(run { self.isOnline(c) })
+        let first = server.current!
+        c.send(Stanza.message(to: try JID("fleet@conference.perch.test"), body: "alice: pump on", type: "groupchat", id: "g1"))
+        c.send(Stanza.message(to: try JID("peer@perch.test"), body: "hello", id: "h1"))
+        #expect(run { self.messages(first).count == 2 })
+        server.behaviour.keepsSessions = false
+        server.drop(first)
+        #expect(run { server.sessions.count == 2 && self.isOnline(c) })
+        let second = server.current!
+        #expect(run(2_000) { self.messages(second) == ["hello"] })
+        c.loop.run(until: { false }, timeout: 200)
+        #expect(self.messages(second) == ["hello"], "the group chat reply is not sent again")
+        #expect(log.contains("dropped 1 unacknowledged group chat message from the lost session"), "\(log.all)")
+        c.stop {}
+    }
+
     @Test func aFloodOfStanzasBeforeEnabledIsDeliveredAndNotCounted() throws {
         var behaviour = FakeServer.Behaviour()
         behaviour.streamManagement = true

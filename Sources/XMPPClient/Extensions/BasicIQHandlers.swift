@@ -1,18 +1,11 @@
 public import XMPPCore
 import PerchIO
 
-/// XEP-0199: XMPP Ping, XEP-0092: Software Version and XEP-0202: Entity Time responders.
+/// XEP-0092: Software Version and XEP-0202: Entity Time responders (XEP-0199 ping is in Ping.swift).
 public enum BasicIQHandlers {
-    /// XEP-0199 §4: a ping is answered with an empty result.
-    public static func ping(_ request: XMLElement) -> XMLElement {
-        Stanza.result(for: request)
-    }
-
-    /// The ping we send to our server for liveness (XEP-0199 §4.2: client-to-server).
+    /// The ping we send to our server for liveness: ``Ping/request(id:to:)``.
     public static func pingRequest(id: String, to domain: String) -> XMLElement {
-        var iq = XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "get", "id": id, "to": domain])
-        iq.append(XMLElement("ping", namespace: XMPPNamespace.ping))
-        return iq
+        Ping.request(id: id, to: domain)
     }
 
     /// XEP-0092: name and version; the OS only when configured (it helps attackers more than users).

@@ -221,7 +221,8 @@ public enum MUC {
 
     public static func line(_ m: XMLElement) -> Line {
         let body = m.child("body", namespace: XMPPNamespace.client)?.text
-        if m.child("subject", namespace: XMPPNamespace.client) != nil, body == nil { return .subject }
+        // §8.1: a subject with a body or a thread is a message, not a subject change.
+        if m.child("subject", namespace: XMPPNamespace.client) != nil, body == nil, m.child("thread", namespace: XMPPNamespace.client) == nil { return .subject }
         if m.child("delay", namespace: delay) != nil || m.child("x", namespace: legacyDelay) != nil { return .delayed }
         guard let nick = m.from?.resourcepart else { return .fromRoom }
         guard let body else { return .empty }
@@ -252,15 +253,17 @@ public enum MUC {
 
     /// The invitation a message carries; nil when it carries none (or a malformed one).
     public static func invitation(_ m: XMLElement) -> Invitation? {
-        if let x = m.child("x", namespace: conference) {
-            guard let room = x[attribute: "jid"].flatMap({ try? JID($0) }), room.localpart != nil, let from = m.from else { return nil }
-            return Invitation(room: room.bare, inviter: from, password: x[attribute: "password"], reason: x[attribute: "reason"], kind: .direct)
-        }
+        // The mediated form first: Prosody and ejabberd add a jabber:x:conference element to it for
+        // old clients, which read first would make it a direct invitation from the room itself.
         if let x = m.child("x", namespace: user), let invite = x.child("invite", namespace: user) {
             guard let room = m.from?.bare, room.localpart != nil, let inviter = invite[attribute: "from"].flatMap({ try? JID($0) }) else { return nil }
             let reason = invite.child("reason", namespace: user)?.text
             return Invitation(room: room, inviter: inviter, password: x.child("password", namespace: user)?.text,
                               reason: reason?.isEmpty == false ? reason : nil, kind: .mediated)
+        }
+        if let x = m.child("x", namespace: conference) {
+            guard let room = x[attribute: "jid"].flatMap({ try? JID($0) }), room.localpart != nil, let from = m.from else { return nil }
+            return Invitation(room: room.bare, inviter: from, password: x[attribute: "password"], reason: x[attribute: "reason"], kind: .direct)
         }
         return nil
     }
