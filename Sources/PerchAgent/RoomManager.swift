@@ -55,6 +55,9 @@ final class RoomManager {
     private(set) var order: [JID] = []
     private var pingTimer: EventLoop.Timer?
     private var online = false
+    /// How stanzas and iq requests go out (the client; a test records them instead).
+    var transmit: (XMLElement) -> Void
+    var request: (_ iq: XMLElement, _ timeout: Int64, _ completion: @escaping (Result<XMLElement, StanzaError>) -> Void) -> Void
 
     init(rooms: [RoomConfiguration], defaultNick: String, client: XMPPClient, loop: EventLoop, logger: Logger, path: String, selfPingInterval: Int64 = 600_000) {
         self.client = client
@@ -63,6 +66,8 @@ final class RoomManager {
         self.defaultNick = defaultNick
         self.path = path
         self.selfPingInterval = selfPingInterval
+        transmit = { [client] in client.send($0) }
+        request = { [client] iq, timeout, completion in client.sendIQ(iq, timeout: timeout, completion: completion) }
         for r in rooms {
             add(r.jid, nick: r.nick ?? defaultNick, origin: .configured, followAlternate: r.followAlternate,
                 commands: r.commands, alerts: r.alerts, passwordFile: r.passwordFile, password: nil)
@@ -108,7 +113,7 @@ final class RoomManager {
         guard online else { return }
         for room in order {
             guard let e = entries[room], e.membership.isJoined, let occupant = e.membership.occupantJID else { continue }
-            client.send(MUC.presence(to: occupant, show: show, status: status))
+            transmit(MUC.presence(to: occupant, show: show, status: status))
         }
     }
 
@@ -117,7 +122,7 @@ final class RoomManager {
         guard online else { return }
         for room in order {
             guard let e = entries[room], e.membership.isJoined || e.membership.state == .joining, let occupant = e.membership.occupantJID else { continue }
-            client.send(MUC.leave(occupant, status: "going offline"))
+            transmit(MUC.leave(occupant, status: "going offline"))
         }
     }
 
@@ -214,7 +219,7 @@ final class RoomManager {
     func leave(_ room: JID) -> Origin? {
         guard let e = entries[room] else { return nil }
         if online, let occupant = e.membership.occupantJID, e.membership.isJoined || e.membership.state == .joining {
-            client.send(MUC.leave(occupant))
+            transmit(MUC.leave(occupant))
         }
         e.retry?.cancel()
         e.joinTimer?.cancel()
@@ -275,9 +280,9 @@ final class RoomManager {
             e.joinTimer?.cancel()
             e.joinTimer = loop.schedule(after: Self.joinTimeout) { [weak self] in self?.perform(room) { $0.joinTimedOut() } }
             entries[room] = e
-            client.send(p)
+            transmit(p)
         case .configureInstantRoom:
-            client.sendIQ(MUC.instantRoom(room, id: client.makeID("muc"))) { [weak self] result in
+            request(MUC.instantRoom(room, id: client.makeID("muc")), 30_000) { [weak self] result in
                 if case .failure(let error) = result {
                     self?.logger.warning("the room \(room) would not take its default configuration (\(error)); it may stay locked until configured from a client")
                 }
@@ -317,7 +322,7 @@ final class RoomManager {
                   let occupant = e.membership.occupantJID else { continue }
             entries[room]?.pingOut = true
             logger.debug("the room \(room) has been quiet for \(describeDuration(now - e.lastHeard)); self-ping")
-            client.sendIQ(MUC.selfPing(occupant, id: client.makeID("sp")), timeout: 60_000) { [weak self] result in
+            request(MUC.selfPing(occupant, id: client.makeID("sp")), 60_000) { [weak self] result in
                 guard let self, self.entries[room] != nil else { return }
                 self.entries[room]?.pingOut = false
                 let verdict = MUC.selfPing(result)

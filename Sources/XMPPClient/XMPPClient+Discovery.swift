@@ -13,8 +13,8 @@ extension XMPPClient {
     /// domain's web server is often another machine): the endpoint found is then connected to
     /// under the pins, so a document cannot lead the board past them.
     func discoverEndpoint(_ transport: ClientConfiguration.Transport) {
-        if let url = discoveredURL {
-            candidates = [transport == .websocket ? ServerCandidate(websocket: url) : ServerCandidate(bosh: url)]
+        if let url = attempts.discoveredURL {
+            attempts.candidates = [transport == .websocket ? ServerCandidate(websocket: url) : ServerCandidate(bosh: url)]
             return nextCandidate()
         }
         let domain = asciiDomain
@@ -36,18 +36,18 @@ extension XMPPClient {
                 return false
             }
             logger.notice("\(source) names \(url) for \(kind)")
-            discoveredURL = url
-            candidates = [transport == .websocket ? ServerCandidate(websocket: url) : ServerCandidate(bosh: url)]
+            attempts.discoveredURL = url
+            attempts.candidates = [transport == .websocket ? ServerCandidate(websocket: url) : ServerCandidate(bosh: url)]
             nextCandidate()
             return true
         }
 
         func fetch(_ url: WebURL, _ parse: @escaping ([UInt8]) throws(HostMeta.ParseError) -> [HostMeta.Link], next: (() -> Void)?) {
             let get = HTTPGet(loop: loop, url: url, tls: tls, proxy: config.proxy, logger: logger)
-            discovery = get
+            attempts.discovery = get
             get.start { [weak self] outcome in
                 guard let self, !self.stopping else { return }
-                self.discovery = nil
+                self.attempts.discovery = nil
                 switch outcome {
                 case .response(let r) where r.head.status == 200:
                     do {

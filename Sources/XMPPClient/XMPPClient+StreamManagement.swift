@@ -21,13 +21,13 @@ extension XMPPClient {
         do {
             guard let saved = try store.load() else { return }
             let age = WallClock.milliseconds() - saved.savedAt
-            sm = saved.state
-            smJID = saved.jid
-            smFromDisk = true
+            streamMgmt.state = saved.state
+            streamMgmt.jid = saved.jid
+            streamMgmt.fromDisk = true
             if saved.state.resumable, age < saved.state.resumeWindow {
                 logger.info("found session state from \(describeDuration(max(age, 0))) ago; will try to resume it (\(saved.state.unacknowledged.count) stanzas unacknowledged)")
             } else {
-                sm?.resumptionID = nil
+                streamMgmt.state?.resumptionID = nil
                 if !saved.state.unacknowledged.isEmpty {
                     logger.info("the saved session is too old to resume; its \(saved.state.unacknowledged.count) unacknowledged stanzas go out on the new session")
                 }
@@ -40,23 +40,23 @@ extension XMPPClient {
 
     /// What the next connection asks to resume, if anything.
     var resumptionRequest: ResumptionRequest? {
-        guard let sm, let id = sm.resumptionID, let jid = smJID else { return nil }
-        if let lostAt = smLostAt, WallClock.milliseconds() - lostAt >= sm.resumeWindow { return nil }
+        guard let sm = streamMgmt.state, let id = sm.resumptionID, let jid = streamMgmt.jid else { return nil }
+        if let lostAt = streamMgmt.lostAt, WallClock.milliseconds() - lostAt >= sm.resumeWindow { return nil }
         return ResumptionRequest(id: id, handled: sm.inbound, jid: jid)
     }
 
     /// The connection is up: adopt the new or resumed XEP-0198 state. Returns what to send again once
     /// the session is ready, and whether the session was resumed.
     func adoptStreamManagement(_ session: NegotiatedSession) -> [XMLElement] {
-        smLostAt = nil
+        streamMgmt.lostAt = nil
         // From here on the connection counts stanzas; the ones over the parser's limits come here.
         connection?.onOversized = { [unowned self] in self.receivedOversized($0) }
-        if session.resumed, var state = sm {
-            let everything = !smFromDisk
+        if session.resumed, var state = streamMgmt.state {
+            let everything = !streamMgmt.fromDisk
             let resend = state.resumed(serverHandled: session.serverHandled ?? state.acknowledged)
-            sm = state
-            smActive = true
-            smFromDisk = false
+            streamMgmt.state = state
+            streamMgmt.active = true
+            streamMgmt.fromDisk = false
             let kept = everything ? resend : resend.filter { $0.stanzaKind == .message }
             logger.notice("resumed the session; \(kept.count) stanzas sent again\(kept.count < resend.count ? " (\(resend.count - kept.count) requests and presences from before the restart dropped)" : "")")
             saveResumption()
@@ -64,7 +64,7 @@ extension XMPPClient {
         }
         // A new session: whatever the old one never delivered goes out again (messages only).
         var leftovers: [XMLElement] = []
-        if var old = sm {
+        if var old = streamMgmt.state {
             if let h = session.serverHandled { _ = old.resumed(serverHandled: h) }
             leftovers = old.unacknowledged.filter { $0.stanzaKind == .message }
             // A reply in a room makes sense only in its conversation, which went on without us: the
@@ -79,11 +79,11 @@ extension XMPPClient {
             }
         }
         failPendingIQs()
-        sm = session.streamManagement
-        smJID = session.jid
-        smActive = sm != nil
-        smFromDisk = false
-        if sm == nil {
+        streamMgmt.state = session.streamManagement
+        streamMgmt.jid = session.jid
+        streamMgmt.active = streamMgmt.state != nil
+        streamMgmt.fromDisk = false
+        if streamMgmt.state == nil {
             resumptionStore?.remove()
         } else {
             saveResumption()
@@ -94,11 +94,11 @@ extension XMPPClient {
     /// The connection ended. With a resumable session, requests stay pending: the answers may still
     /// come on the resumed stream.
     func streamManagementLost() {
-        smActive = false
-        ackTimer?.cancel()
-        ackTimer = nil
-        if sm?.resumable == true {
-            smLostAt = smLostAt ?? WallClock.milliseconds()
+        streamMgmt.active = false
+        streamMgmt.ackTimer?.cancel()
+        streamMgmt.ackTimer = nil
+        if streamMgmt.state?.resumable == true {
+            streamMgmt.lostAt = streamMgmt.lostAt ?? WallClock.milliseconds()
             saveResumption()
         } else {
             failPendingIQs()
@@ -109,9 +109,9 @@ extension XMPPClient {
     /// keepalive ping) neither starts the ack timer nor a save: an idle session stays one wake-up a
     /// minute, and the ping waits for the next acknowledgement.
     func countSent(_ stanza: XMLElement, quiet: Bool = false) {
-        guard smActive, StreamManagement.counts(stanza), var state = sm else { return }
+        guard streamMgmt.active, StreamManagement.counts(stanza), var state = streamMgmt.state else { return }
         let due = state.didSend(stanza)
-        sm = state
+        streamMgmt.state = state
         if state.unacknowledged.count > StreamManagement.maxUnacknowledged, let connection {
             logger.warning("the server has not acknowledged \(state.unacknowledged.count) stanzas; the connection is stuck")
             connection.abort()
@@ -122,29 +122,29 @@ extension XMPPClient {
             requestAck()
         } else if quiet {
             return
-        } else if ackTimer == nil {
-            ackTimer = loop.schedule(after: StreamManagement.requestDelay) { [weak self] in
-                self?.ackTimer = nil
+        } else if streamMgmt.ackTimer == nil {
+            streamMgmt.ackTimer = loop.schedule(after: StreamManagement.requestDelay) { [weak self] in
+                self?.streamMgmt.ackTimer = nil
                 self?.requestAck()
             }
         }
         if stanza.stanzaKind != .message {
             saveResumptionSoon()
-        } else if inBatch {
-            batchSavePending = true
+        } else if streamMgmt.inBatch {
+            streamMgmt.batchSavePending = true
         } else {
             saveResumption()
         }
     }
 
     private func requestAck() {
-        guard smActive, var state = sm, state.sentSinceRequest > 0, let connection else { return }
-        ackTimer?.cancel()
-        ackTimer = nil
+        guard streamMgmt.active, var state = streamMgmt.state, state.sentSinceRequest > 0, let connection else { return }
+        streamMgmt.ackTimer?.cancel()
+        streamMgmt.ackTimer = nil
         connection.send(state.request())
-        sm = state
+        streamMgmt.state = state
         // The server answers an <r/> itself, at once: an unanswered one is a sign the connection died.
-        acksAwaited += 1
+        keepalive.acksAwaited += 1
         settleLiveness()
     }
 
@@ -152,13 +152,13 @@ extension XMPPClient {
     /// the batch for a save before any of it is handled, so a restart never makes the server deliver
     /// them twice.
     func countReceived(_ stanza: XMLElement) {
-        guard smActive, var state = sm else { return }
+        guard streamMgmt.active, var state = streamMgmt.state else { return }
         state.didReceive()
-        sm = state
+        streamMgmt.state = state
         // Other stanzas (iq results and gets such as pings, presence) are saved with the next save:
         // if a restart comes first, the server only sends them again, and answering them twice is
         // harmless.
-        if stanza.stanzaKind == .message || (stanza.stanzaKind == .iq && stanza.stanzaType == "set") { batchSavePending = true }
+        if stanza.stanzaKind == .message || (stanza.stanzaKind == .iq && stanza.stanzaType == "set") { streamMgmt.batchSavePending = true }
     }
 
     /// A stanza the parser skipped for crossing a limit (size, depth, attributes). It was handled as far
@@ -168,10 +168,10 @@ extension XMPPClient {
     func receivedOversized(_ o: OversizedStanza) {
         let stanza = XMLElement(o.name, namespace: o.namespace, attrs: ["id": o.id, "type": o.type, "from": o.from, "to": o.to])
         if stanza.stanzaKind != nil {
-            batchSavePending = false
+            streamMgmt.batchSavePending = false
             countReceived(stanza)
-            if batchSavePending { saveResumptionSoon() }
-            batchSavePending = false
+            if streamMgmt.batchSavePending { saveResumptionSoon() }
+            streamMgmt.batchSavePending = false
         }
         let request = stanza.isIQRequest && o.id != nil
         let answer: Bool
@@ -189,17 +189,17 @@ extension XMPPClient {
 
     /// `<r/>` and `<a/>` from the server.
     func receivedStreamManagement(_ element: XMLElement) {
-        guard smActive, var state = sm, let connection else { return }
+        guard streamMgmt.active, var state = streamMgmt.state, let connection else { return }
         switch element.name {
         case "r":
             connection.send(state.answer)
         case "a":
             guard let h = StreamManagement.handledCount(element) else { return }
             // h is cumulative: one <a/> answers every <r/> before it.
-            acksAwaited = 0
+            keepalive.acksAwaited = 0
             do throws(StreamManagement.AckError) {
                 try state.acknowledge(h)
-                sm = state
+                streamMgmt.state = state
                 saveResumptionSoon()
             } catch {
                 logger.warning("\(error); ending the stream")
@@ -217,33 +217,33 @@ extension XMPPClient {
     // MARK: Saving
 
     func saveResumption() {
-        saveTimer?.cancel()
-        saveTimer = nil
-        guard let store = resumptionStore, let sm, let smJID else { return }
+        streamMgmt.saveTimer?.cancel()
+        streamMgmt.saveTimer = nil
+        guard let store = resumptionStore, let sm = streamMgmt.state, let jid = streamMgmt.jid else { return }
         do {
-            try store.save(.init(state: sm, jid: smJID, savedAt: smLostAt ?? WallClock.milliseconds()))
-            saveFailing = false
+            try store.save(.init(state: sm, jid: jid, savedAt: streamMgmt.lostAt ?? WallClock.milliseconds()))
+            streamMgmt.saveFailing = false
         } catch {
-            if !saveFailing { logger.warning("cannot save the session state (\(error)); a restart will start a new session") }
-            saveFailing = true
+            if !streamMgmt.saveFailing { logger.warning("cannot save the session state (\(error)); a restart will start a new session") }
+            streamMgmt.saveFailing = true
         }
     }
 
     /// Acknowledgements and iq traffic: saved within a couple of seconds, not on every stanza.
     func saveResumptionSoon() {
-        guard resumptionStore != nil, saveTimer == nil else { return }
-        saveTimer = loop.schedule(after: 2000) { [weak self] in
-            self?.saveTimer = nil
+        guard resumptionStore != nil, streamMgmt.saveTimer == nil else { return }
+        streamMgmt.saveTimer = loop.schedule(after: 2000) { [weak self] in
+            self?.streamMgmt.saveTimer = nil
             self?.saveResumption()
         }
     }
 
     /// A clean stop ends the session on the server too: nothing is left to resume.
     func forgetResumption() {
-        saveTimer?.cancel()
-        saveTimer = nil
-        ackTimer?.cancel()
-        ackTimer = nil
+        streamMgmt.saveTimer?.cancel()
+        streamMgmt.saveTimer = nil
+        streamMgmt.ackTimer?.cancel()
+        streamMgmt.ackTimer = nil
         resumptionStore?.remove()
     }
 }

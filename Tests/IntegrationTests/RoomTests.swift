@@ -58,6 +58,7 @@ struct RoomTests {
     func addressedBroadcastAndUnaddressedLines(_ server: ITServer) throws {
         let room = Self.room(server, "fleet")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         let daemon = try Self.board(server, "board1", rooms: [(room, nil)])
         #expect(daemon.waitFor("joined the room \(room) as board1"), "log:\n\(daemon.log)")
@@ -88,6 +89,7 @@ struct RoomTests {
     func historyAndDelayedLinesNeverRun(_ server: ITServer) throws {
         let room = Self.room(server, "history")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         // Said before the device came: in the room's history.
         _ = try owner.sayInRoom(room, "board1: pump on", expectFrom: "nobody", timeout: 300)
@@ -118,9 +120,11 @@ struct RoomTests {
         let open = Self.room(server, "open")
         let hidden = Self.room(server, "hidden")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(open, nick: "owner", whois: "anyone")
         try owner.createRoom(hidden, nick: "owner", whois: "moderators")
         let stranger = try Peer.connected("stranger", server)
+        defer { stranger.disconnect() }
         try stranger.joinRoom(open, nick: "mallory")
         let daemon = try Self.board(server, "board1", rooms: [(open, nil), (hidden, nil)])
         #expect(daemon.waitFor("joined the room \(open) as board1"), "log:\n\(daemon.log)")
@@ -153,8 +157,10 @@ struct RoomTests {
     func aTakenNickGetsASuffix(_ server: ITServer) throws {
         let room = Self.room(server, "nicks")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         let squatter = try Peer.connected("operator", server)
+        defer { squatter.disconnect() }
         try squatter.joinRoom(room, nick: "board1")
         let daemon = try Self.board(server, "board1", rooms: [(room, nil)])
         #expect(daemon.waitFor("joined the room \(room) as board1-2"), "log:\n\(daemon.log)")
@@ -170,7 +176,9 @@ struct RoomTests {
         let mediated = Self.room(server, "mediated")
         let other = Self.room(server, "other")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         let stranger = try Peer.connected("stranger", server)
+        defer { stranger.disconnect() }
         for r in [direct, mediated] { try owner.createRoom(r, nick: "owner", whois: "anyone") }
         try stranger.createRoom(other, nick: "mallory", whois: "anyone")
         let daemon = try Self.board(server, "board1")
@@ -209,6 +217,7 @@ struct RoomTests {
         let room = Self.room(server, "kick")
         let doomed = Self.room(server, "doomed")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         try owner.createRoom(doomed, nick: "owner", whois: "anyone")
         let daemon = try Self.board(server, "board1", rooms: [(room, nil), (doomed, nil)])
@@ -237,6 +246,7 @@ struct RoomTests {
     func twoBoardsEachAnswerTheirOwnNameAndBothAnswerAll(_ server: ITServer) throws {
         let room = Self.room(server, "pair")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         let one = try Self.board(server, "board1", rooms: [(room, nil)])
         let two = try Self.board(server, "board2", rooms: [(room, nil)])
@@ -268,6 +278,7 @@ struct RoomTests {
         defer { proxy.stop() }
         let room = Self.room(server, "resume")
         let owner = try Peer.connected("peer", server)
+        defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         let daemon = try Self.board(server, "board1", rooms: [(room, nil)], port: proxyPort)
         #expect(daemon.waitFor("joined the room \(room) as board1"), "log:\n\(daemon.log)")
@@ -303,6 +314,7 @@ struct RoomTests {
         try server.start()
         #expect(daemon.waitFor("joined the room \(room) as board1", count: 3, timeout: 60), "log:\n\(daemon.log)")
         let owner = try Peer.connected("peer", it)
+        defer { owner.disconnect() }
         try owner.joinRoom(room, nick: "owner")
         try owner.expectReply(in: room, "board1: pump on", expectFrom: "board1", "owner: pump on")
         #expect(daemon.terminate() == 0)

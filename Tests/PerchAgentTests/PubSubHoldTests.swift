@@ -32,16 +32,16 @@ import XMPPCore
         client.answersOverdue = true
         #expect(log.lines.contains { $0.contains("new readings wait in the outbox") }, "\(log.lines)")
         publisher.online(resumed: true)
-        let ids = client.nextStanzaID
+        let ids = client.iqs.nextID
         for n in 1...3 {
             publisher.publish(Reading(sensor: "level", value: .number(Double(n)), unit: "", timestamp: WallClock.milliseconds()), precision: 0)
         }
-        #expect(client.nextStanzaID == ids, "no publish started while answers are overdue")
+        #expect(client.iqs.nextID == ids, "no publish started while answers are overdue")
         #expect(outbox.count == 3, "the readings wait in the outbox")
 
         // The server answered: the held readings go out (here they fail at once, there is no socket).
         client.answersOverdue = false
-        #expect(client.nextStanzaID > ids, "the held readings are published once the server answers")
+        #expect(client.iqs.nextID > ids, "the held readings are published once the server answers")
         #expect(outbox.count == 3, "nothing confirmed, nothing removed")
     }
 }

@@ -223,9 +223,9 @@ import XMPPXML
         let m = BOSHTransportFakeManager(loop: loop, backend: server)
         let delivered = WebTransportBox<[XMLElement]>([])
         let c = try online(m, delivered)
-        #expect(run { c.sm?.inbound ?? 0 >= 1 })
+        #expect(run { c.streamMgmt.state?.inbound ?? 0 >= 1 })
         settle()
-        let before = try #require(c.sm?.inbound)
+        let before = try #require(c.streamMgmt.state?.inbound)
         let s = try #require(m.session)
         let session = try #require(server.current)
         let from = "stranger@evil.example/x"

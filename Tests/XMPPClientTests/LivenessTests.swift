@@ -136,8 +136,8 @@ import XMPPCore
         var overdue: [Bool] = []
         c.onAnswersOverdue = { overdue.append($0) }
         c.start()
-        #expect(run { c.isOnline && c.sm != nil })
-        #expect(run(1_500) { c.sm?.unacknowledged.isEmpty == true }, "the login's stanzas are acknowledged")
+        #expect(run { c.isOnline && c.streamMgmt.state != nil })
+        #expect(run(1_500) { c.streamMgmt.state?.unacknowledged.isEmpty == true }, "the login's stanzas are acknowledged")
         // The server hangs: it reads, and answers nothing (not the <r/>, not the probe ping).
         server.behaviour.answerAckRequests = false
         server.behaviour.answerPings = false
@@ -214,8 +214,8 @@ import XMPPCore
             $0.pingTimeout = 4_000
         }
         c.start()
-        #expect(run { c.isOnline && c.sm != nil })
-        #expect(run(1_500) { c.sm?.unacknowledged.isEmpty == true })
+        #expect(run { c.isOnline && c.streamMgmt.state != nil })
+        #expect(run(1_500) { c.streamMgmt.state?.unacknowledged.isEmpty == true })
         server.behaviour.answerAckRequests = false
         // A sender that follows the flag, as the pubsub publisher does.
         var written = 0

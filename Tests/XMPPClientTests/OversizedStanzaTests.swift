@@ -40,8 +40,8 @@ import XMPPCore
         var delivered: [XMLElement] = []
         c.onStanza = { delivered.append($0) }
         c.start()
-        #expect(run { c.isOnline && c.sm?.inbound ?? 0 >= 1 })
-        let before = try #require(c.sm?.inbound)
+        #expect(run { c.isOnline && c.streamMgmt.state?.inbound ?? 0 >= 1 })
+        let before = try #require(c.streamMgmt.state?.inbound)
         let session = try #require(server.current)
         session.send(Self.deep + Self.wide + Self.large)
         session.send("<message from='peer@perch.test/x' to='perch@perch.test/board' id='after' type='chat'><body>hi</body></message><r xmlns='urn:xmpp:sm:3'/>")
@@ -62,8 +62,8 @@ import XMPPCore
         let server = streamManagedServer()
         let c = try client(server)
         c.start()
-        #expect(run { c.isOnline && c.sm?.inbound ?? 0 >= 1 })
-        let before = try #require(c.sm?.inbound)
+        #expect(run { c.isOnline && c.streamMgmt.state?.inbound ?? 0 >= 1 })
+        let before = try #require(c.streamMgmt.state?.inbound)
         let session = try #require(server.current)
         let attrs = (0..<70).map { " a\($0)='v'" }.joined()
         session.send("<iq type='get' id='big1'\(attrs) from='\(Self.from)' to='perch@perch.test/board'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
@@ -98,7 +98,7 @@ import XMPPCore
         var delivered: [String] = []
         c.onStanza = { if let id = $0.stanzaID { delivered.append(id) } }
         c.start()
-        #expect(run { c.isOnline && delivered.count == 2 && c.sm?.inbound ?? 0 >= 1 })
+        #expect(run { c.isOnline && delivered.count == 2 && c.streamMgmt.state?.inbound ?? 0 >= 1 })
         #expect(delivered == ["early0", "early1"])
         let session = try #require(server.current)
         session.send("<r xmlns='urn:xmpp:sm:3'/>")

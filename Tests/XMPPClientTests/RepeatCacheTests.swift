@@ -95,11 +95,11 @@ import XMPPCore
         server.current!.send(set("s1", from: "stranger@perch.test/x") + set("s1", from: "stranger@perch.test/x"))
         #expect(loop.run(until: { replies >= 2 }, timeout: 5_000))
         #expect(runs == 2, "the handler sees both (it refuses strangers itself)")
-        #expect(c.recentSets.count == 0)
+        #expect(c.iqs.recentSets.count == 0)
         // Our own server's requests (no from) are still recorded.
         server.current!.send("<iq type='set' id='srv1'><act xmlns='urn:example:act'/></iq>")
         #expect(loop.run(until: { replies >= 3 }, timeout: 5_000))
-        #expect(c.recentSets.count == 1)
+        #expect(c.iqs.recentSets.count == 1)
         c.stop {}
     }
 }

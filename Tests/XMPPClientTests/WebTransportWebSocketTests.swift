@@ -301,8 +301,8 @@ import XMPPXML
         let ws = WebTransportWSServer(loop: loop, backend: server)
         let delivered = WebTransportBox<[XMLElement]>([])
         let c = try online(ws, delivered)
-        #expect(run { c.sm?.inbound ?? 0 >= 1 })
-        let before = try #require(c.sm?.inbound)
+        #expect(run { c.streamMgmt.state?.inbound ?? 0 >= 1 })
+        let before = try #require(c.streamMgmt.state?.inbound)
         let conn = try #require(ws.current)
         let session = try #require(server.current)
         let from = "stranger@evil.example/x"

@@ -346,8 +346,8 @@ final class LogLines: Sendable {
         let store = ResumptionStore(path: "\(dir)/session.xml")
         let c = try client(server) { $0.resumptionFile = store.path }
         c.start()
-        #expect(run { self.isOnline(c) && c.sm?.inbound ?? 0 >= 1 })
-        let before = try #require(c.sm?.inbound)
+        #expect(run { self.isOnline(c) && c.streamMgmt.state?.inbound ?? 0 >= 1 })
+        let before = try #require(c.streamMgmt.state?.inbound)
         // What is on disk when each command is handled: the whole burst already counted.
         var savedWhenHandled: [UInt32] = []
         c.onStanza = { _ in savedWhenHandled.append((try? store.load())?.state.inbound ?? 0) }
@@ -368,7 +368,7 @@ final class LogLines: Sendable {
         let session = server.current!
         for n in 1...12 { c.send(Stanza.message(to: try JID("peer@perch.test"), body: "m\(n)", id: "m\(n)")) }
         // Ten stanzas ask for an ack at once; the rest within a second.
-        #expect(run(3_000) { c.sm?.unacknowledged.isEmpty == true && c.sm?.acknowledged ?? 0 >= 13 })
+        #expect(run(3_000) { c.streamMgmt.state?.unacknowledged.isEmpty == true && c.streamMgmt.state?.acknowledged ?? 0 >= 13 })
         // The server's <r/> is answered with the count of stanzas we handled: the roster result and the message.
         session.send("<message from='peer@perch.test/x' to='perch@perch.test/board' type='chat'><body>hi</body></message><r xmlns='urn:xmpp:sm:3'/>")
         #expect(run { session.acks == [2] }, "\(session.acks)")
