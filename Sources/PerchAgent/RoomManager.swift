@@ -282,9 +282,15 @@ final class RoomManager {
             entries[room] = e
             transmit(p)
         case .configureInstantRoom:
-            request(MUC.instantRoom(room, id: client.makeID("muc")), 30_000) { [weak self] result in
-                if case .failure(let error) = result {
-                    self?.logger.warning("the room \(room) would not take its default configuration (\(error)); it may stay locked until configured from a client")
+            request(MUC.instantRoom(room, id: client.makeID("muc"), fields: MUC.createdRoomFields), 30_000) { [weak self] result in
+                guard let self, case .failure(let first) = result else { return }
+                // A service that refuses the field: its defaults, so the room is at least unlocked.
+                self.request(MUC.instantRoom(room, id: self.client.makeID("muc")), 30_000) { [weak self] result in
+                    if case .failure(let error) = result {
+                        self?.logger.warning("the room \(room) would not take a configuration (\(first); then \(error)); it may stay locked until configured from a client")
+                    } else {
+                        self?.logger.warning("the room \(room) would not show real JIDs (\(first)); it has the service's default configuration, and boards that are not moderators take no commands there if it hides them")
+                    }
                 }
             }
         case .retry(let after):

@@ -152,8 +152,10 @@ struct RoomMembership {
                 actions.append(.log(.notice, "joined the room \(room) as \(nick)\(conflictNote)\(role)"))
             }
             if p.codes.contains(201) {
-                actions.append(.log(.notice, "the room \(room) did not exist: created it, with the service's default configuration"))
+                actions.append(.log(.notice, "the room \(room) did not exist: created it, showing real JIDs to its occupants (whois: anyone) so that every board in it can tell who gives a command; make it persistent from a client, or it goes when it empties or its service restarts"))
                 actions.append(.configureInstantRoom)
+            } else if first, !seesRealJIDs {
+                actions.append(.log(.warning, "the room \(room) hides real JIDs from the device, so it takes no commands there: make the room non-anonymous (whois: anyone), or the device a moderator"))
             }
             return actions
         }
@@ -175,6 +177,11 @@ struct RoomMembership {
             return wait("was kicked from the room \(room)\(because(reason))", level: .warning)
         case .shutdown:
             return wait("the room \(room)'s service is shutting down", level: .notice)
+        case .removedAfterError:
+            // Not a kick: our session went away and the room noticed; the next session (or this
+            // one, shortly) joins again, and the kick back-off is not touched.
+            state = .waiting
+            return [.log(.info, "the room \(room) removed the device after an error reaching it (333, usually a lost session); joining again in 2 s"), .retry(after: 2_000)]
         case .membershipLost:
             return giveUp("the room \(room) is members-only now and the device is not a member: an owner of the room must make the device a member, then say \"join \(room)\"")
         case .banned(let reason):

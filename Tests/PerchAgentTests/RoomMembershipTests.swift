@@ -532,3 +532,46 @@ import XMPPCore
         #expect(m.selfPinged(.notJoined).last == .join(nick: "greenhouse"))
     }
 }
+
+/// Found by the fleet benchmark: a Prosody restart made every board log "was kicked" (status 333).
+@Suite struct RoomMembershipRemovalTests {
+    func joined() throws -> RoomMembership {
+        var m = RoomMembership(room: try JID("fleet@conference.example.org"), nick: "greenhouse")
+        _ = m.sessionStarted(resumed: false)
+        let me = MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: true, codes: [110, 100])
+        _ = m.presence(me)
+        return m
+    }
+
+    @Test func removedAfterAnErrorIsNoKick() throws {
+        var m = try joined()
+        let gone = MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: false, codes: [110, 333])
+        let actions = m.presence(gone)
+        #expect(actions == [.log(.info, "the room fleet@conference.example.org removed the device after an error reaching it (333, usually a lost session); joining again in 2 s"), .retry(after: 2_000)])
+        #expect(m.state == .waiting)
+        // The kick back-off is untouched: a real kick later still starts at the first delay.
+        _ = m.retryDue()
+        _ = m.presence(MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: true, codes: [110, 100]))
+        let kick = m.presence(MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: false, codes: [110, 307]))
+        #expect(kick.contains(.retry(after: RoomMembership.firstRetry)), "\(kick)")
+    }
+
+    @Test func aJoinThatHidesRealJIDsSaysSo() throws {
+        var m = RoomMembership(room: try JID("fleet@conference.example.org"), nick: "greenhouse")
+        _ = m.sessionStarted(resumed: false)
+        let actions = m.presence(MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: true, role: "participant", codes: [110]))
+        #expect(actions.contains(.log(.warning, "the room fleet@conference.example.org hides real JIDs from the device, so it takes no commands there: make the room non-anonymous (whois: anyone), or the device a moderator")), "\(actions)")
+        #expect(try joined().seesRealJIDs)
+    }
+
+    @Test func aRoomTheDeviceCreatesIsSetToShowRealJIDs() throws {
+        var m = RoomMembership(room: try JID("fleet@conference.example.org"), nick: "greenhouse")
+        _ = m.sessionStarted(resumed: false)
+        let actions = m.presence(MUC.OccupantPresence(room: try JID("fleet@conference.example.org"), nick: "greenhouse", available: true, codes: [110, 201]))
+        #expect(actions.contains(.configureInstantRoom))
+        let iq = MUC.instantRoom(try JID("fleet@conference.example.org"), id: "c1", fields: MUC.createdRoomFields)
+        let fields = iq.child("query", namespace: MUC.owner)?.child("x", namespace: "jabber:x:data")?.elements ?? []
+        #expect(fields.map { $0[attribute: "var"] } == ["FORM_TYPE", "muc#roomconfig_whois"])
+        #expect(fields.last?.child("value", namespace: "jabber:x:data")?.text == "anyone")
+    }
+}

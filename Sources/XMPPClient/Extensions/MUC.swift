@@ -47,11 +47,20 @@ public enum MUC {
     }
 
     /// Accepts the default configuration of a room we just created (§10.1.2, an instant room), so
-    /// it is unlocked for others.
-    public static func instantRoom(_ room: JID, id: String) -> XMLElement {
-        let form = XMLElement("x", namespace: dataForms, attrs: ["type": "submit"])
+    /// it is unlocked for others; `fields` (var, value) change the defaults (§10.2).
+    public static func instantRoom(_ room: JID, id: String, fields: [(String, String)] = []) -> XMLElement {
+        var form = XMLElement("x", namespace: dataForms, attrs: ["type": "submit"])
+        if !fields.isEmpty {
+            for (name, value) in [("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig")] + fields {
+                form.append(XMLElement("field", namespace: dataForms, attrs: ["var": name], children: [.text("value", namespace: dataForms, value)]))
+            }
+        }
         return Stanza.iq(type: "set", id: id, to: room, payload: XMLElement("query", namespace: owner, attrs: [:], children: [form]))
     }
+
+    /// What a room the device creates is set to: real JIDs shown to its occupants, so that every
+    /// board in it can tell who gives a command (a room that hides them takes none).
+    public static let createdRoomFields = [("muc#roomconfig_whois", "anyone")]
 
     /// XEP-0410: a ping to our own occupant JID, which the room answers only while we are in it.
     public static func selfPing(_ occupant: JID, id: String) -> XMLElement {
@@ -146,8 +155,11 @@ public enum MUC {
     public enum Exit: Sendable, Hashable {
         /// We left (our own unavailable presence reflected).
         case left
-        /// A moderator kicked us (307), or the service removed us for an error (333).
+        /// A moderator kicked us (307).
         case kicked(reason: String?)
+        /// The service removed us after an error reaching us (333): typically our session went away
+        /// (a server restart, a lost connection) and the room noticed.
+        case removedAfterError
         /// Banned (301): joining again is refused.
         case banned(reason: String?)
         /// The room was destroyed.
@@ -161,7 +173,8 @@ public enum MUC {
     public static func exit(_ o: OccupantPresence) -> Exit {
         if let d = o.destroyed { return .destroyed(d) }
         if o.codes.contains(301) { return .banned(reason: o.reason) }
-        if o.codes.contains(307) || o.codes.contains(333) { return .kicked(reason: o.reason) }
+        if o.codes.contains(307) { return .kicked(reason: o.reason) }
+        if o.codes.contains(333) { return .removedAfterError }
         if o.codes.contains(321) || o.codes.contains(322) { return .membershipLost }
         if o.codes.contains(332) { return .shutdown }
         return .left
