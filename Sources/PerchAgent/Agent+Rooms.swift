@@ -102,8 +102,7 @@ extension Agent {
     /// room).
     func sender(of stanza: XMLElement, from: JID) -> JID {
         guard let e = rooms.entry(from.bare), let nick = from.resourcepart else { return from }
-        let occupantID = stanza.child("occupant-id", namespace: MUC.occupantID)?[attribute: "id"]
-        return e.membership.realJID(of: nick, occupantID: occupantID) ?? from
+        return e.membership.realJID(of: nick, occupantID: MUC.occupantID(of: stanza)) ?? from
     }
 
     // MARK: - Invitations

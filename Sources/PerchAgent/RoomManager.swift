@@ -31,7 +31,7 @@ final class RoomManager {
         var settleTimer: EventLoop.Timer?
         /// When a stanza last came from the room (monotonic ms).
         var lastHeard: Int64 = 0
-        /// Stanza ids of our self-pings out, so an answer is matched to its room.
+        /// A self-ping is out and unanswered (one at a time per room).
         var pingOut = false
         /// When the room last got a refusal of each kind (monotonic ms), so it gets one an hour.
         var refusedAt: [String: Int64] = [:]
@@ -121,7 +121,7 @@ final class RoomManager {
     func leaveAll() {
         guard online else { return }
         for room in order {
-            guard let e = entries[room], e.membership.isJoined || e.membership.state == .joining, let occupant = e.membership.occupantJID else { continue }
+            guard let e = entries[room], e.membership.isInOrJoining, let occupant = e.membership.occupantJID else { continue }
             transmit(MUC.leave(occupant, status: "going offline"))
         }
     }
@@ -145,7 +145,7 @@ final class RoomManager {
         if !wasJoined, entries[room]?.membership.isJoined == true {
             entries[room]?.joinTimer?.cancel()
             entries[room]?.settleTimer = loop.schedule(after: Self.settleDelay) { [weak self] in
-                self?.entries[room]?.membership.settle()
+                self?.entries[room]?.membership.markLive()
             }
         }
         return true
@@ -163,7 +163,7 @@ final class RoomManager {
         heard(room)
         let line = MUC.line(m)
         if line == .subject {
-            entries[room]?.membership.subjectArrived()
+            entries[room]?.membership.markLive()
             entries[room]?.settleTimer?.cancel()
         }
         return (room, line)
@@ -218,7 +218,7 @@ final class RoomManager {
     /// Leaves `room` and forgets it; nil when the device is not in it.
     func leave(_ room: JID) -> Origin? {
         guard let e = entries[room] else { return nil }
-        if online, let occupant = e.membership.occupantJID, e.membership.isJoined || e.membership.state == .joining {
+        if online, let occupant = e.membership.occupantJID, e.membership.isInOrJoining {
             transmit(MUC.leave(occupant))
         }
         e.retry?.cancel()
@@ -301,8 +301,7 @@ final class RoomManager {
         case .log(let level, let text):
             logger.log(level, text)
         case .move(let alternate):
-            e.joinTimer?.cancel()
-            entries[room] = e
+            // Leaving cancels the room's timers.
             let nick = e.membership.baseNick
             _ = leave(room)
             if entries[alternate] == nil {

@@ -76,6 +76,8 @@ struct RoomMembership {
 
     var occupantJID: JID? { try? room.withResource(nick) }
     var isJoined: Bool { state == .joined }
+    /// In the room, or on the way in: what a leave or a presence from our nick concerns.
+    var isInOrJoining: Bool { state == .joined || state == .joining }
 
     // MARK: - Events
 
@@ -120,7 +122,7 @@ struct RoomMembership {
     mutating func presence(_ p: MUC.OccupantPresence) -> [Action] {
         // Our own presence has status 110, but not from every service in every case (ejabberd's
         // presence for a destroyed room has none): the room's nicks are unique, so ours is us.
-        if p.isSelf || (p.nick == nick && (state == .joining || state == .joined)) {
+        if p.isSelf || (p.nick == nick && isInOrJoining) {
             return selfPresence(p)
         }
         if p.available {
@@ -243,13 +245,9 @@ struct RoomMembership {
         return [.log(.warning, "the room \(room) no longer has the device in it (self-ping); joining again")] + startJoin(resetNick: true)
     }
 
-    /// The subject arrived: from here on, lines are said live.
-    mutating func subjectArrived() {
-        if state == .joined { live = true }
-    }
-
-    /// No subject came after the join (a service that sends none): take lines as live from now.
-    mutating func settle() {
+    /// Lines are said live from here on: the subject arrived (history comes before it), or none
+    /// came a while after the join (a service that sends none).
+    mutating func markLive() {
         if state == .joined { live = true }
     }
 

@@ -39,7 +39,7 @@ import XMPPCore
         var m = membership(nick: nick, followAlternate: followAlternate)
         _ = m.sessionStarted(resumed: false)
         _ = m.presence(selfPresence(nick, occupantID: occupantID))
-        m.subjectArrived()
+        m.markLive()
         return m
     }
 
@@ -283,7 +283,7 @@ import XMPPCore
             // The retry joins, and the room kicks the device again.
             #expect(m.retryDue() == [.join(nick: "greenhouse")])
             _ = m.presence(selfPresence())
-            m.subjectArrived()
+            m.markLive()
         }
         #expect(lines.first == "was kicked from the room fleet@conference.example.org (\"too chatty\"); joining again in 15 s")
         #expect(delays == [15_000, 30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000])
@@ -483,22 +483,22 @@ import XMPPCore
     @Test func liveOnlyAfterTheSubject() {
         var m = membership()
         _ = m.sessionStarted(resumed: false)
-        m.subjectArrived()
+        m.markLive()
         #expect(!m.live, "a subject before the join is not the end of the join's history")
         _ = m.presence(selfPresence())
         #expect(m.isJoined)
         #expect(!m.live, "history comes between our presence and the subject")
-        m.subjectArrived()
+        m.markLive()
         #expect(m.live)
     }
 
     @Test func liveAfterSettleForARoomWithoutSubject() {
         var m = membership()
         _ = m.sessionStarted(resumed: false)
-        m.settle()
+        m.markLive()
         #expect(!m.live)
         _ = m.presence(selfPresence())
-        m.settle()
+        m.markLive()
         #expect(m.live)
         // A new join starts over.
         m.sessionEnded()

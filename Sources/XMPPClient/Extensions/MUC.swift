@@ -147,7 +147,7 @@ public enum MUC {
                 }
             }
         }
-        o.occupantID = p.child("occupant-id", namespace: occupantID)?[attribute: "id"]
+        o.occupantID = occupantID(of: p)
         return o
     }
 
@@ -239,7 +239,12 @@ public enum MUC {
         if m.child("delay", namespace: delay) != nil || m.child("x", namespace: legacyDelay) != nil { return .delayed }
         guard let nick = m.from?.resourcepart else { return .fromRoom }
         guard let body else { return .empty }
-        return .said(nick: nick, body: body, occupantID: m.child("occupant-id", namespace: occupantID)?[attribute: "id"])
+        return .said(nick: nick, body: body, occupantID: occupantID(of: m))
+    }
+
+    /// The XEP-0421 occupant id a room's service put on a presence or message.
+    public static func occupantID(of stanza: XMLElement) -> String? {
+        stanza.child("occupant-id", namespace: occupantID)?[attribute: "id"]
     }
 
     /// A message to the room.
