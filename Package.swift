@@ -23,9 +23,10 @@
 //   PerchSensors  <- PerchIO, CLinux          (sysfs/procfs sources, commands, report policy)
 //   PerchStore    <- CSQLite, PerchIO, PerchLog   (the durable outbox on SQLite)
 //   PerchBoard    <- PerchGPIO, PerchIO, TOML     (board profiles from devices/)
-//   PerchConfig   <- TOML, XMPPAddress, PerchIO, PerchCrypto, PerchGPIO, PerchSensors, PerchBoard, PerchHTTP   (the configuration file, checked)
+//   PerchRules    <- PerchIO                  (conditions, alerts, rules, schedules, time zones, cron; pure state machines)
+//   PerchConfig   <- TOML, XMPPAddress, PerchIO, PerchCrypto, PerchGPIO, PerchSensors, PerchBoard, PerchHTTP, PerchRules   (the configuration file, checked)
 //   PerchHardware <- PerchConfig, PerchGPIO, PerchGPIOD, PerchSensors, PerchBoard, PerchIO, PerchLog   (outputs, inputs and sensors of one device)
-//   PerchAgent    <- PerchConfig, PerchHardware, PerchGPIO, PerchSensors, PerchStore, PerchIO, PerchLog, XMPPAddress, XMPPCore, XMPPXML, XMPPClient   (commands, access, telemetry)
+//   PerchAgent    <- PerchConfig, PerchHardware, PerchGPIO, PerchSensors, PerchStore, PerchIO, PerchLog, XMPPAddress, XMPPCore, XMPPXML, XMPPClient, PerchRules   (commands, access, telemetry)
 //   PerchDaemon   <- PerchConfig, PerchLog, XMPPClient, PerchIO, XMPPCore, XMPPAddress, PerchHardware, PerchAgent   (wiring, signals, systemd)
 //   PerchCLI      <- nothing                  (the command line: verbs, options, usage errors; pure)
 //   perch         <- PerchCLI, PerchDaemon, PerchConfig, PerchLog, XMPPAddress, PerchHardware   (the executable)
@@ -95,6 +96,8 @@ let package = Package(
         // The durable outbox (SQLite): every SQLite call is here.
         .target(name: "PerchStore", dependencies: ["CSQLite", "PerchIO", "PerchLog"], swiftSettings: shippedSettings),
         .target(name: "PerchBoard", dependencies: ["PerchGPIO", "PerchIO", "TOML"], swiftSettings: shippedSettings),
+        // Alerts, rules and schedules as pure state machines, with the time zone and cron arithmetic.
+        .target(name: "PerchRules", dependencies: ["PerchIO"], swiftSettings: shippedSettings),
 
         // MARK: The daemon
         .target(name: "TOML", swiftSettings: shippedSettings),
@@ -102,7 +105,7 @@ let package = Package(
         .target(name: "PerchCLI", swiftSettings: shippedSettings),
         .target(name: "PerchLog", swiftSettings: shippedSettings),
         .target(
-            name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard", "PerchHTTP"],
+            name: "PerchConfig", dependencies: ["TOML", "XMPPAddress", "PerchIO", "PerchCrypto", "PerchGPIO", "PerchSensors", "PerchBoard", "PerchHTTP", "PerchRules"],
             swiftSettings: shippedSettings),
         // The configured device, opened: backend, outputs, inputs, sensors; and the hardware CLI.
         .target(
@@ -112,7 +115,7 @@ let package = Package(
         // The product: roles, one command vocabulary, and the chat / ad-hoc / IoT front-ends and telemetry.
         .target(
             name: "PerchAgent",
-            dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchStore", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPXML", "XMPPClient"],
+            dependencies: ["PerchConfig", "PerchHardware", "PerchGPIO", "PerchSensors", "PerchStore", "PerchIO", "PerchLog", "XMPPAddress", "XMPPCore", "XMPPXML", "XMPPClient", "PerchRules"],
             swiftSettings: shippedSettings),
         .target(
             name: "PerchDaemon",
@@ -127,7 +130,7 @@ let package = Package(
         // The fuzz harness: replays Fuzz/corpus in a normal build; scripts/fuzz builds it with
         // -sanitize=fuzzer -DFUZZING for libFuzzer.
         .executableTarget(
-            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML", "PerchHTTP"], path: "Fuzz/PerchFuzz",
+            name: "perch-fuzz", dependencies: ["XMPPXML", "XMPPCore", "XMPPAddress", "XMPPClient", "PerchIO", "TOML", "PerchHTTP", "PerchRules"], path: "Fuzz/PerchFuzz",
             swiftSettings: shippedSettings),
 
         // MARK: Tests
@@ -147,6 +150,7 @@ let package = Package(
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.
         .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchRulesTests", dependencies: ["PerchRules", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchHardwareTests",
@@ -154,12 +158,12 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchAgentTests",
-            dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "PerchStore", "XMPPAddress", "XMPPCore", "XMPPClient"],
+            dependencies: ["PerchAgent", "PerchConfig", "PerchGPIO", "PerchHardware", "PerchIO", "PerchLog", "PerchSensors", "PerchStore", "XMPPAddress", "XMPPCore", "XMPPClient", "PerchRules"],
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchStoreTests", dependencies: ["PerchStore", "PerchIO", "PerchLog"], swiftSettings: swiftSettings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchCLITests", dependencies: ["PerchCLI"], swiftSettings: swiftSettings),
-        .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchConfigTests", dependencies: ["PerchConfig", "XMPPAddress", "PerchBoard", "PerchGPIO", "PerchSensors", "PerchRules"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchDaemonTests", dependencies: ["PerchDaemon", "PerchConfig", "PerchLog", "XMPPCore"],
             swiftSettings: swiftSettings),
@@ -180,7 +184,7 @@ if ProcessInfo.processInfo.environment["PERCH_BENCHMARKS"] != nil {
             name: "PerchBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"), "XMPPXML", "XMPPCore", "XMPPAddress", "XMPPSASL", "PerchCrypto",
-                "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog",
+                "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog", "PerchRules",
             ],
             path: "Benchmarks/PerchBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
