@@ -43,8 +43,19 @@ public final class EventLoop {
     private var nextToken: UInt64 = 0
     /// How many times `epoll_wait` returned: the loop's wake-ups, for tests and benchmarks.
     public private(set) var wakeups = 0
+    /// The loop's time (the kernel's, or a test's manual clock).
+    public let clock: LoopClock
+    /// Called when the wall clock is set (NTP at boot, an operator's `date -s`), not when it merely runs.
+    private var wallObservers: [() -> Void] = []
+    /// The timerfd the kernel cancels when the wall clock is set (opened with the first observer).
+    private var wallFD: Int32 = -1
+    /// What ``run(until:timeout:)`` waits for, and until when (on the kernel's monotonic clock, so a
+    /// manual clock standing still cannot make a test wait for ever).
+    private var waiting: (condition: () -> Bool, deadline: Instant)?
 
-    public init() throws(IOError) {
+    /// - Parameter clock: the kernel's clocks, or a manual clock for tests.
+    public init(clock: LoopClock = LoopClock()) throws(IOError) {
+        self.clock = clock
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { throw IOError.errno("epoll_create1") }
         let efd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
@@ -63,6 +74,64 @@ public final class EventLoop {
         close(epfd)
         close(mailbox.fd)
         if signalFD >= 0 { close(signalFD) }
+        if wallFD >= 0 { close(wallFD) }
+    }
+
+    // MARK: Time
+
+    /// Now on the loop's monotonic clock: what timers are measured against.
+    public var now: Instant { clock.now }
+
+    /// Now on the loop's wall clock, in milliseconds since the Unix epoch.
+    public var wallMilliseconds: Int64 { clock.wallMilliseconds }
+
+    /// Calls `observer` on the loop whenever the wall clock is set (a jump, not its running): a board
+    /// without a real-time clock boots in the past and NTP moves it by months. The kernel reports it
+    /// through a timerfd armed with TFD_TIMER_CANCEL_ON_SET, so watching costs no wake-up.
+    public func observeWallClockChanges(_ observer: @escaping () -> Void) {
+        wallObservers.append(observer)
+        guard !clock.isManual, wallFD < 0 else { return }
+        let fd = timerfd_create(CLOCK_REALTIME, Int32(TFD_CLOEXEC | TFD_NONBLOCK))
+        guard fd >= 0 else { return }
+        wallFD = fd
+        armWallTimer()
+        watch(fd, .readable) { [unowned self] _ in
+            var expirations: UInt64 = 0
+            // ECANCELED: the clock was set. The timer itself (years away) never expires.
+            if read(fd, &expirations, 8) < 0, errno == ECANCELED {
+                self.armWallTimer()
+                for observer in self.wallObservers { observer() }
+            }
+        }
+    }
+
+    /// Arms the wall-clock timer at the far future, cancelled by the kernel when the clock is set.
+    private func armWallTimer() {
+        var spec = itimerspec()
+        spec.it_value.tv_sec = time_t(Int32.max)
+        _ = timerfd_settime(wallFD, Int32(TFD_TIMER_ABSTIME) | (1 << 1) /* TFD_TIMER_CANCEL_ON_SET */, &spec, nil)
+    }
+
+    /// Moves a manual clock forward by `milliseconds`, firing every timer due on the way in deadline
+    /// order at its own deadline (and those the fired ones schedule within the window). For tests.
+    public func advance(by milliseconds: Int64) {
+        precondition(clock.isManual, "advance(by:) needs a manual clock")
+        let target = clock.now + max(0, milliseconds)
+        while true {
+            timers.removeAll { $0.action == nil }
+            guard let next = timers.filter({ $0.deadline <= target }).min(by: { $0.deadline < $1.deadline }) else { break }
+            clock.set(next.deadline)
+            fireTimers()
+        }
+        clock.set(target)
+    }
+
+    /// Sets a manual clock's wall time `milliseconds` later (or earlier, negative) without moving its
+    /// monotonic time, and tells the observers, as the kernel would. For tests.
+    public func jumpWall(by milliseconds: Int64) {
+        precondition(clock.isManual, "jumpWall(by:) needs a manual clock")
+        clock.jumpWall(by: milliseconds)
+        for observer in wallObservers { observer() }
     }
 
     // MARK: Descriptors
@@ -104,7 +173,7 @@ public final class EventLoop {
     /// Runs `action` on the loop after `milliseconds`.
     @discardableResult
     public func schedule(after milliseconds: Int64, _ action: @escaping () -> Void) -> Timer {
-        let t = Timer(deadline: .now() + max(0, milliseconds), action: action)
+        let t = Timer(deadline: clock.now + max(0, milliseconds), action: action)
         timers.append(t)
         return t
     }
@@ -166,29 +235,21 @@ public final class EventLoop {
                 handlers[fd]?(e)
             }
             fireTimers()
+            if let waiting, waiting.condition() || Instant.now() >= waiting.deadline { running = false }
         }
     }
 
-    /// Runs the loop until `condition` holds or `timeout` milliseconds pass. For tests and one-shot tools.
-    /// Returns whether the condition held.
+    /// Runs the loop until `condition` holds or `timeout` milliseconds pass on the kernel's clock
+    /// (whatever the loop's clock is), checking it every 10 ms and after each turn. For tests and
+    /// one-shot tools. Returns whether the condition held.
     @discardableResult
     public func run(until condition: @escaping () -> Bool, timeout: Int64) -> Bool {
         if condition() { return true }
-        let deadline = Instant.now() + timeout
-        var timedOut = false
-        let timer = schedule(after: timeout) { [unowned self] in timedOut = true; self.stop() }
-        // A check left scheduled when this run ends must not judge the next run by this condition.
-        var over = false
-        var check: (() -> Void)!
-        check = { [unowned self] in
-            guard !over else { return }
-            if condition() { self.stop() } else if Instant.now() < deadline { self.schedule(after: 10, check) }
-        }
-        schedule(after: 0, check)
+        let outer = waiting
+        waiting = (condition, Instant.now() + timeout)
         run()
-        over = true
-        timer.cancel()
-        return !timedOut || condition()
+        waiting = outer
+        return condition()
     }
 
     /// Makes ``run()`` return after the current iteration.
@@ -196,13 +257,18 @@ public final class EventLoop {
 
     private func nextTimeout() -> Int32 {
         timers.removeAll { $0.action == nil }
-        guard let next = timers.min(by: { $0.deadline < $1.deadline }) else { return -1 }
-        let ms = next.deadline - .now()
-        return Int32(clamping: max(0, ms))
+        var ms: Int64 = -1
+        if let next = timers.min(by: { $0.deadline < $1.deadline }) {
+            let due = max(0, next.deadline - clock.now)
+            // A manual clock reaches a deadline only through advance(by:): sleep for none but the due.
+            if due == 0 || !clock.isManual { ms = due }
+        }
+        if waiting != nil { ms = ms < 0 ? 10 : min(ms, 10) }
+        return Int32(clamping: ms)
     }
 
     private func fireTimers() {
-        let now = Instant.now()
+        let now = clock.now
         let due = timers.filter { $0.action != nil && $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
         guard !due.isEmpty else { return }
         timers.removeAll { t in t.action == nil || due.contains { $0 === t } }
