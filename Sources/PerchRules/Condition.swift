@@ -62,13 +62,13 @@ public struct Condition: Sendable, Hashable, CustomStringConvertible {
         var groups: [[Comparison]] = [[]]
         var i = 0
         while i < tokens.count {
+            guard Operator(rawValue: tokens[i]) == nil, !isJoin(tokens[i]) else {
+                return .failure(ParseError(message: "a comparison starts with a sensor or an input, not \"\(tokens[i])\"; " + example))
+            }
             guard i + 2 < tokens.count else {
                 return .failure(ParseError(message: "\"\(tokens[i...].joined(separator: " "))\" is not a comparison; " + example))
             }
             let name = tokens[i], opText = tokens[i + 1], valueText = tokens[i + 2]
-            guard Operator(rawValue: name) == nil, !isJoin(name) else {
-                return .failure(ParseError(message: "a comparison starts with a sensor or an input, not \"\(name)\"; " + example))
-            }
             guard let op = Operator(rawValue: opText) else {
                 let hint = opText == "=" ? " (write == to compare)" : ""
                 return .failure(ParseError(message: "\"\(opText)\" after \(name) is not one of > >= < <= == !=\(hint)"))
