@@ -6,7 +6,8 @@ import XMPPXML
 /// One fuzz input through everything that reads untrusted bytes: as an XML stream (``fuzzXML(_:)``),
 /// a DNS answer (``fuzzDNS(_:)``), an HTTP response (``fuzzHTTP(_:)``), WebSocket frames
 /// (``fuzzWebSocket(_:)``) and a BOSH body, host-meta or JSON document (``fuzzBOSHAndJSON(_:)``) from
-/// the network, and as a TOML document (``fuzzTOML(_:)``).
+/// the network, as a TOML document (``fuzzTOML(_:)``), and as a time zone file, cron lines and TZ
+/// strings (``fuzzSchedule(_:)``).
 /// Nothing may crash, hang or grow without bound; errors are the expected outcome for most inputs.
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzXML(data)
@@ -15,6 +16,7 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzHTTP(data)
     fuzzWebSocket(data)
     fuzzBOSHAndJSON(data)
+    fuzzSchedule(data)
 }
 
 /// The XML stream parser (fed in two pieces, split where the input says), then every element through
