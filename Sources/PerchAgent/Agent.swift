@@ -1,8 +1,10 @@
+import Glibc
 public import PerchConfig
 import PerchGPIO
 public import PerchHardware
 public import PerchIO
 public import PerchLog
+public import PerchRules
 import PerchSensors
 import PerchStore
 import XMPPAddress
@@ -25,6 +27,9 @@ public final class Agent {
     let pubsub: PubSubPublisher
     /// The group chat rooms (Agent+Rooms.swift).
     let rooms: RoomManager
+    /// Alerts, rules and schedules (Agent+Alerts.swift), and where alert messages wait.
+    let automation: Automation
+    let alertDelivery: AlertDelivery
     /// Strangers whose subscription requests wait for an owner's decision (bounded, see SubscriptionAsks).
     var asks = SubscriptionAsks()
     var asksTimer: EventLoop.Timer?
@@ -49,7 +54,9 @@ public final class Agent {
     let chatOutputs: Set<String>
     let chatReadings: Set<String>
 
-    public init(config: Configuration, client: XMPPClient, hardware: Hardware, loop: EventLoop, logger: Logger) {
+    /// - Parameter zone: the time zone schedules and alert times use; nil: the system's (TZ, else
+    ///   /etc/localtime).
+    public init(config: Configuration, client: XMPPClient, hardware: Hardware, loop: EventLoop, logger: Logger, zone: TimeZoneRules? = nil) {
         self.config = config
         self.client = client
         self.hardware = hardware
@@ -78,6 +85,15 @@ public final class Agent {
         rooms = RoomManager(rooms: config.rooms, defaultNick: name, client: client, loop: loop, logger: logger.with(label: "rooms"),
                             path: config.device.stateDirectory + "/rooms")
         boundJIDs = [config.account.jid, client.config.jid]
+        var timeZone = zone
+        if timeZone == nil, !(config.schedules.isEmpty && config.alerts.isEmpty) {
+            let (system, warning) = TimeZoneRules.system(environment: getenv("TZ").map { String(cString: $0) })
+            if let warning { logger.warning(warning) }
+            timeZone = system
+        }
+        automation = Automation(config: config, executor: executor, hardware: hardware, loop: loop, logger: logger.with(label: "rules"), zone: timeZone ?? .utc)
+        alertDelivery = AlertDelivery(path: config.device.stateDirectory + "/alerts", selfJID: config.account.jid.bare, logger: logger.with(label: "alerts"),
+                                      policy: { [executor] in executor.policy })
         guests = AllowedGuests(path: config.device.stateDirectory + "/allowed")
         do {
             try guests.load()
@@ -162,6 +178,7 @@ public final class Agent {
             }
         }
         installRooms()
+        installAutomation()
         presence.start()
         iot.install()
         adHoc.install()

@@ -63,6 +63,20 @@ public enum ChatParser {
         case .set:
             guard words.count == 3 else { return extra("\(first) <output> on|off") }
             return action(words[1], words[2])
+        case .alerts, .rules:
+            guard words.count == 1 else { return .failure(.badArgument("\(first) takes nothing after it: send \(first) alone")) }
+            return .success(verb == .alerts ? .alerts : .rules)
+        case .mute:
+            guard words.count == 2 || words.count == 3 else { return extra("mute <alert> [duration], e.g. mute hot 1h (all: every alert)") }
+            guard words.count == 3 else { return .success(.mute(alert: words[1], milliseconds: DeviceCommand.defaultMute)) }
+            switch DurationText.parse(words[2]) {
+            case .failure(let why): return .failure(.badArgument(why.description))
+            case .success(0): return .failure(.badArgument("mute for how long? e.g. mute \(words[1]) 1h"))
+            case .success(let ms): return .success(.mute(alert: words[1], milliseconds: ms))
+            }
+        case .unmute:
+            guard words.count == 2 else { return extra("unmute <alert>, e.g. unmute hot (all: every alert)") }
+            return .success(.unmute(alert: words[1]))
         }
     }
 

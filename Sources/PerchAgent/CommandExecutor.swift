@@ -55,6 +55,11 @@ public final class CommandExecutor {
     public var removeSubscriber: ((JID, @escaping (CommandOutcome) -> Void) -> Void)?
     /// The group chat rooms: answers `rooms`, `join` and `leave` (the agent's room manager).
     public var roomCommand: ((DeviceCommand) -> CommandOutcome)?
+    /// Alerts, rules and schedules: answers `alerts`, `rules`, `mute` and `unmute`.
+    public var automationCommand: ((DeviceCommand, CommandContext) -> CommandOutcome)?
+    /// Told of every command a role holder ran, with its outcome (the rules learn of a person's switch).
+    public func observeCommands(_ observer: @escaping (DeviceCommand, CommandContext, CommandOutcome) -> Void) { commandObservers.append(observer) }
+    private var commandObservers: [(DeviceCommand, CommandContext, CommandOutcome) -> Void] = []
     /// More lines for the status command (the outbox's backlog).
     public var statusDetails: (() -> String?)?
     /// Called after any output changed by a command (for presence and pubsub).
@@ -97,10 +102,11 @@ public final class CommandExecutor {
             return
         }
         let started = Instant.now()
-        let finish: (CommandOutcome) -> Void = { [logger] outcome in
+        let finish: (CommandOutcome) -> Void = { [logger, weak self] outcome in
             let ms = Instant.now() - started
             let result = outcome.error.map { "refused (\($0.condition.rawValue)): \(outcome.text)" } ?? "ok"
             logger.notice("command from \(context.from.bare) (\(context.role)) via \(context.frontEnd): \(command.summary) → \(result) [\(ms) ms]")
+            for observer in self?.commandObservers ?? [] { observer(command, context, outcome) }
             completion(outcome)
         }
         if let refusal = vet(command, context) { return finish(refusal) }
@@ -179,6 +185,8 @@ public final class CommandExecutor {
             remove(jid, finish)
         case .rooms, .join, .leave:
             finish(roomCommand?(command) ?? .fail(.featureNotImplemented, "group chat rooms are not available"))
+        case .alerts, .rules, .mute, .unmute:
+            finish(automationCommand?(command, context) ?? .fail(.featureNotImplemented, "alerts and rules are not available"))
         case .allow(let jid), .deny(let jid):
             let allow = if case .allow = command { true } else { false }
             if let text = decideSubscription?(jid, allow) { finish(.ok(text)) } else {
@@ -295,9 +303,10 @@ public final class CommandExecutor {
 
     public func help(for role: Role) -> String {
         var lines = ["\(deviceName) commands:"]
-        lines.append("status · read [sensor]")
+        lines.append("status · read [sensor] · alerts · rules")
         if role >= .operator {
             lines.append("<output> on|off|toggle · pulse <output> <duration>")
+            lines.append("mute <alert> [duration] · unmute <alert>")
         }
         if role >= .owner { lines.append("block|unblock <jid> · allow|deny <jid> (subscription requests) · subscribers · unsubscribe <jid>")
             lines.append("rooms · join <room> [nick] · leave <room>")

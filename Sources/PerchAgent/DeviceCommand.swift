@@ -25,12 +25,22 @@ public enum DeviceCommand: Hashable, Sendable {
     case rooms
     case join(room: JID, nick: String?)
     case leave(room: JID)
+    /// The alerts that are on, and the rules and schedules (with their next runs).
+    case alerts
+    case rules
+    /// Silences an alert (or `all`) for a while, and ends that.
+    case mute(alert: String, milliseconds: Int64)
+    case unmute(alert: String)
+
+    /// How long `mute NAME` alone silences an alert.
+    public static let defaultMute: Int64 = 3_600_000
 
     /// Who may run it.
     public var requiredRole: Role {
         switch self {
         case .help: .viewer
-        case .status, .read, .describe: .viewer
+        case .status, .read, .describe, .alerts, .rules: .viewer
+        case .mute, .unmute: .operator
         case .set, .toggle, .pulse: .operator
         case .block, .unblock, .allow, .deny, .subscribers, .removeSubscriber, .rooms, .join, .leave: .owner
         }
@@ -39,7 +49,7 @@ public enum DeviceCommand: Hashable, Sendable {
     /// Whether it changes anything (what rate limits and stale-message checks apply to).
     public var isAction: Bool {
         switch self {
-        case .help, .status, .read, .describe, .subscribers, .rooms: false
+        case .help, .status, .read, .describe, .subscribers, .rooms, .alerts, .rules: false
         default: true
         }
     }
@@ -63,6 +73,10 @@ public enum DeviceCommand: Hashable, Sendable {
         case .rooms: "rooms"
         case .join(let r, let n): "join \(r)\(n.map { " " + $0 } ?? "")"
         case .leave(let r): "leave \(r)"
+        case .alerts: "alerts"
+        case .rules: "rules"
+        case .mute(let a, let ms): "mute \(a) \(describeDuration(ms))"
+        case .unmute(let a): "unmute \(a)"
         }
     }
 }

@@ -13,6 +13,8 @@ final class PresenceTelemetry {
     let minInterval: Int64
     let enabled: Bool
     let loop: EventLoop
+    /// The active alerts' names, shown first in the status line with `<show>away</show>`; nil: none.
+    var alertMarker: () -> String? = { nil }
     /// How a presence goes out (the client; a test records it instead).
     var send: (_ show: String?, _ status: String) -> Void
     /// Switches and input changes this close together go out as one presence.
@@ -68,8 +70,9 @@ final class PresenceTelemetry {
     }
 
     func update() {
-        let status = executor.presenceText()
-        let show: String? = healthy ? nil : "dnd"
+        let alert = alertMarker()
+        let status = alert.map { "⚠ \($0) · " + executor.presenceText() } ?? executor.presenceText()
+        let show: String? = alert != nil ? "away" : healthy ? nil : "dnd"
         if let last = lastText, last.0 == show, last.1 == status { return }
         lastText = (show, status)
         lastSent = .now()

@@ -55,6 +55,8 @@ final class RoomManager {
     private(set) var order: [JID] = []
     private var pingTimer: EventLoop.Timer?
     private var online = false
+    /// Called when the device is in a room (after a join or a rejoin): alerts kept for it go out.
+    var onJoined: ((JID) -> Void)?
     /// How stanzas and iq requests go out (the client; a test records them instead).
     var transmit: (XMLElement) -> Void
     var request: (_ iq: XMLElement, _ timeout: Int64, _ completion: @escaping (Result<XMLElement, StanzaError>) -> Void) -> Void
@@ -147,9 +149,13 @@ final class RoomManager {
             entries[room]?.settleTimer = loop.schedule(after: Self.settleDelay) { [weak self] in
                 self?.entries[room]?.membership.markLive()
             }
+            onJoined?(room)
         }
         return true
     }
+
+    /// Whether the device is in `room` now (what is posted there arrives).
+    func isJoined(_ room: JID) -> Bool { entries[room.bare]?.membership.isJoined ?? false }
 
     /// Whether `room` is one of ours.
     func has(_ room: JID) -> Bool { entries[room.bare] != nil }

@@ -4,7 +4,7 @@
 public enum ChatWords {
     /// What a command's first word asks for.
     public enum Verb: Sendable, Hashable {
-        case help, status, read, pulse, subscribers, unsubscribe, block, unblock, allow, deny, set, rooms, join, leave
+        case help, status, read, pulse, subscribers, unsubscribe, block, unblock, allow, deny, set, rooms, join, leave, alerts, rules, mute, unmute
     }
 
     /// First words, with the synonyms people type.
@@ -17,6 +17,7 @@ public enum ChatWords {
         "block": .block, "unblock": .unblock, "allow": .allow, "deny": .deny,
         "set": .set, "turn": .set, "switch": .set,
         "rooms": .rooms, "join": .join, "leave": .leave,
+        "alerts": .alerts, "rules": .rules, "schedules": .rules, "mute": .mute, "unmute": .unmute,
     ]
 
     /// What an output can be told after its name.

@@ -123,6 +123,10 @@ public struct Configuration: Sendable {
     public var outbox = Outbox()
     /// `[[room]]`: the group chat rooms the device joins.
     public var rooms: [RoomConfiguration] = []
+    /// `[[alert]]`, `[[rule]]`, `[[schedule]]`: what the device decides on its own.
+    public var alerts: [AlertConfiguration] = []
+    public var rules: [RuleConfiguration] = []
+    public var schedules: [ScheduleConfiguration] = []
 }
 
 /// A bare JID or a whole domain (`@example.org`) in an access list.

@@ -35,7 +35,7 @@ public struct ConfigurationLoader {
             throw ConfigurationError(file: file, line: error.line, key: nil, error.message)
         }
         let r = Reader(file: file)
-        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor", "interlock", "commands", "telemetry", "outbox", "room"], prefix: "")
+        try r.allowOnly(root, ["account", "server", "access", "connection", "log", "device", "output", "input", "sensor", "interlock", "commands", "telemetry", "outbox", "room", "alert", "rule", "schedule"], prefix: "")
 
         let account = try r.table(root, "account", required: true)!
         try r.allowOnly(account, ["jid", "password_file", "password_credential"], prefix: "account.")
@@ -165,6 +165,7 @@ public struct ConfigurationLoader {
         try parseAgent(root, r, &config)
         try parseOutbox(root, r, &config)
         try parseRooms(root, r, &config)
+        try parseAutomation(root, r, &config)
         return config
     }
 

@@ -31,6 +31,9 @@ public final class Hardware {
     public func observeInputs(_ observer: @escaping (Input, InputChange) -> Void) { inputObservers.append(observer) }
     /// Adds an observer of readings; adding one never replaces another.
     public func observeReadings(_ observer: @escaping (Reading) -> Void) { readingObservers.append(observer) }
+    /// Adds an observer of every sample of a sensor (by name), read or failed, before any report policy.
+    public func observeSamples(_ observer: @escaping (String) -> Void) { sampleObservers.append(observer) }
+    private var sampleObservers: [(String) -> Void] = []
 
     private let logger: Logger
 
@@ -107,6 +110,9 @@ public final class Hardware {
         }
         sensors.onFailure = { [logger] name, e in logger.warning("sensor \(name) cannot be read: \(e) (retrying with back-off)") }
         sensors.onRecovery = { [logger] name in logger.notice("sensor \(name) reads again") }
+        sensors.onSample = { [weak self] name in
+            for observer in self?.sampleObservers ?? [] { observer(name) }
+        }
         sensors.start()
     }
 

@@ -51,7 +51,7 @@ public final class EventLoop {
     private var wallFD: Int32 = -1
     /// What ``run(until:timeout:)`` waits for, and until when (on the kernel's monotonic clock, so a
     /// manual clock standing still cannot make a test wait for ever).
-    private var waiting: (condition: () -> Bool, deadline: Instant)?
+    private var waiting: (condition: () -> Bool, deadline: Instant, nextCheck: Instant)?
 
     /// - Parameter clock: the kernel's clocks, or a manual clock for tests.
     public init(clock: LoopClock = LoopClock()) throws(IOError) {
@@ -235,18 +235,25 @@ public final class EventLoop {
                 handlers[fd]?(e)
             }
             fireTimers()
-            if let waiting, waiting.condition() || Instant.now() >= waiting.deadline { running = false }
+            if let w = waiting {
+                let now = Instant.now()
+                if now >= w.nextCheck {
+                    waiting?.nextCheck = now + 10
+                    if w.condition() { running = false }
+                }
+                if now >= w.deadline { running = false }
+            }
         }
     }
 
     /// Runs the loop until `condition` holds or `timeout` milliseconds pass on the kernel's clock
-    /// (whatever the loop's clock is), checking it every 10 ms and after each turn. For tests and
+    /// (whatever the loop's clock is), checking it after the first turn and then every 10 ms. For tests and
     /// one-shot tools. Returns whether the condition held.
     @discardableResult
     public func run(until condition: @escaping () -> Bool, timeout: Int64) -> Bool {
         if condition() { return true }
         let outer = waiting
-        waiting = (condition, Instant.now() + timeout)
+        waiting = (condition, Instant.now() + timeout, Instant.now())
         run()
         waiting = outer
         return condition()
@@ -263,7 +270,10 @@ public final class EventLoop {
             // A manual clock reaches a deadline only through advance(by:): sleep for none but the due.
             if due == 0 || !clock.isManual { ms = due }
         }
-        if waiting != nil { ms = ms < 0 ? 10 : min(ms, 10) }
+        if let w = waiting {
+            let check = max(0, w.nextCheck - Instant.now())
+            ms = ms < 0 ? check : min(ms, check)
+        }
         return Int32(clamping: ms)
     }
 

@@ -30,6 +30,9 @@ public final class SensorMonitor {
     public var onFailure: ((String, SensorError) -> Void)?
     /// A failing sensor reads again.
     public var onRecovery: ((String) -> Void)?
+    /// Every sample, read or failed, whatever the report policy lets through (conditions of alerts
+    /// and rules are evaluated on each).
+    public var onSample: ((String) -> Void)?
     /// Reads a GPIO input's state by its name, for `gpio` sources.
     public var gpioState: ((String) -> Bool?)?
 
@@ -146,6 +149,7 @@ public final class SensorMonitor {
             sensors[name] = s
             if recovered { onRecovery?(name) }
             if report { onReading?(r) }
+            onSample?(name)
         case .failure(let e):
             s.failures += 1
             let first = s.failures == 1
@@ -156,6 +160,7 @@ public final class SensorMonitor {
             }
             sensors[name] = s
             if first { onFailure?(name, e) }
+            onSample?(name)
         }
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import PerchAgent
 import PerchBoard
 import PerchCLI
 import PerchConfig
@@ -40,6 +41,13 @@ func emit(_ text: String) {
 
 /// A configuration that cannot be used: EX_CONFIG, which the unit does not restart on.
 func configFailure(_ error: any Error) -> Never { fail("\(error)", code: Invocation.ExitStatus.config) }
+
+/// The configuration, with the rules' and schedules' commands checked in the chat command language.
+func loadChecked(_ loader: ConfigurationLoader) throws(ConfigurationError) -> Configuration {
+    let config = try loader.load()
+    try AutomationCheck.check(config)
+    return config
+}
 
 var configPath = Invocation.defaultConfig
 var traceXML = false
@@ -83,7 +91,7 @@ case .gpioList(let configGiven, let boardID, let profilesDir):
     var profile: BoardProfile?
     if configGiven != nil || boardID == nil {
         if configGiven != nil || access(configPath, R_OK) == 0 {
-            do { device = try ConfigurationLoader(file: configPath).load().device } catch { configFailure(error) }
+            do { device = try loadChecked(ConfigurationLoader(file: configPath)).device } catch { configFailure(error) }
             profile = device?.board
         }
     }
@@ -101,7 +109,7 @@ case .sensorsRead, .doctor:
     let loop: EventLoop
     do { loop = try EventLoop() } catch { fail("\(error)") }
     let config: Configuration
-    do { config = try ConfigurationLoader(file: configPath).load() } catch { configFailure(error) }
+    do { config = try loadChecked(ConfigurationLoader(file: configPath)) } catch { configFailure(error) }
     if command == "doctor" {
         var (text, problems) = HardwareCommands.doctor(config, loop: loop)
         do { _ = try ConfigurationLoader(file: configPath).password(for: config) } catch {
@@ -128,7 +136,7 @@ let config: Configuration
 let password: String
 let proxyCredentials: (user: String, password: String)?
 do {
-    config = try loader.load()
+    config = try loadChecked(loader)
     password = try loader.password(for: config)
     proxyCredentials = try loader.proxyCredentials(for: config)
 } catch {

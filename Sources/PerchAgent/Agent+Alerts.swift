@@ -1,0 +1,42 @@
+import PerchConfig
+import PerchGPIO
+import PerchIO
+import PerchLog
+import PerchRules
+import PerchSensors
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+extension Agent {
+    /// Connects the alerts, rules and schedules to the session: messages through ``AlertDelivery``,
+    /// active alerts into presence, the chat and ad-hoc commands.
+    func installAutomation() {
+        guard !automation.isEmpty else { return }
+        alertDelivery.transmit = { [unowned self] in self.transmit($0) }
+        alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
+        alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
+        rooms.onJoined = { [unowned self] _ in self.alertDelivery.flush() }
+        automation.deliver = { [unowned self] alert, event, text in
+            self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { start in self.automation.wasText(alert, start: start) }
+        }
+        automation.onActiveChange = { [unowned self] in self.presence.changed(urgent: true) }
+        presence.alertMarker = { [unowned self] in
+            let names = self.automation.activeNames
+            return names.isEmpty ? nil : names.joined(separator: ", ")
+        }
+        executor.automationCommand = { [unowned self] command, context in self.automation.command(command, context) }
+        client.observeStatus { [unowned self] status in
+            switch status {
+            case .online:
+                self.alertDelivery.online = true
+                self.alertDelivery.flush()
+            case .offline:
+                self.alertDelivery.online = false
+            default:
+                break
+            }
+        }
+        automation.start()
+    }
+}

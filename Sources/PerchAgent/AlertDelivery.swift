@@ -1,0 +1,216 @@
+import Glibc
+import PerchConfig
+import PerchGPIO
+import PerchIO
+import PerchLog
+import PerchRules
+import PerchSensors
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+
+/// Takes alert messages to people: chat messages to JIDs (the roles' lists, or JIDs named in `to`) and
+/// group chat lines to rooms with `alerts = true`.
+///
+/// Every message asks servers to keep it for an owner who is offline (`<store xmlns='urn:xmpp:hints'/>`,
+/// XEP-0334), and carries the Perch reply marker, so no Perch takes an alert for a command. While the
+/// device is offline (or a room is not joined) messages wait, in order, in `state_dir/alerts` (at most
+/// ``limit``; the oldest go first, with a log line), and go out when the session (or the room) is back,
+/// stamped with the time they were raised (XEP-0203). An alert that started and ended while they waited
+/// becomes one message, "was hot 14:02–14:20"; reminders of an alert whose start is still waiting are
+/// dropped (the start says it).
+final class AlertDelivery {
+    /// One message waiting for its recipient.
+    struct Pending: Equatable {
+        enum Kind: String { case started, ended, reminder, was }
+        var alert: String
+        var kind: Kind
+        /// `jid:someone@example.org` or `room:fleet@conference.example.org`.
+        var recipient: String
+        /// When it happened (Unix ms): the delay stamp.
+        var stamp: Int64
+        var text: String
+    }
+
+    static let limit = 256
+    let path: String
+    let logger: Logger
+    let selfJID: JID
+    private(set) var pending: [Pending] = []
+    /// Whether the session is up (messages to JIDs go out at once).
+    var online = false
+    /// Whether the device is in a room now.
+    var isInRoom: (JID) -> Bool = { _ in false }
+    /// How a message goes out (the client; a test records them instead).
+    var transmit: (XMLElement) -> Void = { _ in }
+    var makeID: () -> String = { "alert" }
+    /// The access lists as they are now (owners may have allowed viewers since the start).
+    var policy: () -> AccessPolicy
+
+    init(path: String, selfJID: JID, logger: Logger, policy: @escaping () -> AccessPolicy) {
+        self.path = path
+        self.selfJID = selfJID
+        self.logger = logger
+        self.policy = policy
+        load()
+    }
+
+    /// The JIDs and rooms `to` names, now.
+    func recipients(_ to: [AlertRecipient]) -> [String] {
+        var out: [String] = []
+        let p = policy()
+        for r in to {
+            switch r {
+            case .role(let role):
+                let list = role == "owners" ? p.owners : role == "operators" ? p.operators : p.viewers
+                for case .jid(let j) in list { out.append("jid:\(j.bare)") }
+            case .jid(let j): out.append("jid:\(j.bare)")
+            case .room(let r): out.append("room:\(r.bare)")
+            }
+        }
+        var seen: Set<String> = []
+        return out.filter { seen.insert($0).inserted }
+    }
+
+    /// An alert's event, to everyone its `to` names.
+    func send(_ alert: AlertConfiguration, _ event: AlertTracker.Event, _ text: String, now: Int64, wasText: (Int64) -> String) {
+        let (kind, stamp): (Pending.Kind, Int64) = switch event {
+        case .started(_, let wall): (.started, wall)
+        case .ended: (.ended, now)
+        case .reminder: (.reminder, now)
+        }
+        var queued = false
+        for recipient in recipients(alert.to) {
+            let item = Pending(alert: alert.name, kind: kind, recipient: recipient, stamp: stamp, text: text)
+            if canSend(recipient) {
+                transmit(message(item, delayed: false))
+            } else {
+                enqueue(item, wasText: wasText)
+                queued = true
+            }
+        }
+        if queued { save() }
+    }
+
+    private func canSend(_ recipient: String) -> Bool {
+        guard online else { return false }
+        if recipient.hasPrefix("room:"), let room = try? JID(String(recipient.dropFirst(5))) { return isInRoom(room) }
+        return true
+    }
+
+    private func enqueue(_ item: Pending, wasText: (Int64) -> String) {
+        let same = { (p: Pending) in p.alert == item.alert && p.recipient == item.recipient }
+        switch item.kind {
+        case .ended:
+            // Started and over while waiting: one message says both.
+            if let i = pending.lastIndex(where: { same($0) && $0.kind == .started }) {
+                let start = pending[i].stamp
+                pending.remove(at: i)
+                pending.removeAll { same($0) && $0.kind == .reminder }
+                pending.append(Pending(alert: item.alert, kind: .was, recipient: item.recipient, stamp: start, text: wasText(start)))
+                return
+            }
+            pending.removeAll { same($0) && $0.kind == .reminder }
+        case .reminder:
+            if pending.contains(where: { same($0) && $0.kind == .started }) { return }
+            pending.removeAll { same($0) && $0.kind == .reminder }
+        case .started, .was:
+            break
+        }
+        pending.append(item)
+        if pending.count > Self.limit {
+            let dropped = pending.removeFirst()
+            logger.warning("more than \(Self.limit) alert messages wait for the server; dropped the oldest (\(dropped.alert) to \(dropped.recipient.drop { $0 != ":" }.dropFirst()))")
+        }
+    }
+
+    /// The session is up: what waited for JIDs (and rooms the device is in) goes out.
+    func flush() {
+        guard online, !pending.isEmpty else { return }
+        var kept: [Pending] = []
+        var sent = 0
+        for item in pending {
+            if canSend(item.recipient) {
+                transmit(message(item, delayed: true))
+                sent += 1
+            } else {
+                kept.append(item)
+            }
+        }
+        guard sent > 0 else { return }
+        pending = kept
+        logger.info("sent \(sent) alert message\(sent == 1 ? "" : "s") that waited for the server\(kept.isEmpty ? "" : " (\(kept.count) wait for their rooms)")")
+        save()
+    }
+
+    /// The message for `item`; `delayed`: stamped with when it happened.
+    func message(_ item: Pending, delayed: Bool) -> XMLElement {
+        let isRoom = item.recipient.hasPrefix("room:")
+        let to = (try? JID(String(item.recipient.drop { $0 != ":" }.dropFirst()))) ?? selfJID
+        var m = isRoom ? MUC.groupchat(to, body: item.text, id: makeID()) : Stanza.message(to: to, body: item.text, type: "chat", id: makeID())
+        m.append(Hints.store)
+        if delayed { m.append(Delay.element(from: selfJID.description, at: item.stamp)) }
+        return Agent.marked(m)
+    }
+
+    // MARK: The file
+
+    /// `kind<TAB>alert<TAB>recipient<TAB>stamp<TAB>text` a line; tabs, newlines and backslashes in the
+    /// text escaped.
+    private func load() {
+        guard let text = readTextFile(path, limit: 1 << 20) else { return }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count == 5, let kind = Pending.Kind(rawValue: String(f[0])), let stamp = Int64(f[3]) else { continue }
+            pending.append(Pending(alert: String(f[1]), kind: kind, recipient: String(f[2]), stamp: stamp, text: Self.unescape(String(f[4]))))
+        }
+        if pending.count > Self.limit { pending.removeFirst(pending.count - Self.limit) }
+        if !pending.isEmpty { logger.info("\(pending.count) alert message\(pending.count == 1 ? "" : "s") from before the restart wait for the server") }
+    }
+
+    func save() {
+        if pending.isEmpty {
+            _ = removeFile(path)
+            return
+        }
+        let text = pending.map { "\($0.kind.rawValue)\t\($0.alert)\t\($0.recipient)\t\($0.stamp)\t\(Self.escape($0.text))\n" }.joined()
+        do { try writeFileAtomically(path, Array(text.utf8), mode: 0o600, sync: false) } catch {
+            logger.warning("cannot keep the waiting alert messages in \(path) (\(error.message)); they go when the server is back unless the daemon restarts first")
+        }
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ s: String) -> String {
+        var out = ""
+        var escaped = false
+        for c in s {
+            if escaped {
+                switch c {
+                case "t": out.append("\t")
+                case "n": out.append("\n")
+                case "r": out.append("\r")
+                default: out.append(c)
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,293 @@
+import PerchConfig
+import PerchGPIO
+import PerchHardware
+import PerchIO
+import PerchLog
+import PerchRules
+import PerchSensors
+import XMPPAddress
+import XMPPCore
+
+/// What the device decides on its own: the `[[alert]]`s, `[[rule]]`s and `[[schedule]]`s, run on the
+/// loop whatever the network does.
+///
+/// Conditions are evaluated on every sample of a sensor they read and every change of an input (no
+/// polling loop of their own). Alerts go to ``deliver`` (the agent's ``AlertDelivery``); rules and
+/// schedules run their commands through the executor like a person's, with the checks that go with
+/// it (interlocks, max_pulse, min_switch_interval, the audit line `via rule cool`). A person's switch
+/// takes precedence: a rule leaves that output alone for its `override`, then brings it back to what
+/// the rule says.
+final class Automation {
+    struct Alert {
+        let config: AlertConfiguration
+        var tracker: AlertTracker
+        var timer: EventLoop.Timer?
+    }
+
+    struct Rule {
+        let config: RuleConfiguration
+        var tracker = RuleTracker()
+        let apply: DeviceCommand
+        let revert: DeviceCommand?
+        /// The timer that gives an overridden output back to the rule.
+        var overrideTimer: EventLoop.Timer?
+    }
+
+    let executor: CommandExecutor
+    let hardware: Hardware
+    let loop: EventLoop
+    let logger: Logger
+    let zone: TimeZoneRules
+    let deviceName: String
+    /// Who the rules' and schedules' commands are audited as: the device's own account.
+    let selfJID: JID
+    private(set) var alerts: [Alert] = []
+    private(set) var rules: [Rule] = []
+    let schedules: ScheduleRunner
+    private var manual = ManualSwitches()
+    /// Alerts and rules by the names they read, for evaluating only those a change concerns.
+    private var readers: [String: (alerts: [Int], rules: [Int])] = [:]
+
+    /// Where alert messages go: the alert, what happened, and the text for people.
+    var deliver: ((AlertConfiguration, AlertTracker.Event, String) -> Void)?
+    /// Called when an alert starts or ends (presence shows the active ones).
+    var onActiveChange: (() -> Void)?
+
+    init(config: Configuration, executor: CommandExecutor, hardware: Hardware, loop: EventLoop, logger: Logger, zone: TimeZoneRules) {
+        self.executor = executor
+        self.hardware = hardware
+        self.loop = loop
+        self.logger = logger
+        self.zone = zone
+        deviceName = executor.deviceName
+        selfJID = config.account.jid.bare
+        schedules = ScheduleRunner(schedules: config.schedules, loop: loop, zone: zone, logger: logger,
+                                   path: config.device.stateDirectory + "/schedules")
+        let outputs = Set(config.device.outputs.map { $0.name.lowercased() })
+        let readings = Set(config.device.sensors.map { $0.name.lowercased() } + config.device.inputs.map { $0.name.lowercased() })
+        for (i, a) in config.alerts.enumerated() {
+            alerts.append(Alert(config: a, tracker: AlertTracker(policy: a.policy)))
+            for name in a.when.names + (a.clear?.names ?? []) { readers[name, default: ([], [])].alerts.append(i) }
+        }
+        for r in config.rules {
+            // Checked when the configuration was loaded (AutomationCheck): these parse.
+            guard case .success(let apply) = ChatParser.parse(r.action, outputs: outputs, readings: readings) else { continue }
+            var revert: DeviceCommand?
+            if let e = r.otherwise, case .success(let c) = ChatParser.parse(e, outputs: outputs, readings: readings) { revert = c }
+            for name in r.when.names { readers[name, default: ([], [])].rules.append(rules.count) }
+            rules.append(Rule(config: r, apply: apply, revert: revert))
+        }
+        for key in readers.keys {
+            readers[key]!.alerts = Array(Set(readers[key]!.alerts)).sorted()
+            readers[key]!.rules = Array(Set(readers[key]!.rules)).sorted()
+        }
+        schedules.run = { [unowned self] schedule, late in self.runSchedule(schedule, late: late) }
+    }
+
+    var isEmpty: Bool { alerts.isEmpty && rules.isEmpty && schedules.isEmpty }
+
+    /// Starts watching the hardware and planning the schedules.
+    func start() {
+        guard !isEmpty else { return }
+        hardware.observeSamples { [unowned self] name in self.changed(name) }
+        hardware.observeInputs { [unowned self] input, _ in self.changed(input.name) }
+        executor.observeCommands { [unowned self] command, context, outcome in self.commandRan(command, context, outcome) }
+        schedules.start()
+        // Inputs are known at once: rules on them act now, not at their first change.
+        for name in readers.keys where hardware.input(named: name) != nil { changed(name) }
+        if !alerts.isEmpty || !rules.isEmpty {
+            logger.info("\(alerts.count) alert\(alerts.count == 1 ? "" : "s") and \(rules.count) rule\(rules.count == 1 ? "" : "s") watch \(readers.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    // MARK: Evaluating
+
+    /// What is known of a sensor or input now.
+    func observe(_ name: String) -> Observation {
+        if let input = hardware.input(named: name) {
+            return .state(input.value, on: input.spec.onWord, off: input.spec.offWord)
+        }
+        switch hardware.sensors.sensors[name]?.state {
+        case .ok(let r)?:
+            switch r.value {
+            case .number(let d): return .number(d)
+            case .boolean(let b): return .number(b ? 1 : 0)
+            }
+        case .failed?: return .failed
+        default: return .unknown
+        }
+    }
+
+    /// A sensor was sampled or an input changed: evaluates what reads it.
+    func changed(_ name: String) {
+        guard let who = readers[name] else { return }
+        for i in who.alerts { evaluateAlert(i) }
+        for i in who.rules { evaluateRule(i) }
+    }
+
+    private func evaluateAlert(_ i: Int) {
+        let a = alerts[i].config
+        let observe = self.observe
+        let wasActive = alerts[i].tracker.isActive
+        let events = alerts[i].tracker.update(
+            when: a.when.evaluate(observe), clear: a.clear?.evaluate(observe), failing: a.when.failing(observe),
+            now: loop.now, wall: loop.wallMilliseconds)
+        handle(i, events, wasActive: wasActive)
+    }
+
+    /// Tells what the tracker said, and sets its timer for what it waits for next.
+    private func handle(_ i: Int, _ events: [AlertTracker.Event], wasActive: Bool) {
+        alerts[i].timer?.cancel()
+        alerts[i].timer = nil
+        if let due = alerts[i].tracker.nextDeadline {
+            alerts[i].timer = loop.schedule(after: max(0, due - loop.now)) { [weak self] in self?.tick(i) }
+        }
+        for event in events {
+            let a = alerts[i].config
+            let text = self.text(a, event)
+            switch event {
+            case .started: logger.notice("alert \(a.name) started: \(text)")
+            case .ended: logger.notice("alert \(a.name) ended: \(text)")
+            case .reminder: logger.info("alert \(a.name) still on: \(text)")
+            }
+            deliver?(a, event, text)
+        }
+        // Presence shows active alerts, muted or not.
+        if alerts[i].tracker.isActive != wasActive { onActiveChange?() }
+    }
+
+    func setMute(_ i: Int, until: Instant) {
+        let wasActive = alerts[i].tracker.isActive
+        alerts[i].tracker.mute(until: until)
+        handle(i, [], wasActive: wasActive)
+    }
+
+    func endMute(_ i: Int) {
+        let wasActive = alerts[i].tracker.isActive
+        handle(i, alerts[i].tracker.unmute(now: loop.now, wall: loop.wallMilliseconds), wasActive: wasActive)
+    }
+
+    /// Until when a person has `output` for a rule with this override.
+    func manualHold(_ output: String, _ override: Int64) -> Instant? {
+        manual.heldUntil(output, override: override, now: loop.now)
+    }
+
+    private func tick(_ i: Int) {
+        let wasActive = alerts[i].tracker.isActive
+        handle(i, alerts[i].tracker.tick(now: loop.now, wall: loop.wallMilliseconds), wasActive: wasActive)
+    }
+
+    private func evaluateRule(_ i: Int) {
+        let truth = rules[i].config.when.evaluate(observe)
+        guard let action = rules[i].tracker.update(truth) else { return }
+        run(i, action, why: action == .apply ? "\(rules[i].config.when) holds" : "\(rules[i].config.when) no longer holds")
+    }
+
+    /// Runs a rule's `do` or `else`, unless a person has the output.
+    private func run(_ i: Int, _ action: RuleTracker.Action, why: String) {
+        let rule = rules[i]
+        guard let command = action == .apply ? rule.apply : rule.revert else { return }
+        if let output = Self.output(of: command) {
+            if let until = manual.heldUntil(output, override: rule.config.override, now: loop.now) {
+                logger.info("rule \(rule.config.name): \(why), but \(output) was switched by a person; the rule leaves it alone for \(describeDuration(until - loop.now)) more (override \(describeDuration(rule.config.override)))")
+                rules[i].overrideTimer?.cancel()
+                rules[i].overrideTimer = loop.schedule(after: until - loop.now) { [weak self] in self?.overrideEnded(i) }
+                return
+            }
+            // Already as the rule wants it: nothing to switch, nothing to audit.
+            if case .set(_, let on) = command, let o = hardware.output(named: output), o.state == on, !o.isPulsing { return }
+        }
+        logger.info("rule \(rule.config.name): \(why): \(command.summary)")
+        executor.execute(command, CommandContext(from: selfJID, role: .operator, frontEnd: "rule \(rule.config.name)")) { [logger] outcome in
+            if let e = outcome.error { logger.warning("rule \(rule.config.name): \(command.summary) was not done (\(e.condition.rawValue)): \(outcome.text)") }
+        }
+    }
+
+    private func overrideEnded(_ i: Int) {
+        rules[i].overrideTimer = nil
+        guard let action = rules[i].tracker.current else { return }
+        run(i, action, why: "a person's override ended")
+    }
+
+    /// The output a command switches, if it switches one.
+    static func output(of command: DeviceCommand) -> String? {
+        switch command {
+        case .set(let o, _), .toggle(let o), .pulse(let o, _): o
+        default: nil
+        }
+    }
+
+    /// A person (anyone but a rule or a schedule) switched an output: the rules on it step back.
+    private func commandRan(_ command: DeviceCommand, _ context: CommandContext, _ outcome: CommandOutcome) {
+        guard outcome.error == nil, !context.frontEnd.hasPrefix("rule "), !context.frontEnd.hasPrefix("schedule "),
+              let output = Self.output(of: command) else { return }
+        manual.switched(output, now: loop.now)
+        for (i, rule) in rules.enumerated() {
+            let touches = [rule.apply, rule.revert].compactMap { $0 }.contains { Self.output(of: $0)?.lowercased() == output.lowercased() }
+            guard touches, rule.config.override > 0 else { continue }
+            logger.info("rule \(rule.config.name) leaves \(output) alone for \(describeDuration(rule.config.override)) (override): \(context.from.bare) switched it")
+            rules[i].overrideTimer?.cancel()
+            rules[i].overrideTimer = loop.schedule(after: rule.config.override) { [weak self] in self?.overrideEnded(i) }
+        }
+    }
+
+    private func runSchedule(_ schedule: ScheduleConfiguration, late: Int64?) {
+        let outputs = Set(hardware.config.outputs.map { $0.name.lowercased() })
+        guard case .success(let command) = ChatParser.parse(schedule.action, outputs: outputs) else { return }
+        let lateNote = late.map { " (\(describeDuration($0)) late: catch_up)" } ?? ""
+        logger.info("schedule \(schedule.name): \(command.summary)\(lateNote)")
+        executor.execute(command, CommandContext(from: selfJID, role: .operator, frontEnd: "schedule \(schedule.name)")) { [logger] outcome in
+            if let e = outcome.error { logger.warning("schedule \(schedule.name): \(command.summary) was not done (\(e.condition.rawValue)): \(outcome.text)") }
+        }
+    }
+
+    // MARK: Texts
+
+    /// The alerts on now, for presence: their names.
+    var activeNames: [String] { alerts.filter { $0.tracker.isActive }.map(\.config.name) }
+
+    /// A time for a message: `14:02`, or with the date when it is not today.
+    func timeText(_ wall: Int64) -> String {
+        let t = zone.local(wall / 1000)
+        let today = zone.local(loop.wallMilliseconds / 1000)
+        return t.dateText == today.dateText ? t.text : "\(t.dateText) \(t.text)"
+    }
+
+    /// The values a condition reads, as a person reads them: `air 31.2 °C, door open`.
+    func values(_ names: [String]) -> String {
+        names.map { name in
+            if let input = hardware.input(named: name) { return "\(name) \(input.spec.word(input.value))" }
+            switch hardware.sensors.sensors[name]?.state {
+            case .ok(let r)?: return "\(name) \(r.text)"
+            case .failed(let e, _)?: return "\(name) cannot be read (\(e))"
+            default: return "\(name) not read yet"
+            }
+        }.joined(separator: ", ")
+    }
+
+    func valueText(_ name: String) -> String? {
+        if let input = hardware.input(named: name) { return input.spec.word(input.value) }
+        if case .ok(let r)? = hardware.sensors.sensors[name]?.state { return r.text }
+        if case .failed? = hardware.sensors.sensors[name]?.state { return "error" }
+        return nil
+    }
+
+    /// The message for an alert's event.
+    func text(_ a: AlertConfiguration, _ event: AlertTracker.Event) -> String {
+        let names = a.when.names
+        switch event {
+        case .started(.condition, let wall):
+            if let message = a.message { return AlertText.fill(message) { self.valueText($0) } }
+            return "\(deviceName): \(a.name): \(values(names)) (\(a.when)) since \(timeText(wall))"
+        case .started(.failing(let failing), let wall):
+            return "\(deviceName): \(a.name): \(values(failing)) since \(timeText(wall))"
+        case .ended(.condition, let since, let lasted):
+            return "\(deviceName): \(a.name) is over: \(values(names)); it lasted \(describeDuration(lasted)) (\(timeText(since))–\(timeText(loop.wallMilliseconds)))"
+        case .ended(.failing(let failing), _, let lasted):
+            return "\(deviceName): \(a.name): \(failing.joined(separator: ", ")) read\(failing.count == 1 ? "s" : "") again (\(values(names))) after \(describeDuration(lasted))"
+        case .reminder(let cause, let since, let lasted):
+            let what = if case .failing(let f) = cause { values(f) } else { "\(values(names)) (\(a.when))" }
+            return "\(deviceName): still \(a.name): \(what) since \(timeText(since)), for \(describeDuration(lasted))"
+        }
+    }
+}

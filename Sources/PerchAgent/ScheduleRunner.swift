@@ -1,0 +1,151 @@
+import Glibc
+import PerchConfig
+import PerchGPIO
+import PerchIO
+import PerchLog
+import PerchRules
+import PerchSensors
+import XMPPAddress
+import XMPPCore
+
+/// Runs the `[[schedule]]`s at their times on the wall clock, in the system's time zone.
+///
+/// Each schedule has one timer on the loop, set for its next run. What has been run is kept in
+/// `state_dir/schedules` (each schedule's last run), so that:
+/// - a run missed while the daemon was down is skipped, unless `catch_up` allows it that late (then it
+///   runs once at start, however many were missed);
+/// - when the wall clock is set (NTP at boot on a board without a real-time clock, by hours or years),
+///   every schedule is planned again from the new time: runs the clock jumped over count as missed
+///   (catch_up decides), and a clock set back never runs a schedule again for a time already run.
+/// Daylight-saving days follow ``ScheduleSpec``: a time in the spring-forward gap runs when the gap
+/// ends, a time that happens twice runs at its first occurrence.
+final class ScheduleRunner {
+    struct Entry {
+        let config: ScheduleConfiguration
+        /// The wall time (ms) every run up to which has been run or skipped.
+        var doneThrough: Int64
+        /// The next run's wall time (ms).
+        var next: Int64?
+        var timer: EventLoop.Timer?
+    }
+
+    let loop: EventLoop
+    let zone: TimeZoneRules
+    let logger: Logger
+    let path: String
+    private(set) var entries: [Entry] = []
+    /// Runs a schedule's command; `late`: how late a caught-up run is (ms).
+    var run: ((ScheduleConfiguration, _ late: Int64?) -> Void)?
+    /// A timer firing this early (ms) is still on time (the loop's timers have a millisecond's grain).
+    static let slack: Int64 = 1_000
+
+    init(schedules: [ScheduleConfiguration], loop: EventLoop, zone: TimeZoneRules, logger: Logger, path: String) {
+        self.loop = loop
+        self.zone = zone
+        self.logger = logger
+        self.path = path
+        entries = schedules.map { Entry(config: $0, doneThrough: 0) }
+    }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    func start() {
+        guard !entries.isEmpty else { return }
+        let saved = load()
+        let now = loop.wallMilliseconds
+        for i in entries.indices {
+            if let last = saved[entries[i].config.name] {
+                // A last run later than now (the clock is behind) is kept: nothing runs twice.
+                entries[i].doneThrough = last
+                if last < now { catchUp(i, now: now, why: "while the daemon was down") }
+            } else {
+                entries[i].doneThrough = now
+            }
+            plan(i)
+        }
+        save()
+        loop.observeWallClockChanges { [weak self] in self?.wallClockSet() }
+        logger.info("schedules in \(zone.name) time: " + entries.map { "\($0.config.name) next \(nextText($0))" }.joined(separator: ", "))
+    }
+
+    func nextText(_ e: Entry) -> String {
+        guard let next = e.next else { return "never" }
+        let t = zone.local(next / 1000)
+        return "\(t.dateText) \(t.text)"
+    }
+
+    /// Runs missed since `doneThrough` are run once, late, if catch_up allows the latest of them.
+    private func catchUp(_ i: Int, now: Int64, why: String) {
+        let e = entries[i]
+        let missed = e.config.timing.runs(after: e.doneThrough / 1000, through: now / 1000, in: zone).map { $0 * 1000 }
+        guard let latest = missed.last else { return }
+        entries[i].doneThrough = now
+        let late = now - latest
+        let when = zone.local(latest / 1000)
+        if let window = e.config.catchUp, late <= window {
+            logger.notice("schedule \(e.config.name): the run of \(when.dateText) \(when.text) was missed \(why); running it now, \(describeDuration(late)) late (catch_up \(describeDuration(window)))")
+            run?(e.config, late)
+        } else {
+            let count = missed.count == 1 ? "the run of \(when.dateText) \(when.text)" : "\(missed.count) runs up to \(when.dateText) \(when.text)"
+            let hint = e.config.catchUp.map { "it is \(describeDuration(late)) late, more than catch_up \(describeDuration($0))" } ?? "set catch_up to run a missed run late"
+            logger.notice("schedule \(e.config.name): skipped \(count), missed \(why) (\(hint))")
+        }
+    }
+
+    private func plan(_ i: Int) {
+        entries[i].timer?.cancel()
+        let now = loop.wallMilliseconds
+        let base = max(now, entries[i].doneThrough)
+        guard let next = entries[i].config.timing.nextRun(after: base / 1000, in: zone) else {
+            entries[i].next = nil
+            logger.warning("schedule \(entries[i].config.name): \(entries[i].config.timing.text) never comes; it does not run")
+            return
+        }
+        entries[i].next = next * 1000
+        entries[i].timer = loop.schedule(after: max(0, next * 1000 - now)) { [weak self] in self?.due(i) }
+    }
+
+    private func due(_ i: Int) {
+        guard let next = entries[i].next else { return }
+        let now = loop.wallMilliseconds
+        // The timer runs on the monotonic clock: a wall clock set back meanwhile makes it early.
+        guard now >= next - Self.slack else { return plan(i) }
+        entries[i].doneThrough = max(next, min(now, next + Self.slack))
+        save()
+        run?(entries[i].config, nil)
+        plan(i)
+    }
+
+    /// The wall clock was set: plan every schedule from the new time.
+    private func wallClockSet() {
+        let now = loop.wallMilliseconds
+        logger.notice("the system clock was set (now \(zone.local(now / 1000).dateText) \(zone.local(now / 1000).text) \(zone.name)); schedules are planned again from it")
+        for i in entries.indices {
+            entries[i].timer?.cancel()
+            if now > entries[i].doneThrough { catchUp(i, now: now, why: "when the clock jumped") }
+            plan(i)
+        }
+        save()
+    }
+
+    // MARK: The file
+
+    /// `name<TAB>wall ms` a line.
+    private func load() -> [String: Int64] {
+        guard let text = readTextFile(path, limit: 256 * 1024) else { return [:] }
+        var out: [String: Int64] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "\t")
+            guard parts.count == 2, let ms = Int64(parts[1]) else { continue }
+            out[String(parts[0])] = ms
+        }
+        return out
+    }
+
+    private func save() {
+        let text = entries.map { "\($0.config.name)\t\($0.doneThrough)\n" }.joined()
+        do { try writeFileAtomically(path, Array(text.utf8), mode: 0o600, sync: false) } catch {
+            logger.warning("cannot save the schedules' last runs to \(path) (\(error.message)); after a restart catch_up may run one again")
+        }
+    }
+}
