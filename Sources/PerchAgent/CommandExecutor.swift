@@ -101,9 +101,9 @@ public final class CommandExecutor {
             }
             return
         }
-        let started = Instant.now()
-        let finish: (CommandOutcome) -> Void = { [logger, weak self] outcome in
-            let ms = Instant.now() - started
+        let started = loop.now
+        let finish: (CommandOutcome) -> Void = { [logger, loop, weak self] outcome in
+            let ms = loop.now - started
             let result = outcome.error.map { "refused (\($0.condition.rawValue)): \(outcome.text)" } ?? "ok"
             logger.notice("command from \(context.from.bare) (\(context.role)) via \(context.frontEnd): \(command.summary) → \(result) [\(ms) ms]")
             for observer in self?.commandObservers ?? [] { observer(command, context, outcome) }
@@ -221,7 +221,7 @@ public final class CommandExecutor {
         case .pulse: turnsOn = !output.resting
         }
         if turnsOn, let group = interlocks.first(where: { $0.contains(output.name) }), let until = switching[group.name] {
-            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - loop.now))"))
         }
         if switches(output, change), let refusal = tooSoon(output) { return finish(refusal) }
         do throws(OutputError) {
@@ -240,7 +240,7 @@ public final class CommandExecutor {
     private func switchOn(_ output: Output, _ change: Change, _ finish: @escaping (CommandOutcome) -> Void) {
         guard let group = interlocks.first(where: { $0.contains(output.name) }) else { return act(output, change, finish) }
         if let until = switching[group.name] {
-            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - Instant.now()))"))
+            return finish(.fail(.notAllowed, "interlock \(group.name) is switching; try again in \(describeDuration(until - loop.now))"))
         }
         // Refused before the others go off, so a refusal changes nothing. Switching the others off is
         // the interlock's safety step and is not held back (their next switch on is).
@@ -254,7 +254,7 @@ public final class CommandExecutor {
         }
         guard !others.isEmpty, group.wait > 0 else { return act(output, change, finish) }
         onOutputsChanged?()
-        switching[group.name] = .now() + group.wait
+        switching[group.name] = loop.now + group.wait
         loop.schedule(after: group.wait) { [weak self] in
             guard let self else { return }
             self.switching[group.name] = nil
@@ -296,7 +296,7 @@ public final class CommandExecutor {
 
     func describe(_ output: Output) -> String {
         if let ends = output.pulseEnds {
-            return "\(output.name) \(output.state ? "on" : "off") for \(describeDuration(max(0, ends - Instant.now()))), then \(output.resting ? "on" : "off")"
+            return "\(output.name) \(output.state ? "on" : "off") for \(describeDuration(max(0, ends - loop.now))), then \(output.resting ? "on" : "off")"
         }
         return "\(output.name) \(output.state ? "on" : "off")"
     }

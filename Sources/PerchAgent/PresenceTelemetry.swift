@@ -51,7 +51,7 @@ final class PresenceTelemetry {
     /// whatever min_interval says; otherwise (a reading) when min_interval allows.
     func changed(urgent: Bool = false) {
         guard enabled else { return }
-        let now = Instant.now()
+        let now = loop.now
         let wait = urgent ? Self.coalesce : lastSent.map { max(0, minInterval - (now - $0)) } ?? 0
         let due = now + wait
         if let pendingDue, pendingDue <= due { return }
@@ -75,7 +75,7 @@ final class PresenceTelemetry {
         let show: String? = alert != nil ? "away" : healthy ? nil : "dnd"
         if let last = lastText, last.0 == show, last.1 == status { return }
         lastText = (show, status)
-        lastSent = .now()
+        lastSent = loop.now
         send(show, status)
     }
 

@@ -91,7 +91,8 @@ public final class Output {
 
     /// How long ago the line last changed level, when that is less than ``OutputSpec/minSwitchInterval``
     /// (a switch now would come too soon); nil when a switch may come now.
-    public func switchedTooRecently(now: Instant = .now()) -> Int64? {
+    public func switchedTooRecently(now: Instant? = nil) -> Int64? {
+        let now = now ?? loop.now
         guard spec.minSwitchInterval > 0, let last = lastSwitch else { return nil }
         let since = now - last
         return since < spec.minSwitchInterval ? since : nil
@@ -119,7 +120,7 @@ public final class Output {
         guard milliseconds <= spec.maxPulse else { throw .pulseTooLong(requested: milliseconds, maximum: spec.maxPulse) }
         pulseTimer?.cancel()
         try drive(!resting)
-        pulseEnds = .now() + milliseconds
+        pulseEnds = loop.now + milliseconds
         pulseTimer = loop.schedule(after: milliseconds) { [weak self] in
             guard let self else { return }
             self.pulseTimer = nil
@@ -152,7 +153,7 @@ public final class Output {
         do { try line.set(on) } catch { throw .gpio(error) }
         if state != on {
             state = on
-            lastSwitch = .now()
+            lastSwitch = loop.now
             onChange?(self)
         }
     }

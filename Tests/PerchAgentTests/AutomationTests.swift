@@ -1,0 +1,386 @@
+import Glibc
+import Testing
+import PerchConfig
+import PerchGPIO
+import PerchHardware
+import PerchIO
+import PerchLog
+import PerchRules
+import PerchSensors
+import XMPPAddress
+import XMPPClient
+import XMPPCore
+@testable import PerchAgent
+
+/// A device on a manual clock: air (a file the test writes), the output fan, the input door, an
+/// offline client, and every stanza the agent sends recorded.
+final class AutomationRig {
+    let scratch = Scratch()
+    let loop: EventLoop
+    let log = AuditLog()
+    let logger: Logger
+    let config: Configuration
+    let hardware: Hardware
+    let client: XMPPClient
+    let agent: Agent
+    var sent: [XMLElement] = []
+    var presences: [(String?, String)] = []
+
+    /// 2026-03-28 12:00 UTC, the day before Europe/Berlin springs forward.
+    static let start: Int64 = 1_774_699_200_000
+
+    init(_ automation: String, at wall: Int64 = AutomationRig.start, zone: String = "Europe/Berlin", stateFile: (String, String)? = nil) throws {
+        loop = try EventLoop(clock: LoopClock(manualAt: wall))
+        _ = system("mkdir -p '\(scratch.path)/state' '\(scratch.path)/gpio'; echo 20 > '\(scratch.path)/air'")
+        if let (name, text) = stateFile { _ = writeFileInPlaceOrDie("\(scratch.path)/state/\(name)", text) }
+        let text = """
+            [account]
+            jid = "board@example.org"
+            [access]
+            owners = ["owner@example.org"]
+            operators = ["op@example.org"]
+            [device]
+            name = "greenhouse"
+            gpio = "simulated"
+            simulated_dir = "\(scratch.path)/gpio"
+            state_dir = "\(scratch.path)/state"
+            [[output]]
+            name = "fan"
+            line = "fan"
+            [[input]]
+            name = "door"
+            line = "door"
+            states = { on = "open", off = "closed" }
+            [[sensor]]
+            name = "air"
+            source = "file"
+            path = "\(scratch.path)/air"
+            unit = "°C"
+            interval = "1s"
+
+            """ + automation
+        let c = try ConfigurationLoader(file: "test.toml", environment: ["PERCH_PASSWORD": "x"]).parse(text)
+        try AutomationCheck.check(c)
+        config = c
+        let log = self.log
+        logger = Logger(label: "t", level: .info, format: .bare, sink: { log.lines.append($0) })
+        hardware = Hardware(config: config.device, loop: loop, logger: logger)
+        var cc = ClientConfiguration(jid: try JID("board@example.org/x"), password: "x")
+        cc.host = "127.0.0.1"
+        cc.port = 1
+        cc.transport = .plain
+        client = XMPPClient(loop: loop, config: cc, logger: logger)
+        agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger, zone: try TimeZoneRules.named(zone))
+        agent.transmit = { [unowned self] in self.sent.append($0) }
+        agent.presence.send = { [unowned self] show, status in self.presences.append((show, status)) }
+        agent.start()
+        hardware.start()
+    }
+
+    /// The session is up (no server: the test says so) and what waited goes out.
+    func online() {
+        agent.alertDelivery.online = true
+        agent.alertDelivery.flush()
+    }
+
+    func air(_ value: Double) {
+        _ = system("echo \(value) > '\(scratch.path)/air'")
+    }
+
+    func fan() -> String? { scratch.read("fan") }
+    var bodies: [String] { sent.compactMap { $0.child("body")?.text } }
+
+    /// A person's command, as chat would run it.
+    func person(_ text: String, from: String = "owner@example.org", role: Role = .owner) throws -> CommandOutcome {
+        guard case .success(let command) = ChatParser.parse(text) else { throw ParseFailure() }
+        var outcome: CommandOutcome?
+        agent.executor.execute(command, CommandContext(from: try JID(from), role: role, frontEnd: "chat")) { outcome = $0 }
+        return try #require(outcome)
+    }
+
+    struct ParseFailure: Error {}
+}
+
+private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
+    (try? writeFileAtomically(path, Array(text.utf8), mode: 0o600, sync: false)) != nil
+}
+
+@Suite struct AlertDeliveryTests {
+    @Test func anAlertIsToldOnceAtItsStartAndOnceAtItsEndWithPresenceBetween() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            clear = "air < 28"
+            for = "2m"
+            to = ["owners", "operators"]
+            """)
+        rig.online()
+        rig.loop.advance(by: 5_000)
+        #expect(rig.sent.isEmpty)
+        rig.air(31.5)
+        rig.loop.advance(by: 60_000)
+        #expect(rig.sent.isEmpty, "for = 2m: not yet")
+        rig.loop.advance(by: 61_000)
+        #expect(rig.bodies.count == 2, "one to the owner, one to the operator: \(rig.bodies)")
+        let start = try #require(rig.sent.first)
+        #expect(start.to?.description == "owner@example.org")
+        #expect(start.stanzaType == "chat")
+        #expect(start.child("store", namespace: "urn:xmpp:hints") != nil)
+        #expect(start.child("perch", namespace: Agent.replyMarkerNamespace) != nil, "never a command to another Perch")
+        #expect(start.child("delay", namespace: "urn:xmpp:delay") == nil, "sent as it happened: no delay")
+        // 12:00 UTC is 13:00 in Berlin (CET); the alert began to hold at the first reading over 30.
+        #expect(rig.bodies[0].hasPrefix("greenhouse: hot: air 31.5 °C (air > 30) since 13:0"), "\(rig.bodies[0])")
+        rig.loop.advance(by: 200)
+        #expect(rig.presences.last?.0 == "away", "\(rig.presences)")
+        #expect(rig.presences.last?.1.hasPrefix("⚠ hot · ") == true, "\(String(describing: rig.presences.last))")
+        // Nothing more while nothing changes, hysteresis between 28 and 30.
+        rig.air(29)
+        rig.loop.advance(by: 3_600_000)
+        #expect(rig.bodies.count == 2)
+        rig.air(27)
+        rig.loop.advance(by: 1_200)
+        #expect(rig.bodies.count == 4)
+        #expect(rig.bodies[2].hasPrefix("greenhouse: hot is over: air 27 °C; it lasted 62 min (13:00–14:02)"), "\(rig.bodies[2])")
+        #expect(rig.presences.last?.0 == nil)
+        #expect(rig.presences.last?.1.hasPrefix("⚠") == false)
+        #expect(rig.log.lines.contains { $0.contains("alert hot started: greenhouse: hot: air 31.5 °C") })
+    }
+
+    @Test func offlineAlertsWaitOnDiskAndGoOutWithTheirTimeOnceOnline() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            [[alert]]
+            name = "open"
+            when = "door == open"
+            """)
+        rig.loop.advance(by: 1_000)
+        rig.air(35)
+        rig.loop.advance(by: 1_000)
+        let raised = rig.loop.wallMilliseconds
+        rig.loop.advance(by: 600_000)
+        rig.air(20)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.sent.isEmpty, "offline: nothing can go")
+        #expect(rig.agent.alertDelivery.pending.count == 1, "started and over: one message")
+        #expect(readTextFile("\(rig.scratch.path)/state/alerts")?.hasPrefix("was\thot\tjid:owner@example.org\t") == true)
+        // Another process (the next start) finds it.
+        let reloaded = AlertDelivery(path: "\(rig.scratch.path)/state/alerts", selfJID: try JID("board@example.org"), logger: rig.logger, policy: { rig.agent.executor.policy })
+        #expect(reloaded.pending == rig.agent.alertDelivery.pending)
+        rig.online()
+        #expect(rig.bodies.count == 1)
+        #expect(rig.bodies.first?.hasPrefix("greenhouse: was hot 13:") == true, "\(rig.bodies)")
+        #expect(rig.bodies.first?.contains("(10 min") == true, "\(rig.bodies)")
+        let delay = try #require(rig.sent.first?.child("delay", namespace: "urn:xmpp:delay"))
+        #expect(delay[attribute: "stamp"] == WallClock.iso8601(milliseconds: raised), "stamped with the crossing")
+        #expect(delay[attribute: "from"] == "board@example.org")
+        #expect(!fileExists("\(rig.scratch.path)/state/alerts"), "sent: the file goes")
+    }
+
+    @Test func aSensorInErrorStartsNoAlertButOnErrorDoes() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            [[alert]]
+            name = "blind"
+            when = "air > 30"
+            on_error = true
+            for = "5m"
+            """)
+        rig.online()
+        _ = system("rm -f '\(rig.scratch.path)/air'")
+        rig.loop.advance(by: 240_000)
+        #expect(rig.sent.isEmpty)
+        rig.loop.advance(by: 600_000)
+        #expect(rig.bodies.count == 1, "\(rig.bodies)")
+        #expect(rig.bodies.first?.hasPrefix("greenhouse: blind: air cannot be read") == true, "\(rig.bodies)")
+        rig.air(25)
+        rig.loop.advance(by: 400_000)
+        #expect(rig.bodies.count == 2)
+        #expect(rig.bodies.last?.hasPrefix("greenhouse: blind: air reads again (air 25 °C)") == true, "\(rig.bodies)")
+    }
+
+    @Test func muteSilencesAnAlertForAWhileAndUnmuteTellsWhatIsOn() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            repeat = "10m"
+            """)
+        rig.online()
+        let muted = try rig.person("mute hot 1h", from: "op@example.org", role: .operator)
+        #expect(muted.error == nil)
+        #expect(muted.text.hasPrefix("hot muted for 60 min, until 14:00"), "\(muted.text)")
+        let viewer = try rig.person("mute hot", from: "v@example.org", role: .viewer)
+        #expect(viewer.error?.condition == .forbidden)
+        rig.air(31)
+        rig.loop.advance(by: 30 * 60_000)
+        #expect(rig.sent.isEmpty)
+        #expect(rig.presences.last?.0 == "away", "presence shows it muted or not")
+        let list = try rig.person("alerts")
+        #expect(list.text.contains("hot: ON since 13:0"), "\(list.text)")
+        #expect(list.text.contains("muted until"), "\(list.text)")
+        #expect(try rig.person("unmute hot").text == "hot unmuted")
+        #expect(rig.bodies.count == 1)
+        #expect(rig.bodies.first?.hasPrefix("greenhouse: hot: air 31 °C") == true)
+        rig.loop.advance(by: 10 * 60_000 + 1_000)
+        #expect(rig.bodies.count == 2)
+        #expect(rig.bodies.last?.hasPrefix("greenhouse: still hot: air 31 °C (air > 30) since 13:") == true, "\(rig.bodies)")
+        #expect(try rig.person("mute cold 1h").error?.condition == .itemNotFound)
+    }
+}
+
+@Suite struct RuleAutomationTests {
+    @Test func aRuleSwitchesAndAPersonTakesPrecedenceForTheOverride() throws {
+        let rig = try AutomationRig("""
+            [[rule]]
+            name = "cool"
+            when = "air > 28"
+            do = "fan on"
+            else = "fan off"
+            override = "30m"
+            """)
+        #expect(rig.fan() == "0")
+        rig.air(29)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() == "1")
+        #expect(rig.log.lines.contains { $0.contains("command from board@example.org (operator) via rule cool: fan on → ok") }, "\(rig.log.lines)")
+        rig.loop.advance(by: 200)  // min_switch_interval (100 ms by default) holds a person back too
+        let off = try rig.person("fan off")
+        #expect(off.error == nil, "\(off.text)")
+        #expect(rig.fan() == "0")
+        rig.loop.advance(by: 29 * 60_000)
+        #expect(rig.fan() == "0", "a person's switch holds for the override")
+        let rules = try rig.person("rules")
+        #expect(rules.text.contains("rule cool: when air > 28 → fan on, else fan off; holds now (fan is a person's until"), "\(rules.text)")
+        rig.loop.advance(by: 61_000)
+        #expect(rig.fan() == "1", "then the rule takes it back")
+        rig.air(20)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() == "0")
+    }
+
+    @Test func anUnknownConditionSwitchesNothing() throws {
+        let rig = try AutomationRig("""
+            [[rule]]
+            name = "cool"
+            when = "air > 28"
+            do = "fan on"
+            else = "fan off"
+            """)
+        rig.air(29)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() == "1")
+        _ = system("rm -f '\(rig.scratch.path)/air'")
+        rig.loop.advance(by: 600_000)
+        #expect(rig.fan() == "1", "a sensor in error is not a reason to switch")
+    }
+
+    @Test func rulesOnAnInputActAtStartAndOnItsChanges() throws {
+        let rig = try AutomationRig("""
+            [[rule]]
+            name = "light"
+            when = "door == open"
+            do = "fan on"
+            else = "fan off"
+            """)
+        #expect(rig.fan() == "0")
+        _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
+        for _ in 0..<40 where rig.fan() != "1" {
+            rig.loop.run(until: { false }, timeout: 20)
+            rig.loop.advance(by: 100)
+        }
+        #expect(rig.fan() == "1")
+    }
+}
+
+@Suite struct ScheduleAutomationTests {
+    /// 02:30 does not exist in Berlin on 2026-03-29: the run comes at 03:00 CEST (01:00 UTC), once.
+    @Test func aDailyTimeInTheSpringForwardGapRunsWhenTheGapEnds() throws {
+        let rig = try AutomationRig("""
+            [[schedule]]
+            name = "night"
+            at = "02:30"
+            do = "pulse fan 5s"
+            """)
+        var runs: [Int64] = []
+        rig.agent.executor.observeCommands { _, context, _ in if context.frontEnd == "schedule night" { runs.append(rig.loop.wallMilliseconds) } }
+        rig.loop.advance(by: 2 * 86_400_000)
+        #expect(runs.count == 2, "\(runs)")
+        #expect(runs.first == 1_774_746_000_000, "2026-03-29T01:00:00Z: \(runs)")
+        #expect(runs.last == 1_774_830_600_000, "2026-03-30T00:30:00Z (02:30 CEST)")
+        #expect(rig.log.lines.contains { $0.contains("via schedule night: pulse fan 5 s → ok") }, "\(rig.log.lines.filter { $0.contains("schedule") })")
+        #expect(try rig.person("rules").text.contains("schedule night: every day at 02:30 → pulse fan 5s; next 2026-03-31 02:30"))
+    }
+
+    /// On 2026-10-25 02:30 comes twice in Berlin: it runs at the first (00:30 UTC), not again at 01:30.
+    @Test func aRepeatedTimeOnTheFallBackDayRunsOnce() throws {
+        let rig = try AutomationRig("""
+            [[schedule]]
+            name = "night"
+            at = "02:30"
+            do = "fan toggle"
+            """, at: 1_792_843_200_000)  // 2026-10-24T12:00:00Z
+        var runs: [Int64] = []
+        rig.agent.executor.observeCommands { _, context, _ in if context.frontEnd == "schedule night" { runs.append(rig.loop.wallMilliseconds) } }
+        rig.loop.advance(by: 86_400_000)
+        #expect(runs == [1_792_888_200_000], "2026-10-25T00:30:00Z only: \(runs)")
+    }
+
+    /// NTP sets the clock forward over a run: with catch_up the run happens once, late; set back, no
+    /// run repeats.
+    @Test func aClockJumpOverARunCatchesUpOnceAndAJumpBackRepeatsNothing() throws {
+        let rig = try AutomationRig("""
+            [[schedule]]
+            name = "lunch"
+            at = "13:30"
+            do = "fan toggle"
+            catch_up = "10m"
+            [[schedule]]
+            name = "tea"
+            at = "13:40"
+            do = "fan toggle"
+            """)
+        var runs: [String] = []
+        rig.agent.executor.observeCommands { _, context, _ in runs.append(context.frontEnd) }
+        // 13:00 Berlin; the clock jumps to 13:35.
+        rig.loop.jumpWall(by: 35 * 60_000)
+        #expect(runs == ["schedule lunch"], "5 min late, within catch_up")
+        #expect(rig.log.lines.contains { $0.contains("schedule lunch: the run of 2026-03-28 13:30 was missed when the clock jumped; running it now, 5 min late (catch_up 10 min)") }, "\(rig.log.lines)")
+        // To 13:50: tea was jumped over and has no catch_up.
+        rig.loop.jumpWall(by: 15 * 60_000)
+        #expect(runs == ["schedule lunch"])
+        #expect(rig.log.lines.contains { $0.contains("schedule tea: skipped the run of 2026-03-28 13:40, missed when the clock jumped (set catch_up to run a missed run late)") })
+        // Back to 13:20: neither runs again today.
+        rig.loop.jumpWall(by: -30 * 60_000)
+        rig.loop.advance(by: 60 * 60_000)
+        #expect(runs == ["schedule lunch"], "\(runs)")
+    }
+
+    /// A run missed while the daemon was down runs at start only within catch_up.
+    @Test func aRunMissedWhileDownRunsLateOnlyWithinCatchUp() throws {
+        // Last run yesterday 13:00 Berlin; started today at 13:05 (5 min after 13:00) and 13:20.
+        let yesterday = "noon\t\(AutomationRig.start - 86_400_000)\n"
+        let early = try AutomationRig("""
+            [[schedule]]
+            name = "noon"
+            at = "13:00"
+            do = "fan toggle"
+            catch_up = "10m"
+            """, at: AutomationRig.start + 5 * 60_000, stateFile: ("schedules", yesterday))
+        #expect(early.log.lines.contains { $0.contains("schedule noon: the run of 2026-03-28 13:00 was missed while the daemon was down; running it now, 5 min late") }, "\(early.log.lines)")
+        #expect(early.fan() == "1")
+        let late = try AutomationRig("""
+            [[schedule]]
+            name = "noon"
+            at = "13:00"
+            do = "fan toggle"
+            catch_up = "10m"
+            """, at: AutomationRig.start + 20 * 60_000, stateFile: ("schedules", yesterday))
+        #expect(late.fan() == "0")
+        #expect(late.log.lines.contains { $0.contains("schedule noon: skipped the run of 2026-03-28 13:00, missed while the daemon was down (it is 20 min late, more than catch_up 10 min)") }, "\(late.log.lines)")
+    }
+}
