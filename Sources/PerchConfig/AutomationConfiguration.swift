@@ -45,6 +45,9 @@ public struct RuleConfiguration: Sendable, Hashable {
     /// `override`: how long the rule leaves an output alone after a person switched it (ms).
     public var override: Int64 = 30 * 60_000
     public var line: Int?
+    /// The lines of `do` and `else` (for messages).
+    public var actionLine: Int?
+    public var otherwiseLine: Int?
 }
 
 /// `[[schedule]]`: a command at a time of day, or on a cron line, in the system's time zone.
@@ -56,6 +59,7 @@ public struct ScheduleConfiguration: Sendable, Hashable {
     /// when the daemon can (ms); nil: a missed run is skipped.
     public var catchUp: Int64?
     public var line: Int?
+    public var actionLine: Int?
 }
 
 /// Where in the file a command of a rule or schedule is, for the checks only the agent can make (the
@@ -74,11 +78,11 @@ extension Configuration {
     public var automationCommands: [AutomationCommand] {
         var out: [AutomationCommand] = []
         for (i, r) in rules.enumerated() {
-            out.append(AutomationCommand(text: r.action, key: "rule[\(i)].do", line: r.line, owner: "rule \(r.name)"))
-            if let e = r.otherwise { out.append(AutomationCommand(text: e, key: "rule[\(i)].else", line: r.line, owner: "rule \(r.name)")) }
+            out.append(AutomationCommand(text: r.action, key: "rule[\(i)].do", line: r.actionLine ?? r.line, owner: "rule \(r.name)"))
+            if let e = r.otherwise { out.append(AutomationCommand(text: e, key: "rule[\(i)].else", line: r.otherwiseLine ?? r.line, owner: "rule \(r.name)")) }
         }
         for (i, s) in schedules.enumerated() {
-            out.append(AutomationCommand(text: s.action, key: "schedule[\(i)].do", line: s.line, owner: "schedule \(s.name)"))
+            out.append(AutomationCommand(text: s.action, key: "schedule[\(i)].do", line: s.actionLine ?? s.line, owner: "schedule \(s.name)"))
         }
         return out
     }
@@ -130,6 +134,8 @@ extension ConfigurationLoader {
             let when = try condition(t, "when", r, p, config.device, required: true)!
             var rule = RuleConfiguration(name: name, when: when, action: try r.string(t, "do", prefix: p, required: true)!, otherwise: try r.string(t, "else", prefix: p), line: t.line)
             rule.override = try r.duration(t, "override", prefix: p, range: 0...DurationText.maximum) ?? rule.override
+            rule.actionLine = t["do"]?.line
+            rule.otherwiseLine = t["else"]?.line
             config.rules.append(rule)
         }
         for (i, t) in try r.tables(root, "schedule").enumerated() {
@@ -157,7 +163,7 @@ extension ConfigurationLoader {
             }
             let action = try r.string(t, "do", prefix: p, required: true)!
             let catchUp = try r.duration(t, "catch_up", prefix: p, range: 1_000...DurationText.maximum)
-            config.schedules.append(ScheduleConfiguration(name: name, timing: timing, action: action, catchUp: catchUp, line: t.line))
+            config.schedules.append(ScheduleConfiguration(name: name, timing: timing, action: action, catchUp: catchUp, line: t.line, actionLine: t["do"]?.line))
         }
     }
 

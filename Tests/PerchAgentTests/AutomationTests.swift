@@ -384,3 +384,39 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(late.log.lines.contains { $0.contains("schedule noon: skipped the run of 2026-03-28 13:00, missed while the daemon was down (it is 20 min late, more than catch_up 10 min)") }, "\(late.log.lines)")
     }
 }
+
+@Suite struct AutomationCheckTests {
+    func problem(_ automation: String) -> String? {
+        let text = """
+            [account]
+            jid = "board@example.org"
+            [device]
+            gpio = "simulated"
+            [[output]]
+            name = "fan"
+            line = "fan"
+            max_pulse = "10s"
+            [[sensor]]
+            name = "air"
+            source = "file"
+            path = "/tmp/air"
+
+            """ + automation
+        do {
+            try AutomationCheck.check(try ConfigurationLoader(file: "perch.toml", environment: ["PERCH_PASSWORD": "x"]).parse(text))
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func theCommandsOfRulesAndSchedulesAreCheckedInTheChatLanguage() {
+        #expect(problem("[[rule]]\nname = \"r\"\nwhen = \"air > 1\"\ndo = \"fan on\"\nelse = \"fan off\"\n") == nil)
+        #expect(problem("[[rule]]\nname = \"r\"\nwhen = \"air > 1\"\ndo = \"pump on\"\n") == "perch.toml:16: rule[0].do: no output \"pump\"; outputs: fan")
+        #expect(problem("[[rule]]\nname = \"r\"\nwhen = \"air > 1\"\ndo = \"fly away now\"\n")?.contains("rule[0].do: \"fly away now\" is not a command") == true)
+        #expect(problem("[[rule]]\nname = \"r\"\nwhen = \"air > 1\"\ndo = \"fan on\"\nelse = \"status\"\n")?.contains("rule[0].else: \"status\" switches no output") == true)
+        let long = problem("[[schedule]]\nname = \"s\"\nat = \"06:00\"\ndo = \"pulse fan 1m\"\n")
+        #expect(long?.contains("schedule[0].do: pulse fan 60 s is longer than its max_pulse 10 s") == true, "\(String(describing: long))")
+        #expect(problem("[[schedule]]\nname = \"s\"\nat = \"06:00\"\ndo = \"fan sideways\"\n")?.contains("schedule[0].do: \"fan sideways\": \"sideways\" is not on, off or toggle") == true)
+    }
+}
