@@ -22,25 +22,39 @@ final class AdHocFrontEnd {
         let role: Role
     }
 
-    let commands = [
-        Command(node: "status", name: "Status", role: .viewer),
-        Command(node: "read", name: "Read sensors", role: .viewer),
-        Command(node: "set-output", name: "Switch an output", role: .operator),
-        Command(node: "pulse-output", name: "Pulse an output", role: .operator),
-    ]
+    let commands: [Command]
 
     let executor: CommandExecutor
     let client: XMPPClient
     let hardware: Hardware
+    /// The `[[alert]]`s by name, for the mute and unmute forms.
+    let alerts: [String]
     /// Multi-stage sessions waiting for their form, by session id: the node and who started it.
     private var sessions: [String: (node: String, owner: JID, started: Instant)] = [:]
     /// Where answers that come after the handler returned (a command's outcome) go.
     var send: (XMLElement) -> Void
 
-    init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware) {
+    /// - Parameters:
+    ///   - alerts: the alerts' names (their commands are listed when there are any).
+    ///   - rules: whether rules or schedules are configured (the rules command is listed then).
+    init(executor: CommandExecutor, client: XMPPClient, hardware: Hardware, alerts: [String] = [], rules: Bool = false) {
         self.executor = executor
         self.client = client
         self.hardware = hardware
+        self.alerts = alerts
+        var commands = [
+            Command(node: "status", name: "Status", role: .viewer),
+            Command(node: "read", name: "Read sensors", role: .viewer),
+            Command(node: "set-output", name: "Switch an output", role: .operator),
+            Command(node: "pulse-output", name: "Pulse an output", role: .operator),
+        ]
+        if !alerts.isEmpty {
+            commands.append(Command(node: "alerts", name: "Alerts", role: .viewer))
+            commands.append(Command(node: "mute-alert", name: "Mute an alert", role: .operator))
+            commands.append(Command(node: "unmute-alert", name: "Unmute an alert", role: .operator))
+        }
+        if rules { commands.append(Command(node: "rules", name: "Rules and schedules", role: .viewer)) }
+        self.commands = commands
         send = { [client] in client.send($0) }
     }
 
@@ -148,6 +162,10 @@ final class AdHocFrontEnd {
             run(.status, iq, node, SecureRandomSession.id(), context)
         case "read":
             run(.read(sensor: nil), iq, node, SecureRandomSession.id(), context)
+        case "alerts":
+            run(.alerts, iq, node, SecureRandomSession.id(), context)
+        case "rules":
+            run(.rules, iq, node, SecureRandomSession.id(), context)
         default:
             let sid = SecureRandomSession.id()
             sessions[sid] = (node, from, .now())
@@ -160,7 +178,17 @@ final class AdHocFrontEnd {
 
     func form(_ node: String) -> XMLElement {
         let outputs = hardware.outputs.map { DataForm.Option($0.name) }
+        let alertOptions = alerts.map { DataForm.Option($0) } + [DataForm.Option("all", label: "every alert")]
         switch node {
+        case "mute-alert":
+            return DataForm.form(type: "form", title: "Mute an alert", instructions: "Nothing is sent about it for that long; what changed meanwhile is sent when the mute ends.", fields: [
+                .init(variable: "alert", type: "list-single", label: "Alert", options: alertOptions, value: alertOptions.first?.value, required: true),
+                .init(variable: "duration", type: "text-single", label: "For", value: "1h", required: true, desc: "for example 30m, 1h, 1d"),
+            ])
+        case "unmute-alert":
+            return DataForm.form(type: "form", title: "Unmute an alert", instructions: nil, fields: [
+                .init(variable: "alert", type: "list-single", label: "Alert", options: alertOptions, value: alertOptions.first?.value, required: true),
+            ])
         case "set-output":
             return DataForm.form(type: "form", title: "Switch an output", instructions: nil, fields: [
                 .init(variable: "output", type: "list-single", label: "Output", options: outputs, value: outputs.first?.value, required: true),
@@ -183,6 +211,20 @@ final class AdHocFrontEnd {
     }
 
     func parse(_ node: String, _ values: [String: String]) -> Result<DeviceCommand, FormProblem> {
+        if node == "mute-alert" || node == "unmute-alert" {
+            guard let alert = values["alert"], !alert.isEmpty else { return .failure(FormProblem(text: "choose an alert")) }
+            guard node == "mute-alert" else { return .success(.unmute(alert: alert)) }
+            let given = values["duration"] ?? ""
+            switch DurationText.parse(given) {
+            case .success(let ms) where ms > 0: return .success(.mute(alert: alert, milliseconds: ms))
+            case .success: return .failure(FormProblem(text: "mute for how long? such as 1h"))
+            case .failure(let why):
+                switch why {
+                case .noUnit, .empty: return .failure(FormProblem(text: why.description))
+                default: return .failure(FormProblem(text: "\(logQuoted(given)) is not a duration: write it like 30m, 1h or 1d"))
+                }
+            }
+        }
         guard let output = values["output"], !output.isEmpty else { return .failure(FormProblem(text: "choose an output")) }
         switch node {
         case "set-output":

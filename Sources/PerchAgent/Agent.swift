@@ -68,7 +68,7 @@ public final class Agent {
         executor = CommandExecutor(
             hardware: hardware, policy: AccessPolicy(config.access, selfJID: config.account.jid), settings: config.commands,
             deviceName: name, loop: loop, logger: logger.with(label: "command"))
-        adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware)
+        adHoc = AdHocFrontEnd(executor: executor, client: client, hardware: hardware, alerts: config.alerts.map(\.name), rules: !(config.rules.isEmpty && config.schedules.isEmpty))
         iot = IoTFrontEnd(executor: executor, client: client, hardware: hardware)
         var outbox: Outbox?
         if config.telemetry.pubsub != .none {

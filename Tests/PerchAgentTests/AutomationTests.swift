@@ -420,3 +420,57 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(problem("[[schedule]]\nname = \"s\"\nat = \"06:00\"\ndo = \"fan sideways\"\n")?.contains("schedule[0].do: \"fan sideways\": \"sideways\" is not on, off or toggle") == true)
     }
 }
+
+@Suite struct AutomationAdHocTests {
+    static let commands = "http://jabber.org/protocol/commands"
+
+    func command(_ rig: AutomationRig, from: String, _ node: String, sid: String? = nil, values: [(String, String)] = []) -> XMLElement? {
+        var children: [XMLElement] = []
+        if !values.isEmpty {
+            children.append(XMLElement("x", namespace: DataForm.ns, attrs: ["type": "submit"], children: values.map {
+                XMLElement("field", namespace: DataForm.ns, attrs: ["var": $0.0], children: [.text("value", namespace: DataForm.ns, $0.1)])
+            }))
+        }
+        let iq = XMLElement("iq", namespace: XMPPNamespace.client, attrs: ["type": "set", "id": "c1", "from": from], children: [
+            XMLElement("command", namespace: Self.commands, attrs: ["node": node, "sessionid": sid, "action": sid == nil ? "execute" : "complete"], children: children)
+        ])
+        var sent: XMLElement?
+        rig.agent.adHoc.send = { sent = $0 }
+        if case .reply(let r) = rig.agent.adHoc.command(iq) { return r }
+        return sent
+    }
+
+    func note(_ answer: XMLElement?) -> String? {
+        answer?.child("command", namespace: Self.commands)?.elements.first { $0.name == "note" }?.text
+    }
+
+    @Test func alertsRulesMuteAndUnmuteAsAdHocCommands() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            [[rule]]
+            name = "cool"
+            when = "air > 28"
+            do = "fan on"
+            """)
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        let owner = "owner@example.org/phone"
+        #expect(note(command(rig, from: owner, "alerts"))?.contains("hot: ON since 13:00") == true)
+        #expect(note(command(rig, from: owner, "rules"))?.contains("rule cool: when air > 28 → fan on; holds now") == true)
+        let form = try #require(command(rig, from: owner, "mute-alert"))
+        let sid = try #require(form.child("command", namespace: Self.commands)?[attribute: "sessionid"])
+        let options = form.child("command", namespace: Self.commands)?.child("x", namespace: DataForm.ns)?.elements
+            .first { $0[attribute: "var"] == "alert" }?.elements.filter { $0.name == "option" }.map { $0.child("value")?.text ?? "" }
+        #expect(options == ["hot", "all"])
+        let muted = command(rig, from: owner, "mute-alert", sid: sid, values: [("alert", "hot"), ("duration", "2h")])
+        #expect(note(muted)?.hasPrefix("hot muted for 2 h, until 15:00") == true, "\(String(describing: note(muted)))")
+        let unmuteForm = try #require(command(rig, from: owner, "unmute-alert")?.child("command", namespace: Self.commands)?[attribute: "sessionid"])
+        #expect(note(command(rig, from: owner, "unmute-alert", sid: unmuteForm, values: [("alert", "hot")])) == "hot unmuted")
+        // A viewer sees the alerts but cannot mute.
+        rig.agent.executor.policy.viewers.append(.jid(try JID("v@example.org")))
+        #expect(note(command(rig, from: "v@example.org/x", "mute-alert"))?.hasPrefix("Not done: Mute an alert needs the operator role") == true)
+        #expect(rig.log.lines.contains { $0.contains("command from owner@example.org (owner) via adhoc: mute hot 2 h → ok") }, "\(rig.log.lines.filter { $0.contains("adhoc") })")
+    }
+}
