@@ -29,7 +29,7 @@
 //   PerchAgent    <- PerchConfig, PerchHardware, PerchGPIO, PerchSensors, PerchStore, PerchIO, PerchLog, XMPPAddress, XMPPCore, XMPPXML, XMPPClient, PerchRules   (commands, access, telemetry)
 //   PerchDaemon   <- PerchConfig, PerchLog, XMPPClient, PerchIO, XMPPCore, XMPPAddress, PerchHardware, PerchAgent   (wiring, signals, systemd)
 //   PerchCLI      <- nothing                  (the command line: verbs, options, usage errors; pure)
-//   perch         <- PerchCLI, PerchDaemon, PerchConfig, PerchLog, XMPPAddress, PerchHardware, PerchAgent   (the executable)
+//   perch         <- PerchCLI, PerchDaemon, PerchConfig, PerchLog, XMPPAddress, PerchHardware, PerchAgent, PerchRules   (the executable)
 // No target links Foundation: the daemon uses Glibc only, which keeps the static binary and its
 // resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
 import PackageDescription
@@ -122,7 +122,7 @@ let package = Package(
             dependencies: ["PerchConfig", "PerchLog", "XMPPClient", "PerchIO", "XMPPCore", "XMPPAddress", "PerchHardware", "PerchAgent"],
             swiftSettings: shippedSettings),
         .executableTarget(
-            name: "perch", dependencies: ["PerchCLI", "PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware", "PerchAgent"], swiftSettings: shippedSettings,
+            name: "perch", dependencies: ["PerchCLI", "PerchDaemon", "PerchConfig", "PerchLog", "XMPPAddress", "PerchHardware", "PerchAgent", "PerchRules"], swiftSettings: shippedSettings,
             // lld packs the executable's 27,000 relative relocations into 5 KB (DT_RELR, glibc 2.36,
             // Debian 12) instead of 650 KB the loader reads at every start: 0.6 MB smaller, 0.9 MB
             // less resident.

@@ -7,6 +7,7 @@ import PerchDaemon
 import PerchHardware
 import PerchIO
 import PerchLog
+import PerchRules
 import XMPPAddress
 
 // Before anything is read or written: files private to us, no core dump holding the password.
@@ -179,6 +180,29 @@ case "check-config":
     for room in config.rooms {
         let uses = [room.commands ? "commands" : nil, room.alerts ? "alerts" : nil].compactMap { $0 }
         print("  room         \(room.jid) as \(room.nick ?? nick)\(uses.isEmpty ? "" : " (" + uses.joined(separator: ", ") + ")")\(room.passwordFile.map { ", password from \($0)" } ?? "")")
+    }
+    for alert in config.alerts {
+        var details = [alert.clear.map { "clear \($0)" }, alert.policy.holdFor > 0 ? "for \(describeDuration(alert.policy.holdFor))" : nil,
+                       alert.policy.repeatEvery.map { "repeat \(describeDuration($0))" }, alert.policy.onError ? "on_error" : nil].compactMap { $0 }
+        details.append("to \(alert.to.map(\.description).joined(separator: ", "))")
+        print("  alert        \(alert.name): when \(alert.when) (\(details.joined(separator: ", ")))")
+        for case .role(let role) in alert.to {
+            let list = role == "owners" ? config.access.owners : role == "operators" ? config.access.operators : config.access.viewers
+            let domains = list.filter { if case .domain = $0 { true } else { false } }
+            if !domains.isEmpty { print("  warning      alert \(alert.name): \(domains.map(\.description).joined(separator: ", ")) in \(role) are whole domains; alerts go to the JIDs listed one by one") }
+        }
+    }
+    for rule in config.rules {
+        print("  rule         \(rule.name): when \(rule.when) → \(rule.action)\(rule.otherwise.map { ", else \($0)" } ?? "") (a person's switch holds \(describeDuration(rule.override)))")
+    }
+    if !config.schedules.isEmpty {
+        let (zone, warning) = TimeZoneRules.system(environment: getenv("TZ").map { String(cString: $0) })
+        if let warning { print("  warning      \(warning)") }
+        let now = WallClock.now().seconds
+        for s in config.schedules {
+            let next = s.timing.nextRun(after: now, in: zone).map { zone.local($0) }.map { "\($0.dateText) \($0.text) \(zone.name)" } ?? "never"
+            print("  schedule     \(s.name): \(s.timing.text) → \(s.action); next \(next)\(s.catchUp.map { ", catch_up \(describeDuration($0))" } ?? "")")
+        }
     }
     for problem in [FileModeChecks.passwordFileProblem(config.account.passwordSource), FileModeChecks.stateDirectoryProblem(config.device.stateDirectory)].compactMap({ $0 }) {
         print("  warning      \(problem)")
