@@ -184,7 +184,7 @@ if ProcessInfo.processInfo.environment["PERCH_BENCHMARKS"] != nil {
             name: "PerchBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"), "XMPPXML", "XMPPCore", "XMPPAddress", "XMPPSASL", "PerchCrypto",
-                "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog", "PerchRules",
+                "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog", "PerchRules", "XMPPClient",
             ],
             path: "Benchmarks/PerchBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))

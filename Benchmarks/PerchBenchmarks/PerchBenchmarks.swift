@@ -155,4 +155,8 @@ let benchmarks: @Sendable () -> Void = {
 
     outboxBenchmarks()
     outboxOpeningBenchmarks()
+
+    // MARK: Alerts and rules
+
+    ruleBenchmarks()
 }

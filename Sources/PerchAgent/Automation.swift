@@ -127,11 +127,13 @@ final class Automation {
 
     private func evaluateAlert(_ i: Int) {
         let a = alerts[i].config
-        let observe = self.observe
         let wasActive = alerts[i].tracker.isActive
-        let events = alerts[i].tracker.update(
-            when: a.when.evaluate(observe), clear: a.clear?.evaluate(observe), failing: a.when.failing(observe),
-            now: loop.now, wall: loop.wallMilliseconds)
+        // Closure literals, not `observe` itself: a method reference would be allocated on every call.
+        let when = a.when.evaluate { self.observe($0) }
+        let clear = a.clear?.evaluate { self.observe($0) }
+        // Which sensors fail matters only to on_error, and only while the answer is unknown.
+        let failing = a.policy.onError && when == .unknown ? a.when.failing { self.observe($0) } : []
+        let events = alerts[i].tracker.update(when: when, clear: clear, failing: failing, now: loop.now, wall: loop.wallMilliseconds)
         handle(i, events, wasActive: wasActive)
     }
 
@@ -178,7 +180,7 @@ final class Automation {
     }
 
     private func evaluateRule(_ i: Int) {
-        let truth = rules[i].config.when.evaluate(observe)
+        let truth = rules[i].config.when.evaluate { self.observe($0) }
         guard let action = rules[i].tracker.update(truth) else { return }
         run(i, action, why: action == .apply ? "\(rules[i].config.when) holds" : "\(rules[i].config.when) no longer holds")
     }

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// Milliseconds on the monotonic clock: immune to wall-clock jumps (NTP on a board without an RTC
