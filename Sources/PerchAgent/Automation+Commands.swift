@@ -97,6 +97,6 @@ extension Automation {
     /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`.
     func wasText(_ a: AlertConfiguration, start: Int64) -> String {
         let end = loop.wallMilliseconds
-        return "\(deviceName): was \(a.name) \(timeText(start))–\(timeText(end)) (\(describeDuration(max(0, end - start))); \(a.when)), while the device was offline"
+        return "\(deviceName): was \(a.name) \(rangeText(start, end)) (\(describeDuration(max(0, end - start))); \(a.when)), while the device was offline"
     }
 }

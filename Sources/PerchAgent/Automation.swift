@@ -274,21 +274,39 @@ final class Automation {
         return nil
     }
 
+    /// `14:02–14:20`; to the second when both fall in one minute (`14:02:10–14:02:35`).
+    func rangeText(_ from: Int64, _ to: Int64) -> String {
+        let (a, b) = (timeText(from), timeText(to))
+        guard a == b else { return "\(a)–\(b)" }
+        func seconds(_ wall: Int64) -> String {
+            let s = zone.local(wall / 1000).second
+            return s < 10 ? ":0\(s)" : ":\(s)"
+        }
+        return "\(a)\(seconds(from))–\(b)\(seconds(to))"
+    }
+
+    /// The values a condition reads, with the condition where it compares numbers (`air 31.2 °C (air >
+    /// 30)`); a state says it alone (`door open`).
+    func described(_ a: AlertConfiguration) -> String {
+        let numeric = a.when.comparisons.contains { if case .number = $0.value { true } else { false } }
+        return values(a.when.names) + (numeric ? " (\(a.when))" : "")
+    }
+
     /// The message for an alert's event.
     func text(_ a: AlertConfiguration, _ event: AlertTracker.Event) -> String {
         let names = a.when.names
         switch event {
         case .started(.condition, let wall):
             if let message = a.message { return AlertText.fill(message) { self.valueText($0) } }
-            return "\(deviceName): \(a.name): \(values(names)) (\(a.when)) since \(timeText(wall))"
+            return "\(deviceName): \(a.name): \(described(a)) since \(timeText(wall))"
         case .started(.failing(let failing), let wall):
             return "\(deviceName): \(a.name): \(values(failing)) since \(timeText(wall))"
         case .ended(.condition, let since, let lasted):
-            return "\(deviceName): \(a.name) is over: \(values(names)); it lasted \(describeDuration(lasted)) (\(timeText(since))–\(timeText(loop.wallMilliseconds)))"
+            return "\(deviceName): \(a.name) is over: \(values(names)); it lasted \(describeDuration(lasted)) (\(rangeText(since, loop.wallMilliseconds)))"
         case .ended(.failing(let failing), _, let lasted):
             return "\(deviceName): \(a.name): \(failing.joined(separator: ", ")) read\(failing.count == 1 ? "s" : "") again (\(values(names))) after \(describeDuration(lasted))"
         case .reminder(let cause, let since, let lasted):
-            let what = if case .failing(let f) = cause { values(f) } else { "\(values(names)) (\(a.when))" }
+            let what = if case .failing(let f) = cause { values(f) } else { described(a) }
             return "\(deviceName): still \(a.name): \(what) since \(timeText(since)), for \(describeDuration(lasted))"
         }
     }

@@ -203,6 +203,31 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.bodies.last?.hasPrefix("greenhouse: blind: air reads again (air 25 °C)") == true, "\(rig.bodies)")
     }
 
+    /// A state says itself (no "(door == open)" after "door open"); a short alert's times go to the second.
+    @Test func anInputsAlertReadsNaturally() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "open"
+            when = "door == open"
+            """)
+        rig.online()
+        func settle(_ until: () -> Bool) {
+            for _ in 0..<40 where !until() {
+                rig.loop.run(until: { false }, timeout: 20)
+                rig.loop.advance(by: 100)
+            }
+        }
+        _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
+        settle { rig.bodies.count == 1 }
+        #expect(rig.bodies.first == "greenhouse: open: door open since 13:00", "\(rig.bodies)")
+        rig.loop.advance(by: 20_000)
+        _ = system("echo 0 > '\(rig.scratch.path)/gpio/door'")
+        settle { rig.bodies.count == 2 }
+        let end = try #require(rig.bodies.last)
+        #expect(end.hasPrefix("greenhouse: open is over: door closed; it lasted 2"), "\(end)")
+        #expect(end.contains("(13:00:0"), "to the second within one minute: \(end)")
+    }
+
     @Test func muteSilencesAnAlertForAWhileAndUnmuteTellsWhatIsOn() throws {
         let rig = try AutomationRig("""
             [[alert]]
