@@ -7,7 +7,7 @@ import XMPPXML
 /// a DNS answer (``fuzzDNS(_:)``), an HTTP response (``fuzzHTTP(_:)``), WebSocket frames
 /// (``fuzzWebSocket(_:)``) and a BOSH body, host-meta or JSON document (``fuzzBOSHAndJSON(_:)``) from
 /// the network, as a TOML document (``fuzzTOML(_:)``), and as a time zone file, cron lines and TZ
-/// strings (``fuzzSchedule(_:)``).
+/// strings (``fuzzSchedule(_:)``), and alert and rule conditions (``fuzzCondition(_:)``).
 /// Nothing may crash, hang or grow without bound; errors are the expected outcome for most inputs.
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzXML(data)
@@ -17,6 +17,7 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     fuzzWebSocket(data)
     fuzzBOSHAndJSON(data)
     fuzzSchedule(data)
+    fuzzCondition(data)
 }
 
 /// The XML stream parser (fed in two pieces, split where the input says), then every element through

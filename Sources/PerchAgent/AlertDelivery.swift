@@ -158,12 +158,22 @@ final class AlertDelivery {
     /// `kind<TAB>alert<TAB>recipient<TAB>stamp<TAB>text` a line; tabs, newlines and backslashes in the
     /// text escaped.
     private func load() {
-        guard let text = readTextFile(path, limit: 1 << 20) else { return }
+        guard fileExists(path) else { return }
+        guard let text = readTextFile(path, limit: 1 << 20) else {
+            logger.warning("cannot read the alert messages waiting in \(path) (unreadable, or over 1 MB); they are lost: remove the file")
+            return
+        }
+        var unreadable = 0
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard f.count == 5, let kind = Pending.Kind(rawValue: String(f[0])), let stamp = Int64(f[3]) else { continue }
+            guard f.count == 5, let kind = Pending.Kind(rawValue: String(f[0])), let stamp = Int64(f[3]),
+                  f[2].hasPrefix("jid:") || f[2].hasPrefix("room:"), (try? JID(String(f[2].drop { $0 != ":" }.dropFirst()))) != nil else {
+                unreadable += 1
+                continue
+            }
             pending.append(Pending(alert: String(f[1]), kind: kind, recipient: String(f[2]), stamp: stamp, text: Self.unescape(String(f[4]))))
         }
+        if unreadable > 0 { logger.warning("skipped \(unreadable) unreadable line\(unreadable == 1 ? "" : "s") in \(path); the other waiting alert messages are kept") }
         if pending.count > Self.limit { pending.removeFirst(pending.count - Self.limit) }
         if !pending.isEmpty { logger.info("\(pending.count) alert message\(pending.count == 1 ? "" : "s") from before the restart wait for the server") }
     }

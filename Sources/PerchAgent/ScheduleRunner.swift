@@ -132,13 +132,22 @@ final class ScheduleRunner {
 
     /// `name<TAB>wall ms` a line.
     private func load() -> [String: Int64] {
-        guard let text = readTextFile(path, limit: 256 * 1024) else { return [:] }
+        guard fileExists(path) else { return [:] }
+        guard let text = readTextFile(path, limit: 256 * 1024) else {
+            logger.warning("cannot read the schedules' last runs from \(path); runs missed while the daemon was down are not caught up this time")
+            return [:]
+        }
         var out: [String: Int64] = [:]
+        var unreadable = 0
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: "\t")
-            guard parts.count == 2, let ms = Int64(parts[1]) else { continue }
+            guard parts.count == 2, let ms = Int64(parts[1]) else {
+                unreadable += 1
+                continue
+            }
             out[String(parts[0])] = ms
         }
+        if unreadable > 0 { logger.warning("skipped \(unreadable) unreadable line\(unreadable == 1 ? "" : "s") in \(path)") }
         return out
     }
 

@@ -499,3 +499,26 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.log.lines.contains { $0.contains("command from owner@example.org (owner) via adhoc: mute hot 2 h → ok") }, "\(rig.log.lines.filter { $0.contains("adhoc") })")
     }
 }
+
+@Suite struct AutomationStateFileTests {
+    /// A damaged state_dir/alerts loses only its damaged lines, says so, and the rest still goes out.
+    @Test func aDamagedAlertQueueKeepsWhatCanBeRead() throws {
+        let good = "started\thot\tjid:owner@example.org\t1774699200000\tgreenhouse: hot: air 31 °C\\nsecond line\n"
+        let bad = "garbage\n\t\t\t\t\nstarted\thot\tjid:not a jid\t1\tx\nstarted\thot\tmailto:owner@example.org\t1\tx\n" + String(repeating: "\u{0}", count: 100) + "\n"
+        let rig = try AutomationRig("[[alert]]\nname = \"hot\"\nwhen = \"air > 30\"\n", stateFile: ("alerts", bad + good))
+        #expect(rig.agent.alertDelivery.pending.count == 1)
+        #expect(rig.log.lines.contains { $0.contains("skipped 5 unreadable lines in \(rig.scratch.path)/state/alerts; the other waiting alert messages are kept") }, "\(rig.log.lines)")
+        rig.online()
+        #expect(rig.bodies == ["greenhouse: hot: air 31 °C\nsecond line"], "escapes come back as written")
+        #expect(rig.sent.first?.child("delay", namespace: "urn:xmpp:delay")?[attribute: "stamp"] == "2026-03-28T12:00:00.000Z")
+    }
+
+    /// A damaged state_dir/schedules is skipped line by line; the schedules still run.
+    @Test func aDamagedScheduleFileStillRunsTheSchedules() throws {
+        let rig = try AutomationRig("[[schedule]]\nname = \"noon\"\nat = \"13:30\"\ndo = \"fan toggle\"\n", stateFile: ("schedules", "noon\tsoon\n\u{1}\u{2}\nnoon\n"))
+        #expect(rig.log.lines.contains { $0.contains("skipped 3 unreadable lines in \(rig.scratch.path)/state/schedules") }, "\(rig.log.lines)")
+        rig.loop.advance(by: 31 * 60_000)
+        #expect(rig.fan() == "1")
+        #expect(readTextFile("\(rig.scratch.path)/state/schedules")?.hasPrefix("noon\t") == true, "rewritten clean")
+    }
+}
