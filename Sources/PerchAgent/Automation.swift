@@ -31,6 +31,8 @@ final class Automation {
         let revert: DeviceCommand?
         /// The timer that gives an overridden output back to the rule.
         var overrideTimer: EventLoop.Timer?
+        /// The timer that tries a refused command again (an interlock switching, min_switch_interval).
+        var retryTimer: EventLoop.Timer?
     }
 
     let executor: CommandExecutor
@@ -200,10 +202,23 @@ final class Automation {
             if case .set(_, let on) = command, let o = hardware.output(named: output), o.state == on, !o.isPulsing { return }
         }
         logger.info("rule \(rule.config.name): \(why): \(command.summary)")
-        executor.execute(command, CommandContext(from: selfJID, role: .operator, frontEnd: "rule \(rule.config.name)")) { [logger] outcome in
-            if let e = outcome.error { logger.warning("rule \(rule.config.name): \(command.summary) was not done (\(e.condition.rawValue)): \(outcome.text)") }
+        rules[i].retryTimer?.cancel()
+        executor.execute(command, CommandContext(from: selfJID, role: .operator, frontEnd: "rule \(rule.config.name)")) { [weak self] outcome in
+            guard let self, let e = outcome.error else { return }
+            // Held back for a while (min_switch_interval, an interlock's wait, the rate limit): the
+            // output must not stay against the rule until the next crossing, so try again.
+            let passing = e.condition == .resourceConstraint || e.condition == .notAllowed
+            self.logger.warning("rule \(rule.config.name): \(command.summary) was not done (\(e.condition.rawValue)): \(outcome.text)\(passing ? "; trying again in \(describeDuration(Self.retryDelay))" : "")")
+            guard passing else { return }
+            self.rules[i].retryTimer = self.loop.schedule(after: Self.retryDelay) { [weak self] in
+                guard let self, self.rules[i].tracker.current == action else { return }
+                self.run(i, action, why: "trying again")
+            }
         }
     }
+
+    /// How long a rule waits before trying a held-back command again.
+    static let retryDelay: Int64 = 5_000
 
     private func overrideEnded(_ i: Int) {
         rules[i].overrideTimer = nil

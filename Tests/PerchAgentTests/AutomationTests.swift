@@ -29,7 +29,7 @@ final class AutomationRig {
     /// 2026-03-28 12:00 UTC, the day before Europe/Berlin springs forward.
     static let start: Int64 = 1_774_699_200_000
 
-    init(_ automation: String, at wall: Int64 = AutomationRig.start, zone: String = "Europe/Berlin", stateFile: (String, String)? = nil) throws {
+    init(_ automation: String, at wall: Int64 = AutomationRig.start, zone: String = "Europe/Berlin", stateFile: (String, String)? = nil, outputExtra: String = "") throws {
         loop = try EventLoop(clock: LoopClock(manualAt: wall))
         _ = system("mkdir -p '\(scratch.path)/state' '\(scratch.path)/gpio'; echo 20 > '\(scratch.path)/air'")
         if let (name, text) = stateFile { _ = writeFileInPlaceOrDie("\(scratch.path)/state/\(name)", text) }
@@ -47,7 +47,7 @@ final class AutomationRig {
             [[output]]
             name = "fan"
             line = "fan"
-            [[input]]
+            \(outputExtra)[[input]]
             name = "door"
             line = "door"
             states = { on = "open", off = "closed" }
@@ -520,5 +520,28 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         rig.loop.advance(by: 31 * 60_000)
         #expect(rig.fan() == "1")
         #expect(readTextFile("\(rig.scratch.path)/state/schedules")?.hasPrefix("noon\t") == true, "rewritten clean")
+    }
+}
+
+@Suite struct RuleRetryTests {
+    /// A rule's command held back by min_switch_interval is tried again, so the output does not stay
+    /// against the rule until the next crossing.
+    @Test func aHeldBackCommandIsTriedAgain() throws {
+        let rig = try AutomationRig("""
+            [[rule]]
+            name = "cool"
+            when = "air > 28"
+            do = "fan on"
+            else = "fan off"
+            """, outputExtra: "min_switch_interval = \"20s\"\n")
+        rig.air(29)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() == "1")
+        rig.air(20)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() == "1", "too soon after the last switch")
+        #expect(rig.log.lines.contains { $0.contains("rule cool: fan off was not done (resource-constraint)") && $0.contains("trying again in 5 s") }, "\(rig.log.lines)")
+        rig.loop.advance(by: 20_000)
+        #expect(rig.fan() == "0", "done once the interval allowed it")
     }
 }
