@@ -181,12 +181,12 @@ final class AdHocFrontEnd {
         let alertOptions = alerts.map { DataForm.Option($0) } + [DataForm.Option("all", label: "every alert")]
         switch node {
         case "mute-alert":
-            return DataForm.form(type: "form", title: "Mute an alert", instructions: "Nothing is sent about it for that long; what changed meanwhile is sent when the mute ends.", fields: [
+            return DataForm.form(type: "form", title: "Mute an alert", instructions: "Nothing is sent about it, to anyone, for that long. When the mute ends you are told if it is on then, or if it ended after it was told.", fields: [
                 .init(variable: "alert", type: "list-single", label: "Alert", options: alertOptions, value: alertOptions.first?.value, required: true),
                 .init(variable: "duration", type: "text-single", label: "For", value: "1h", required: true, desc: "for example 30m, 1h, 1d"),
             ])
         case "unmute-alert":
-            return DataForm.form(type: "form", title: "Unmute an alert", instructions: nil, fields: [
+            return DataForm.form(type: "form", title: "Unmute an alert", instructions: "Its messages go out again; if it is on and was not told, that is told now.", fields: [
                 .init(variable: "alert", type: "list-single", label: "Alert", options: alertOptions, value: alertOptions.first?.value, required: true),
             ])
         case "set-output":

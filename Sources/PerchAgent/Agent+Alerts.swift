@@ -30,7 +30,9 @@ extension Agent {
             switch status {
             case .online:
                 self.alertDelivery.online = true
-                self.alertDelivery.flush()
+                // On the next turn: after the client has sent again what the server did not
+                // acknowledge, so an alert's live start never arrives after its waiting end.
+                self.loop.schedule(after: 0) { [weak self] in self?.alertDelivery.flush() }
             case .offline:
                 self.alertDelivery.online = false
             default:

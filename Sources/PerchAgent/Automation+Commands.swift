@@ -37,8 +37,8 @@ extension Automation {
         for i in which { setMute(i, until: until) }
         let names = which.map { alerts[$0].config.name }.joined(separator: ", ")
         let end = timeText(loop.wallMilliseconds + ms)
-        logger.notice("\(context.from.bare) muted \(names) for \(describeDuration(ms)) (until \(end))")
-        return .ok("\(names) muted for \(describeDuration(ms)), until \(end); unmute \(name) ends it sooner")
+        logger.notice("\(context.from.bare) muted \(names) for \(describeElapsed(ms)) (until \(end))")
+        return .ok("\(names) muted for everyone for \(describeElapsed(ms)), until \(end); unmuting ends it sooner")
     }
 
     func unmute(_ name: String, by context: CommandContext) -> CommandOutcome {
@@ -59,11 +59,12 @@ extension Automation {
             switch a.tracker.phase {
             case .active(let since, let wallSince, let cause):
                 let what = if case .failing(let f) = cause { values(f) } else { values(a.config.when.names) }
-                line = "\(a.config.name): ON since \(timeText(wallSince)) (\(describeDuration(loop.now - since))); \(what)"
+                line = "\(a.config.name): ON since \(timeText(wallSince)) (\(describeElapsed(loop.now - since))); \(what)"
             case .pending(let since, _):
-                line = "\(a.config.name): \(a.config.when) holds for \(describeDuration(loop.now - since)), starts after \(describeDuration(a.config.policy.holdFor)) (for)"
+                line = "\(a.config.name): \(a.config.when) holds for \(describeElapsed(loop.now - since)), starts after \(describeElapsed(a.config.policy.holdFor)) (for)"
             case .idle:
-                line = "\(a.config.name): off (\(a.config.when)); \(values(a.config.when.names))"
+                let hold = a.config.policy.holdFor > 0 ? " for \(describeElapsed(a.config.policy.holdFor))" : ""
+                line = "\(a.config.name): off (\(a.config.when)\(hold); to \(a.config.to.map(\.description).joined(separator: ", "))); \(values(a.config.when.names))"
             }
             if let until = a.tracker.mutedUntil { line += " · muted until \(timeText(loop.wallMilliseconds + (until - loop.now)))" }
             lines.append(line)
@@ -97,6 +98,6 @@ extension Automation {
     /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`.
     func wasText(_ a: AlertConfiguration, start: Int64) -> String {
         let end = loop.wallMilliseconds
-        return "\(deviceName): was \(a.name) \(rangeText(start, end)) (\(describeDuration(max(0, end - start))); \(a.when)), while the device was offline"
+        return "⚠ \(deviceName): was \(a.name) \(rangeText(start, end)) (\(describeElapsed(max(0, end - start))); \(a.when)), while the device was offline"
     }
 }

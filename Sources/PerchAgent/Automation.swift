@@ -41,6 +41,7 @@ final class Automation {
     let logger: Logger
     let zone: TimeZoneRules
     let deviceName: String
+    let stateDirectory: String
     /// Who the rules' and schedules' commands are audited as: the device's own account.
     let selfJID: JID
     private(set) var alerts: [Alert] = []
@@ -62,6 +63,7 @@ final class Automation {
         self.logger = logger
         self.zone = zone
         deviceName = executor.deviceName
+        stateDirectory = config.device.stateDirectory
         selfJID = config.account.jid.bare
         schedules = ScheduleRunner(schedules: config.schedules, loop: loop, zone: zone, logger: logger,
                                    path: config.device.stateDirectory + "/schedules")
@@ -95,6 +97,8 @@ final class Automation {
         hardware.observeInputs { [unowned self] input, _ in self.changed(input.name) }
         executor.observeCommands { [unowned self] command, context, outcome in self.commandRan(command, context, outcome) }
         schedules.start()
+        restoreActive()
+        if !activeNames.isEmpty { onActiveChange?() }
         // Inputs are known at once: rules on them act now, not at their first change.
         for name in readers.keys where hardware.input(named: name) != nil { changed(name) }
         if !alerts.isEmpty || !rules.isEmpty {
@@ -156,8 +160,52 @@ final class Automation {
             }
             deliver?(a, event, text)
         }
+        if alerts[i].tracker.isActive != wasActive, events.isEmpty, alerts[i].tracker.mutedUntil != nil {
+            logger.notice("alert \(alerts[i].config.name) \(wasActive ? "ended" : "started") while muted: not told (\(values(alerts[i].config.when.names)))")
+        }
         // Presence shows active alerts, muted or not.
-        if alerts[i].tracker.isActive != wasActive { onActiveChange?() }
+        if alerts[i].tracker.isActive != wasActive {
+            onActiveChange?()
+            saveActive()
+        } else if !events.isEmpty {
+            saveActive()
+        }
+    }
+
+    // MARK: Alerts on across a restart
+
+    /// `name<TAB>wall ms since<TAB>told (1/0)<TAB>failing sensors, comma-separated (empty: the
+    /// condition)` a line, in state_dir/alerts.active: an alert on when the daemon stops is neither
+    /// told again at the next start nor forgotten (its end is told when it comes).
+    var activePath: String { stateDirectory + "/alerts.active" }
+
+    func saveActive() {
+        let lines = alerts.compactMap { a -> String? in
+            guard case .active(_, let wallSince, let cause) = a.tracker.phase else { return nil }
+            let failing = if case .failing(let names) = cause { names.joined(separator: ",") } else { "" }
+            return "\(a.config.name)\t\(wallSince)\t\(a.tracker.told ? 1 : 0)\t\(failing)\n"
+        }
+        if lines.isEmpty {
+            _ = removeFile(activePath)
+            return
+        }
+        do { try writeFileAtomically(activePath, Array(lines.joined().utf8), mode: 0o600, sync: false) } catch {
+            logger.warning("cannot keep the alerts that are on in \(activePath) (\(error.message)); after a restart they would be told again")
+        }
+    }
+
+    /// Takes up the alerts that were on when the daemon stopped.
+    func restoreActive() {
+        guard let text = readTextFile(activePath, limit: 64 * 1024) else { return }
+        var restored: [String] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count == 4, let since = Int64(f[1]), let i = alerts.firstIndex(where: { $0.config.name == String(f[0]) }) else { continue }
+            let cause: AlertTracker.Cause = f[3].isEmpty ? .condition : .failing(f[3].split(separator: ",").map(String.init))
+            alerts[i].tracker.restore(since: since, told: f[2] == "1", cause: cause, now: loop.now, wall: loop.wallMilliseconds)
+            restored.append("\(f[0]) (since \(timeText(since)))")
+        }
+        if !restored.isEmpty { logger.info("alerts on before the restart: \(restored.joined(separator: ", ")); their end is told when it comes") }
     }
 
     func setMute(_ i: Int, until: Instant) {
@@ -313,16 +361,16 @@ final class Automation {
         switch event {
         case .started(.condition, let wall):
             if let message = a.message { return AlertText.fill(message) { self.valueText($0) } }
-            return "\(deviceName): \(a.name): \(described(a)) since \(timeText(wall))"
+            return "⚠ \(deviceName): \(a.name): \(described(a)) since \(timeText(wall))"
         case .started(.failing(let failing), let wall):
-            return "\(deviceName): \(a.name): \(values(failing)) since \(timeText(wall))"
+            return "⚠ \(deviceName): \(a.name): \(values(failing)) since \(timeText(wall))"
         case .ended(.condition, let since, let lasted):
-            return "\(deviceName): \(a.name) is over: \(values(names)); it lasted \(describeDuration(lasted)) (\(rangeText(since, loop.wallMilliseconds)))"
+            return "✓ \(deviceName): \(a.name) is over: \(values(names)); it lasted \(describeElapsed(lasted)) (\(rangeText(since, loop.wallMilliseconds)))"
         case .ended(.failing(let failing), _, let lasted):
-            return "\(deviceName): \(a.name): \(failing.joined(separator: ", ")) read\(failing.count == 1 ? "s" : "") again (\(values(names))) after \(describeDuration(lasted))"
+            return "✓ \(deviceName): \(a.name): \(failing.joined(separator: ", ")) read\(failing.count == 1 ? "s" : "") again (\(values(names))) after \(describeElapsed(lasted))"
         case .reminder(let cause, let since, let lasted):
             let what = if case .failing(let f) = cause { values(f) } else { described(a) }
-            return "\(deviceName): still \(a.name): \(what) since \(timeText(since)), for \(describeDuration(lasted))"
+            return "⚠ \(deviceName): still \(a.name): \(what) since \(timeText(since)), for \(describeElapsed(lasted))"
         }
     }
 }

@@ -71,7 +71,7 @@ final class ScheduleRunner {
     func nextText(_ e: Entry) -> String {
         guard let next = e.next else { return "never" }
         let t = zone.local(next / 1000)
-        return "\(t.dateText) \(t.text)"
+        return "\(t.dateText) \(t.text) \(zone.abbreviation(at: next / 1000))"
     }
 
     /// Runs missed since `doneThrough` are run once, late, if catch_up allows the latest of them.

@@ -32,6 +32,16 @@ public func describeDuration(_ ms: Int64) -> String {
     return "\(ms / 3_600_000) h"
 }
 
+/// How long something has lasted, for a person reading a message: whole units, the larger two
+/// (`45 s`, `2 min 26 s`, `3 h 5 min`, `2 d 4 h`), never a decimal.
+public func describeElapsed(_ ms: Int64) -> String {
+    let s = max(ms, 0) / 1000
+    if s < 60 { return "\(s) s" }
+    if s < 3_600 { return s % 60 == 0 || s >= 600 ? "\(s / 60) min" : "\(s / 60) min \(s % 60) s" }
+    if s < 86_400 { return (s / 60) % 60 == 0 ? "\(s / 3_600) h" : "\(s / 3_600) h \((s / 60) % 60) min" }
+    return (s / 3_600) % 24 == 0 ? "\(s / 86_400) d" : "\(s / 86_400) d \((s / 3_600) % 24) h"
+}
+
 /// Substring search and splitting on UTF-8 bytes. The standard library leaves these to the
 /// _StringProcessing module, whose regex engine would come with them into the binary (about 1 MB);
 /// Perch only ever looks for literal text.

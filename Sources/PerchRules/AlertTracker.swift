@@ -171,6 +171,15 @@ public struct AlertTracker: Sendable {
         return events
     }
 
+    /// Takes up an alert that was on when the daemon stopped: on since `wallSince`, its start `told`
+    /// or not. Its next answer says whether it is still on (nothing is told again) or over (its end is
+    /// told, with how long it lasted).
+    public mutating func restore(since wallSince: Int64, told: Bool, cause: Cause, now: Instant, wall: Int64) {
+        phase = .active(since: now + (wallSince - wall), wallSince: wallSince, cause: cause)
+        self.told = told
+        lastTold = now
+    }
+
     /// Tells nothing until `until`.
     public mutating func mute(until: Instant) {
         mutedUntil = until

@@ -15,7 +15,7 @@ import XMPPCore
 /// A device on a manual clock: air (a file the test writes), the output fan, the input door, an
 /// offline client, and every stanza the agent sends recorded.
 final class AutomationRig {
-    let scratch = Scratch()
+    let scratch: Scratch
     let loop: EventLoop
     let log = AuditLog()
     let logger: Logger
@@ -29,9 +29,10 @@ final class AutomationRig {
     /// 2026-03-28 12:00 UTC, the day before Europe/Berlin springs forward.
     static let start: Int64 = 1_774_699_200_000
 
-    init(_ automation: String, at wall: Int64 = AutomationRig.start, zone: String = "Europe/Berlin", stateFile: (String, String)? = nil, outputExtra: String = "") throws {
+    init(_ automation: String, at wall: Int64 = AutomationRig.start, zone: String = "Europe/Berlin", stateFile: (String, String)? = nil, outputExtra: String = "", reusing: Scratch? = nil) throws {
+        scratch = reusing ?? Scratch()
         loop = try EventLoop(clock: LoopClock(manualAt: wall))
-        _ = system("mkdir -p '\(scratch.path)/state' '\(scratch.path)/gpio'; echo 20 > '\(scratch.path)/air'")
+        if reusing == nil { _ = system("mkdir -p '\(scratch.path)/state' '\(scratch.path)/gpio'; echo 20 > '\(scratch.path)/air'") }
         if let (name, text) = stateFile { _ = writeFileInPlaceOrDie("\(scratch.path)/state/\(name)", text) }
         let text = """
             [account]
@@ -130,7 +131,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(start.child("perch", namespace: Agent.replyMarkerNamespace) != nil, "never a command to another Perch")
         #expect(start.child("delay", namespace: "urn:xmpp:delay") == nil, "sent as it happened: no delay")
         // 12:00 UTC is 13:00 in Berlin (CET); the alert began to hold at the first reading over 30.
-        #expect(rig.bodies[0].hasPrefix("greenhouse: hot: air 31.5 °C (air > 30) since 13:0"), "\(rig.bodies[0])")
+        #expect(rig.bodies[0].hasPrefix("⚠ greenhouse: hot: air 31.5 °C (air > 30) since 13:0"), "\(rig.bodies[0])")
         rig.loop.advance(by: 200)
         #expect(rig.presences.last?.0 == "away", "\(rig.presences)")
         #expect(rig.presences.last?.1.hasPrefix("⚠ hot · ") == true, "\(String(describing: rig.presences.last))")
@@ -141,10 +142,10 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         rig.air(27)
         rig.loop.advance(by: 1_200)
         #expect(rig.bodies.count == 4)
-        #expect(rig.bodies[2].hasPrefix("greenhouse: hot is over: air 27 °C; it lasted 62 min (13:00–14:02)"), "\(rig.bodies[2])")
+        #expect(rig.bodies[2].hasPrefix("✓ greenhouse: hot is over: air 27 °C; it lasted 1 h 2 min (13:00–14:02)"), "\(rig.bodies[2])")
         #expect(rig.presences.last?.0 == nil)
         #expect(rig.presences.last?.1.hasPrefix("⚠") == false)
-        #expect(rig.log.lines.contains { $0.contains("alert hot started: greenhouse: hot: air 31.5 °C") })
+        #expect(rig.log.lines.contains { $0.contains("alert hot started: ⚠ greenhouse: hot: air 31.5 °C") })
     }
 
     @Test func offlineAlertsWaitOnDiskAndGoOutWithTheirTimeOnceOnline() throws {
@@ -171,7 +172,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(reloaded.pending == rig.agent.alertDelivery.pending)
         rig.online()
         #expect(rig.bodies.count == 1)
-        #expect(rig.bodies.first?.hasPrefix("greenhouse: was hot 13:") == true, "\(rig.bodies)")
+        #expect(rig.bodies.first?.hasPrefix("⚠ greenhouse: was hot 13:") == true, "\(rig.bodies)")
         #expect(rig.bodies.first?.contains("(10 min") == true, "\(rig.bodies)")
         let delay = try #require(rig.sent.first?.child("delay", namespace: "urn:xmpp:delay"))
         #expect(delay[attribute: "stamp"] == WallClock.iso8601(milliseconds: raised), "stamped with the crossing")
@@ -196,11 +197,11 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.sent.isEmpty)
         rig.loop.advance(by: 600_000)
         #expect(rig.bodies.count == 1, "\(rig.bodies)")
-        #expect(rig.bodies.first?.hasPrefix("greenhouse: blind: air cannot be read") == true, "\(rig.bodies)")
+        #expect(rig.bodies.first?.hasPrefix("⚠ greenhouse: blind: air cannot be read") == true, "\(rig.bodies)")
         rig.air(25)
         rig.loop.advance(by: 400_000)
         #expect(rig.bodies.count == 2)
-        #expect(rig.bodies.last?.hasPrefix("greenhouse: blind: air reads again (air 25 °C)") == true, "\(rig.bodies)")
+        #expect(rig.bodies.last?.hasPrefix("✓ greenhouse: blind: air reads again (air 25 °C)") == true, "\(rig.bodies)")
     }
 
     /// A state says itself (no "(door == open)" after "door open"); a short alert's times go to the second.
@@ -219,12 +220,12 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         }
         _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
         settle { rig.bodies.count == 1 }
-        #expect(rig.bodies.first == "greenhouse: open: door open since 13:00", "\(rig.bodies)")
+        #expect(rig.bodies.first == "⚠ greenhouse: open: door open since 13:00", "\(rig.bodies)")
         rig.loop.advance(by: 20_000)
         _ = system("echo 0 > '\(rig.scratch.path)/gpio/door'")
         settle { rig.bodies.count == 2 }
         let end = try #require(rig.bodies.last)
-        #expect(end.hasPrefix("greenhouse: open is over: door closed; it lasted 2"), "\(end)")
+        #expect(end.hasPrefix("✓ greenhouse: open is over: door closed; it lasted 20 s (13:00:00–13:00:20)"), "\(end)")
         #expect(end.contains("(13:00:0"), "to the second within one minute: \(end)")
     }
 
@@ -238,7 +239,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         rig.online()
         let muted = try rig.person("mute hot 1h", from: "op@example.org", role: .operator)
         #expect(muted.error == nil)
-        #expect(muted.text.hasPrefix("hot muted for 60 min, until 14:00"), "\(muted.text)")
+        #expect(muted.text.hasPrefix("hot muted for everyone for 1 h, until 14:00; unmuting ends it sooner"), "\(muted.text)")
         let viewer = try rig.person("mute hot", from: "v@example.org", role: .viewer)
         #expect(viewer.error?.condition == .forbidden)
         rig.air(31)
@@ -250,10 +251,10 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(list.text.contains("muted until"), "\(list.text)")
         #expect(try rig.person("unmute hot").text == "hot unmuted")
         #expect(rig.bodies.count == 1)
-        #expect(rig.bodies.first?.hasPrefix("greenhouse: hot: air 31 °C") == true)
+        #expect(rig.bodies.first?.hasPrefix("⚠ greenhouse: hot: air 31 °C") == true)
         rig.loop.advance(by: 10 * 60_000 + 1_000)
         #expect(rig.bodies.count == 2)
-        #expect(rig.bodies.last?.hasPrefix("greenhouse: still hot: air 31 °C (air > 30) since 13:") == true, "\(rig.bodies)")
+        #expect(rig.bodies.last?.hasPrefix("⚠ greenhouse: still hot: air 31 °C (air > 30) since 13:") == true, "\(rig.bodies)")
         #expect(try rig.person("mute cold 1h").error?.condition == .itemNotFound)
     }
 }
@@ -490,7 +491,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
             .first { $0[attribute: "var"] == "alert" }?.elements.filter { $0.name == "option" }.map { $0.child("value")?.text ?? "" }
         #expect(options == ["hot", "all"])
         let muted = command(rig, from: owner, "mute-alert", sid: sid, values: [("alert", "hot"), ("duration", "2h")])
-        #expect(note(muted)?.hasPrefix("hot muted for 2 h, until 15:00") == true, "\(String(describing: note(muted)))")
+        #expect(note(muted)?.hasPrefix("hot muted for everyone for 2 h, until 15:00") == true, "\(String(describing: note(muted)))")
         let unmuteForm = try #require(command(rig, from: owner, "unmute-alert")?.child("command", namespace: Self.commands)?[attribute: "sessionid"])
         #expect(note(command(rig, from: owner, "unmute-alert", sid: unmuteForm, values: [("alert", "hot")])) == "hot unmuted")
         // A viewer sees the alerts but cannot mute.
@@ -543,5 +544,62 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.log.lines.contains { $0.contains("rule cool: fan off was not done (resource-constraint)") && $0.contains("trying again in 5 s") }, "\(rig.log.lines)")
         rig.loop.advance(by: 20_000)
         #expect(rig.fan() == "0", "done once the interval allowed it")
+    }
+}
+
+@Suite struct AlertRestartTests {
+    static let hot = "[[alert]]\nname = \"hot\"\nwhen = \"air > 30\"\n"
+
+    /// An alert on when the daemon stops is not told again at the next start, and its end is told
+    /// with how long it lasted since it really started.
+    @Test func anAlertOnAcrossARestartIsNeitherRepeatedNorForgotten() throws {
+        let first = try AutomationRig(Self.hot)
+        first.online()
+        first.air(31)
+        first.loop.advance(by: 1_000)
+        #expect(first.bodies.count == 1)
+        #expect(readTextFile("\(first.scratch.path)/state/alerts.active")?.hasPrefix("hot\t") == true)
+        first.hardware.shutdown()
+        // Ten minutes later, still hot.
+        let second = try AutomationRig(Self.hot, at: AutomationRig.start + 600_000, reusing: first.scratch)
+        second.online()
+        second.loop.advance(by: 2_000)
+        #expect(second.bodies.isEmpty, "still on: not told again")
+        #expect(second.log.lines.contains { $0.contains("alerts on before the restart: hot (since 13:00)") }, "\(second.log.lines)")
+        #expect(second.presences.last?.0 == "away")
+        second.air(20)
+        second.loop.advance(by: 1_000)
+        #expect(second.bodies.count == 1)
+        #expect(second.bodies.first?.hasPrefix("✓ greenhouse: hot is over: air 20 °C; it lasted 10 min") == true, "\(second.bodies)")
+        #expect(!fileExists("\(first.scratch.path)/state/alerts.active"))
+    }
+
+    /// One that ended while the daemon was stopped is said to be over at the first reading.
+    @Test func anAlertThatEndedWhileStoppedIsToldOver() throws {
+        let first = try AutomationRig(Self.hot)
+        first.online()
+        first.air(31)
+        first.loop.advance(by: 1_000)
+        first.hardware.shutdown()
+        first.air(20)
+        let second = try AutomationRig(Self.hot, at: AutomationRig.start + 3_600_000, reusing: first.scratch)
+        second.online()
+        second.loop.advance(by: 1_000)
+        #expect(second.bodies.count == 1)
+        #expect(second.bodies.first?.hasPrefix("✓ greenhouse: hot is over: air 20 °C; it lasted 59 min (13:00–14:00)") == true, "\(second.bodies)")
+    }
+
+    /// What a mute holds back is still in the log.
+    @Test func aMutedStartAndEndAreLogged() throws {
+        let rig = try AutomationRig(Self.hot)
+        rig.online()
+        _ = try rig.person("mute hot 1h")
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        rig.air(20)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.bodies.isEmpty)
+        #expect(rig.log.lines.contains { $0.contains("alert hot started while muted: not told (air 31 °C)") }, "\(rig.log.lines)")
+        #expect(rig.log.lines.contains { $0.contains("alert hot ended while muted: not told (air 20 °C)") })
     }
 }
