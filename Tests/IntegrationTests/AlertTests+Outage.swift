@@ -5,12 +5,13 @@ import XMPPAddress
 import XMPPClient
 import XMPPCore
 
-/// The server killed (kill -9) under the daemon: the rule goes on switching the fan, and the alert
-/// messages wait in state_dir/alerts until the device is back, then arrive stamped with when they
-/// happened; an alert that started and ended meanwhile arrives as one "was hot" message. Each server
-/// runs an instance of its own on ports of its own (15450 Prosody, 15460 ejabberd), reached by the
-/// daemon through a proxy (port + 5) that keeps it away until the owner is logged in again: neither
-/// test server keeps messages for an offline user, so the owner must be there when they go out.
+/// The server killed (kill -9) under the daemon while an alert is on: the rule goes on switching the
+/// fan, and the alert messages wait in state_dir/alerts until the device is back, then arrive stamped
+/// with when they happened: the end of the alert told before, one "was hot" for an alert that started
+/// and ended meanwhile, and the start of the one still on. Each server runs an instance of its own on
+/// ports of its own (15450 Prosody, 15460 ejabberd), reached by the daemon through a proxy (port + 5)
+/// that keeps it away until the owner is logged in again: neither test server keeps messages for an
+/// offline user, so the owner must be there when they go out.
 extension AlertTests {
     struct AlertOutageTarget: Sendable, CustomTestStringConvertible {
         let kind: ServerProcess.Kind
@@ -35,30 +36,44 @@ extension AlertTests {
         let connection = "[connection]\nconnect_timeout = \"5s\"\nreconnect_max = \"10s\""
         let daemon = try Self.alertBoard(it, port: target.proxyPort, automation: Self.hotAlert() + "\n" + Self.coolRule(), connection: connection)
 
+        // Hot while online: told at once.
+        let before = try Peer.connected("peer", it)
+        let seenLive = before.received.count
+        try Self.alertSetAir(daemon, 31)
+        let live = before.alertNext(since: seenLive, from: bare, timeout: 5_000)
+        #expect(live?.child("body")?.text.hasPrefix("\(Self.device): hot: air 31 °C") == true, "\(String(describing: live)); log:\n\(daemon.log)")
+        #expect(Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "1" }, "log:\n\(daemon.log)")
+
+        // Killed at once, before the server acknowledged the message (the daemon asks after 1 s): the
+        // new session sends it again.
         try server.crash()
+        before.client.stop {}
         #expect(daemon.waitFor("reconnecting in", timeout: 10), "log:\n\(daemon.log)")
         let alerts = "\(daemon.dir)/state/alerts"
 
-        // Hot while offline: the rule switches the fan on, the alert waits.
+        // Over while offline: the rule switches the fan off, the end waits.
+        let ended = Date()
+        try Self.alertSetAir(daemon, 27)
+        #expect(Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "0" }, "the rule did not switch the fan with the server down; log:\n\(daemon.log)")
+        #expect(Date().timeIntervalSince(ended) < 2.5, "the rule took \(Date().timeIntervalSince(ended)) s")
+        #expect(daemon.waitFor("command from \(bare) (operator) via rule cool: fan off → ok"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("alert hot ended"), "log:\n\(daemon.log)")
+        // Hot and over again while offline: the two become one "was hot".
         let firstCrossing = Date()
         try Self.alertSetAir(daemon, 31)
-        let on = Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "1" }
-        #expect(on, "the rule did not switch the fan with the server down; log:\n\(daemon.log)")
-        #expect(Date().timeIntervalSince(firstCrossing) < 2.5, "the rule took \(Date().timeIntervalSince(firstCrossing)) s")
-        #expect(daemon.waitFor("command from \(bare) (operator) via rule cool: fan on → ok"), "log:\n\(daemon.log)")
-        #expect(daemon.waitFor("alert hot started"), "log:\n\(daemon.log)")
-        // Over while offline: the two become one "was hot".
+        #expect(Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "1" }, "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("alert hot started", count: 2), "log:\n\(daemon.log)")
         try Self.alertSetAir(daemon, 27)
         #expect(Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "0" }, "log:\n\(daemon.log)")
-        #expect(daemon.waitFor("alert hot ended"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("alert hot ended", count: 2), "log:\n\(daemon.log)")
         // Hot again, and still hot when the server is back.
         let secondCrossing = Date()
         try Self.alertSetAir(daemon, 31)
         #expect(Self.alertPoll(timeout: 4) { daemon.gpioLine("fan") == "1" }, "log:\n\(daemon.log)")
-        #expect(daemon.waitFor("alert hot started", count: 2), "log:\n\(daemon.log)")
-        #expect(Self.alertCount(daemon, "via rule cool: fan on → ok") == 2 && Self.alertCount(daemon, "via rule cool: fan off → ok") == 1, "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("alert hot started", count: 3), "log:\n\(daemon.log)")
+        #expect(Self.alertCount(daemon, "via rule cool: fan on → ok") == 3 && Self.alertCount(daemon, "via rule cool: fan off → ok") == 2, "log:\n\(daemon.log)")
         let waiting = ((try? String(contentsOfFile: alerts, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) ?? "" }
-        #expect(waiting == ["was", "started"], "state_dir/alerts: \(waiting)")
+        #expect(waiting == ["ended", "was", "started"], "state_dir/alerts: \(waiting)")
 
         // The server back; the owner logs in before the device may.
         proxy.cut(for: 600)
@@ -70,28 +85,46 @@ extension AlertTests {
         let onlineBefore = Self.alertCount(daemon, "online as \(bare)/board")
         proxy.cut(for: 0)
         #expect(Self.alertPoll(timeout: 30, owner) { Self.alertCount(daemon, "online as \(bare)/board") > onlineBefore }, "the device did not come back; log:\n\(daemon.log)")
-        let second = owner.alertNext(since: seen, from: bare, count: 2, timeout: 5_000)
-        #expect(second != nil, "log:\n\(daemon.log)")
+        let last = owner.alertNext(since: seen, from: bare, count: 3, timeout: 5_000)
+        #expect(last != nil, "log:\n\(daemon.log)")
         owner.idle(1_500)
-        let got = owner.alertMessages(since: seen, from: bare)
-        #expect(got.count == 2, "\(got.map { $0.child("body")?.text ?? "" }); log:\n\(daemon.log)")
-        #expect(daemon.log.contains("sent 2 alert messages that waited for the server"), "log:\n\(daemon.log)")
+        let all = owner.alertMessages(since: seen, from: bare)
+        // The live message, sent again by the new session (same origin-id): the server took it as it died.
+        let liveID = live.flatMap(Self.alertOriginID)
+        let copies = all.filter { liveID != nil && Self.alertOriginID($0) == liveID }
+        let got = all.filter { m in !copies.contains { $0 == m } }
+        #expect(got.count == 3, "\(all.map { $0.child("body")?.text ?? "" }); log:\n\(daemon.log)")
+        #expect(copies.count <= 1, "\(copies)")
+        #expect(daemon.log.contains("sent 3 alert messages that waited for the server"), "log:\n\(daemon.log)")
         #expect(!FileManager.default.fileExists(atPath: alerts), "state_dir/alerts is left after the messages went")
+        // KNOWN PRODUCT BUG, held by withKnownIssue (drop the wrapper with the fix): the copy comes
+        // after the messages that waited, which are newer (the client sends its unacknowledged
+        // messages after telling its observers it is online, and AlertDelivery flushes then), and
+        // without a delay: the owner's last word reads "hot ... since" the start of an alert that is
+        // long over. Intermittent only because the copy exists only when the server died before
+        // acknowledging the message (the daemon asks 1 s after sending; the kill comes within ms).
+        withKnownIssue("an alert sent again after a lost session comes after newer alert messages", isIntermittent: true) {
+            #expect(copies.isEmpty || all.first == copies.first,
+                    "the order the owner saw: \(all.map { "\($0.child("body")?.text ?? "")\(Delay.all(in: $0).isEmpty ? " (no delay)" : "")" })")
+        }
 
-        if got.count == 2 {
-            let was = got[0], hot = got[1]
+        if got.count == 3 {
+            let over = got[0], was = got[1], hot = got[2]
+            let overBody = over.child("body")?.text ?? ""
+            #expect(overBody.hasPrefix("\(Self.device): hot is over: air 27 °C; it lasted "), "\(overBody)")
+            #expect(Self.alertClocks(ended).contains { overBody.hasSuffix("–\($0))") }, "\(overBody)")
             let wasBody = was.child("body")?.text ?? ""
             #expect(Self.alertClocks(firstCrossing).contains { wasBody.hasPrefix("\(Self.device): was hot \($0)–") }, "\(wasBody)")
             #expect(wasBody.hasSuffix("; air > 30), while the device was offline"), "\(wasBody)")
             let hotBody = hot.child("body")?.text ?? ""
             #expect(Self.alertClocks(secondCrossing).contains { hotBody == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(hotBody)")
-            for (m, crossing) in [(was, firstCrossing), (hot, secondCrossing)] {
+            for (m, at) in [(over, ended), (was, firstCrossing), (hot, secondCrossing)] {
                 #expect(m.stanzaType == "chat" && Self.alertHasHints(m), "\(m)")
                 let stamp = Self.alertStamp(m, by: bare)
-                let crossed = Int64(crossing.timeIntervalSince1970 * 1000)
+                let written = Int64(at.timeIntervalSince1970 * 1000)
                 // The sample after the write: within an interval, and a little.
-                #expect(stamp.map { $0 >= crossed - 100 && $0 <= crossed + 2_000 } == true,
-                        "delay stamp \(String(describing: stamp)) for a crossing at \(crossed): \(m)")
+                #expect(stamp.map { $0 >= written - 100 && $0 <= written + 2_000 } == true,
+                        "delay stamp \(String(describing: stamp)) for a crossing at \(written): \(m)")
             }
         }
         // The alert is still on, and presence says so.
@@ -99,6 +132,11 @@ extension AlertTests {
         let away = owner.alertWaitFor(since: seen, timeout: 5_000) { $0.isAlertPresence(from: bare) && $0.child("show")?.text == "away" }
         #expect(away?.child("status")?.text.hasPrefix("⚠ hot · ") == true, "\(String(describing: away))")
         #expect(daemon.terminate() == 0)
+    }
+
+    /// A message's XEP-0359 origin-id (or its id).
+    static func alertOriginID(_ m: XMLElement) -> String? {
+        m.child("origin-id", namespace: XMPPNamespace.stanzaID)?[attribute: "id"] ?? m[attribute: "id"]
     }
 
     /// Polls `condition` every 50 ms (running `peer`'s loop meanwhile, if any) for up to `timeout` s.
