@@ -157,7 +157,7 @@ struct AlertTests {
         // Still hot, then between clear and when: nothing more is said.
         owner.idle(2_500)
         try Self.alertSetAir(daemon, 29)
-        owner.idle(2_500)
+        owner.idle(2_000)
         #expect(owner.alertMessages(since: seen, from: bare).count == 1, "\(owner.alertMessages(since: seen, from: bare).map { $0.child("body")?.text ?? "" })")
         #expect(Self.alertCount(daemon, "alert hot started") == 1 && Self.alertCount(daemon, "alert hot ended") == 0, "log:\n\(daemon.log)")
 
@@ -184,7 +184,7 @@ struct AlertTests {
         #expect(back?.child("status")?.text.contains("⚠") == false, "\(String(describing: back))")
 
         // No repeats of the end either.
-        owner.idle(3_000)
+        owner.idle(2_500)
         let all = owner.alertMessages(since: seen, from: bare)
         #expect(all.count == 2, "\(all.map { $0.child("body")?.text ?? "" })")
         let after = try owner.alertSay("alerts", to: "\(bare)/board")
