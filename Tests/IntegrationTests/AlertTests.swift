@@ -231,16 +231,21 @@ struct AlertTests {
 
     // MARK: A room
 
-    /// An alert to a room with alerts = true: a group chat line there, and no chat message to anyone.
+    /// An alert to a room with alerts = true: a group chat line there, and no chat message to anyone;
+    /// raised while the network is cut (a proxy: the server keeps the session and the device in the
+    /// room), the line waits and goes to the room when the device is back.
     @Test(arguments: servers)
     func anAlertToARoomIsAGroupChatLine(_ server: ITServer) throws {
+        let proxy = try TCPProxy(port: server.name == "Prosody" ? 15456 : 15466, target: server.port)
+        defer { proxy.stop() }
         let room = RoomTests.room(server, "alerts")
         let bare = "perch@\(server.domain)"
         let owner = try Peer.connected("peer", server)
         defer { owner.disconnect() }
         try owner.createRoom(room, nick: "owner", whois: "anyone")
         let rooms = "[[room]]\njid = \"\(room)\"\nalerts = true\n"
-        let daemon = try Self.alertBoard(server, automation: rooms + Self.hotAlert(to: "\"\(room)\""))
+        let connection = "[connection]\nreconnect_max = \"10s\""
+        let daemon = try Self.alertBoard(server, port: proxy.port, automation: rooms + Self.hotAlert(to: "\"\(room)\""), connection: connection)
         #expect(daemon.waitFor("joined the room \(room) as \(Self.device)"), "log:\n\(daemon.log)")
         owner.idle(500)
         let occupant = "\(room)/\(Self.device)"
@@ -267,6 +272,32 @@ struct AlertTests {
         let lines = owner.received[seen...].filter { $0.name == "message" && $0.from?.description == occupant && $0.child("body")?.text.hasPrefix("\(Self.device): ") == true }
         #expect(lines.count == 2, "\(lines)")
         #expect(owner.alertMessages(since: seen, from: bare).isEmpty, "the alert went to the owner too")
+
+        // The network cut: the line waits in state_dir/alerts for the device to be back in the room.
+        proxy.cut(for: 600)
+        #expect(daemon.waitFor("reconnecting in"), "log:\n\(daemon.log)")
+        let seenCut = owner.received.count
+        let crossedCut = Date()
+        try Self.alertSetAir(daemon, 31)
+        #expect(daemon.waitFor("alert hot started", count: 2), "log:\n\(daemon.log)")
+        let waiting = (try? String(contentsOfFile: "\(daemon.dir)/state/alerts", encoding: .utf8)) ?? ""
+        #expect(waiting.hasPrefix("started\thot\troom:\(room)\t"), "state_dir/alerts: \(waiting)")
+        owner.idle(500)
+        #expect(owner.received[seenCut...].allSatisfy { $0.from?.description != occupant || $0.name != "message" }, "a line while the device is cut off")
+        proxy.cut(for: 0)
+        let late = line(since: seenCut, "\(Self.device): hot: ")
+        #expect(late != nil, "log:\n\(daemon.log)")
+        let lateBody = late?.child("body")?.text ?? ""
+        #expect(Self.alertClocks(crossedCut).contains { lateBody == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(lateBody)")
+        // The room may pass the device's delay on (or strip it, as Prosody does with a sender's own).
+        if let stamp = late.flatMap({ Self.alertStamp($0, by: bare) }) {
+            let written = Int64(crossedCut.timeIntervalSince1970 * 1000)
+            #expect(stamp >= written - 100 && stamp <= written + 2_000, "delay stamp \(stamp) for a crossing at \(written)")
+        }
+        #expect(daemon.log.contains("sent 1 alert message that waited for the server"), "log:\n\(daemon.log)")
+        owner.idle(1_000)
+        let again = owner.received[seenCut...].filter { $0.name == "message" && $0.from?.description == occupant }
+        #expect(again.count == 1, "\(again)")
         #expect(daemon.terminate() == 0)
     }
 
