@@ -78,8 +78,8 @@ struct AlertTests {
         })
         #expect(daemon.waitFor("online as perch@\(d)/board"), "log:\n\(daemon.log)")
         #expect(daemon.waitFor(" watch air"), "log:\n\(daemon.log)")
-        // The first reading is taken at start; one interval more and it has surely been evaluated.
-        Thread.sleep(forTimeInterval: 1.2)
+        // The first reading, taken at start (and evaluated with it): a later value is a change.
+        #expect(daemon.waitFor("sensor air: \(air) °C"), "log:\n\(daemon.log)")
         return daemon
     }
 
