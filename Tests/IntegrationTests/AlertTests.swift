@@ -352,6 +352,8 @@ struct AlertTests {
         #expect(try owner.alertSay("fan off", to: board) == "fan off")
         #expect(daemon.gpioLine("fan") == "0")
         #expect(daemon.waitFor("rule cool leaves fan alone for 3 s (override): peer@\(server.domain) switched it"), "log:\n\(daemon.log)")
+        let held = try owner.alertSay("rules", to: board)
+        #expect(held?.hasPrefix("rule cool: when air > 28 → fan on, else fan off; holds now (fan is a person's until ") == true, "\(String(describing: held))")
         // The condition stops holding and holds again within the override: the rule keeps its hands off.
         try Self.alertSetAir(daemon, 27)
         #expect(daemon.waitFor("rule cool: air > 28 no longer holds, but fan was switched by a person", timeout: 3), "log:\n\(daemon.log)")
