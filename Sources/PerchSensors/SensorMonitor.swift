@@ -148,8 +148,9 @@ public final class SensorMonitor {
             let report = s.policy.offer(r.value, now: Instant.now().milliseconds)
             sensors[name] = s
             if recovered { onRecovery?(name) }
-            if report { onReading?(r) }
+            // Conditions first, so what a reading reports (presence) already shows the alerts it started or ended.
             onSample?(name)
+            if report { onReading?(r) }
         case .failure(let e):
             s.failures += 1
             let first = s.failures == 1

@@ -5,12 +5,10 @@ import XMPPClient
 import XMPPCore
 
 extension AlertTests {
-    /// KNOWN PRODUCT BUG, held by withKnownIssue (drop the wrappers with the fix): an alert's state
-    /// does not survive a restart of the daemon. Automation starts every AlertTracker idle, so
-    /// - an alert still on across a restart (systemctl restart, an upgrade) is told again, as if it
-    ///   had just started ("since" the restart);
-    /// - an alert told before the daemon stopped, and over by the time it runs again, is never said to
-    ///   be over: the owner's last word is "hot".
+    /// An alert's state survives a restart of the daemon (state_dir/alerts.active):
+    /// - an alert still on across a restart (systemctl restart, an upgrade) is not told again;
+    /// - an alert told before the daemon stopped, and over by the time it runs again, is said to be
+    ///   over, so the owner's last word is not "hot".
     @Test(arguments: servers)
     func aRestartNeitherRepeatsAnAlertNorLosesItsEnd(_ server: ITServer) throws {
         let daemon = try Self.alertBoard(server, automation: Self.hotAlert())
@@ -28,9 +26,7 @@ extension AlertTests {
         #expect(daemon.waitFor(online, count: 2), "log:\n\(daemon.log)")
         owner.idle(2_500)
         let afterRestart = owner.alertMessages(since: seen, from: bare).compactMap { $0.child("body")?.text }
-        withKnownIssue("a restarted daemon tells an alert that is still on again") {
-            #expect(afterRestart.count == 1, "told again after the restart: \(afterRestart)")
-        }
+        #expect(afterRestart.count == 1, "told again after the restart: \(afterRestart)")
 
         // Stopped while hot, started again once it is over.
         #expect(daemon.terminate() == 0)
@@ -38,12 +34,10 @@ extension AlertTests {
         try daemon.restart()
         #expect(daemon.waitFor(online, count: 3), "log:\n\(daemon.log)")
         let over = owner.alertWaitFor(since: seen, timeout: 2_500) {
-            $0.name == "message" && $0.from?.bare.description == bare && $0.child("body")?.text.hasPrefix("\(Self.device): hot is over") == true
+            $0.name == "message" && $0.from?.bare.description == bare && $0.child("body")?.text.hasPrefix("✓ \(Self.device): hot is over") == true
         }
-        withKnownIssue("an alert that ended while the daemon was stopped is never said to be over") {
-            #expect(over != nil, "no end after the restart: \(owner.alertMessages(since: seen, from: bare).compactMap { $0.child("body")?.text })")
-        }
-        #expect(try owner.alertSay("alerts", to: "\(bare)/board") == "no alert is on\nhot: off (air > 30); air 27 °C")
+        #expect(over != nil, "no end after the restart: \(owner.alertMessages(since: seen, from: bare).compactMap { $0.child("body")?.text })")
+        #expect(try owner.alertSay("alerts", to: "\(bare)/board") == "no alert is on\nhot: off (air > 30; to owners); air 27 °C")
         #expect(daemon.terminate() == 0)
     }
 }

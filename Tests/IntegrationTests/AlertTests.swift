@@ -143,7 +143,7 @@ struct AlertTests {
         #expect(took < 2, "the alert took \(took) s")
         if let start {
             let body = start.child("body")?.text ?? ""
-            #expect(Self.alertClocks(crossed).contains { body == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body)")
+            #expect(Self.alertClocks(crossed).contains { body == "⚠ \(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body)")
             #expect(start.stanzaType == "chat", "\(start)")
             #expect(Self.alertHasHints(start), "the store hint and the reply marker: \(start)")
             #expect(Delay.all(in: start).isEmpty, "a live alert carries no delay: \(start)")
@@ -171,8 +171,8 @@ struct AlertTests {
         #expect(tookEnd < 2, "the end took \(tookEnd) s")
         if let end {
             let body = end.child("body")?.text ?? ""
-            #expect(body.hasPrefix("\(Self.device): hot is over: air 27 °C; it lasted "), "\(body)")
-            #expect(Self.alertClocks(crossed).contains { body.contains("(\($0)–") } && Self.alertClocks(cleared).contains { body.hasSuffix("–\($0))") }, "\(body)")
+            #expect(body.hasPrefix("✓ \(Self.device): hot is over: air 27 °C; it lasted "), "\(body)")
+            #expect(Self.alertClocks(crossed).contains { body.contains("(\($0)") } && Self.alertClocks(cleared).contains { body.contains("–\($0)") }, "\(body)")
             #expect(end.stanzaType == "chat" && Self.alertHasHints(end), "\(end)")
         }
         // (A reading's presence may go out just before the alert's end is evaluated: "⚠ hot · air 27 °C",
@@ -188,7 +188,7 @@ struct AlertTests {
         let all = owner.alertMessages(since: seen, from: bare)
         #expect(all.count == 2, "\(all.map { $0.child("body")?.text ?? "" })")
         let after = try owner.alertSay("alerts", to: "\(bare)/board")
-        #expect(after == "no alert is on\nhot: off (air > 30); air 27 °C", "\(String(describing: after))")
+        #expect(after == "no alert is on\nhot: off (air > 30; to owners); air 27 °C", "\(String(describing: after))")
         #expect(daemon.terminate() == 0)
     }
 
@@ -203,8 +203,8 @@ struct AlertTests {
         defer { owner.disconnect() }
         owner.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
         let muted = try owner.alertSay("mute hot 1h", to: board)
-        #expect(muted?.hasPrefix("hot muted for 60 min, until ") == true, "\(String(describing: muted))")
-        #expect(daemon.log.contains("peer@\(server.domain) muted hot for 60 min"), "log:\n\(daemon.log)")
+        #expect(muted?.hasPrefix("hot muted for everyone for 1 h, until ") == true, "\(String(describing: muted))")
+        #expect(daemon.log.contains("peer@\(server.domain) muted hot for 1 h"), "log:\n\(daemon.log)")
         let seen = owner.received.count
         let crossed = Date()
         try Self.alertSetAir(daemon, 31)
@@ -219,11 +219,11 @@ struct AlertTests {
         #expect(try owner.alertSay("unmute hot", to: board) == "hot unmuted")
         let told = owner.alertNext(since: seen, from: bare, timeout: 3_000)
         let body = told?.child("body")?.text ?? ""
-        #expect(Self.alertClocks(crossed).contains { body == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body); log:\n\(daemon.log)")
+        #expect(Self.alertClocks(crossed).contains { body == "⚠ \(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body); log:\n\(daemon.log)")
         #expect(try owner.alertSay("unmute hot", to: board) == "hot is not muted")
         try Self.alertSetAir(daemon, 27)
         let end = owner.alertNext(since: seen, from: bare, count: 2, timeout: 5_000)
-        #expect(end?.child("body")?.text.hasPrefix("\(Self.device): hot is over: ") == true, "\(String(describing: end))")
+        #expect(end?.child("body")?.text.hasPrefix("✓ \(Self.device): hot is over: ") == true, "\(String(describing: end))")
         owner.idle(1_500)
         #expect(owner.alertMessages(since: seen, from: bare).count == 2)
         #expect(daemon.terminate() == 0)
@@ -258,18 +258,18 @@ struct AlertTests {
         let seen = owner.received.count
         let crossed = Date()
         try Self.alertSetAir(daemon, 31)
-        let start = line(since: seen, "\(Self.device): hot: ")
+        let start = line(since: seen, "⚠ \(Self.device): hot: ")
         let took = Date().timeIntervalSince(crossed)
         #expect(start != nil, "log:\n\(daemon.log)")
         #expect(took < 2, "the alert took \(took) s")
         let body = start?.child("body")?.text ?? ""
-        #expect(Self.alertClocks(crossed).contains { body == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body)")
+        #expect(Self.alertClocks(crossed).contains { body == "⚠ \(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(body)")
 
         try Self.alertSetAir(daemon, 27)
-        let end = line(since: seen, "\(Self.device): hot is over: air 27 °C; it lasted ")
+        let end = line(since: seen, "✓ \(Self.device): hot is over: air 27 °C; it lasted ")
         #expect(end != nil, "log:\n\(daemon.log)")
         owner.idle(2_000)
-        let lines = owner.received[seen...].filter { $0.name == "message" && $0.from?.description == occupant && $0.child("body")?.text.hasPrefix("\(Self.device): ") == true }
+        let lines = owner.received[seen...].filter { $0.name == "message" && $0.from?.description == occupant && $0.child("body").map { Self.isAlertText($0.text) } == true }
         #expect(lines.count == 2, "\(lines)")
         #expect(owner.alertMessages(since: seen, from: bare).isEmpty, "the alert went to the owner too")
 
@@ -285,10 +285,10 @@ struct AlertTests {
         owner.idle(500)
         #expect(owner.received[seenCut...].allSatisfy { $0.from?.description != occupant || $0.name != "message" }, "a line while the device is cut off")
         proxy.cut(for: 0)
-        let late = line(since: seenCut, "\(Self.device): hot: ")
+        let late = line(since: seenCut, "⚠ \(Self.device): hot: ")
         #expect(late != nil, "log:\n\(daemon.log)")
         let lateBody = late?.child("body")?.text ?? ""
-        #expect(Self.alertClocks(crossedCut).contains { lateBody == "\(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(lateBody)")
+        #expect(Self.alertClocks(crossedCut).contains { lateBody == "⚠ \(Self.device): hot: air 31 °C (air > 30) since \($0)" }, "\(lateBody)")
         // The room may pass the device's delay on (or strip it, as Prosody does with a sender's own).
         if let stamp = late.flatMap({ Self.alertStamp($0, by: bare) }) {
             let written = Int64(crossedCut.timeIntervalSince1970 * 1000)
@@ -378,13 +378,21 @@ struct AlertTests {
     }
 }
 
+extension AlertTests {
+    /// Whether a message's text is an alert's: ⚠ (a start, a reminder, one that came and went) or ✓
+    /// (an end) and the device's name; command replies start otherwise.
+    static func isAlertText(_ text: String) -> Bool {
+        text.hasPrefix("⚠ \(device): ") || text.hasPrefix("✓ \(device): ")
+    }
+}
+
 extension Peer {
     /// The alert messages from `bare` received since index `seen`: chat messages whose text starts
-    /// with the device's name (command replies do not).
+    /// with ⚠ or ✓ and the device's name (command replies do not).
     func alertMessages(since seen: Int, from bare: String) -> [XMLElement] {
         received[min(seen, received.count)...].filter {
             $0.name == "message" && $0.stanzaType == "chat" && $0.from?.bare.description == bare
-                && $0.child("body")?.text.hasPrefix("\(AlertTests.device): ") == true
+                && $0.child("body").map { AlertTests.isAlertText($0.text) } == true
         }
     }
 
@@ -406,7 +414,7 @@ extension Peer {
         send(Stanza.message(to: target, body: body, id: client.makeID("m")))
         let reply = alertWaitFor(since: seen, timeout: timeout) {
             $0.name == "message" && $0.stanzaType != "error" && $0.from?.bare == target.bare
-                && $0.child("body").map { !$0.text.hasPrefix("\(AlertTests.device): ") } == true
+                && $0.child("body").map { !AlertTests.isAlertText($0.text) } == true
         }
         return reply?.child("body")?.text
     }
