@@ -68,7 +68,8 @@ final class AlertDelivery {
             case .room(let r): out.append("room:\(r.bare)")
             }
         }
-        var seen: Set<String> = []
+        // A JID an owner blocked gets nothing from the device, alerts included.
+        var seen: Set<String> = p.blocked.map { "jid:\($0.bare)" }.reduce(into: []) { $0.insert($1) }
         return out.filter { seen.insert($0).inserted }
     }
 

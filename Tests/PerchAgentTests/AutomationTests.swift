@@ -603,3 +603,20 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.log.lines.contains { $0.contains("alert hot ended while muted: not told (air 20 °C)") })
     }
 }
+
+@Suite struct AlertRecipientTests {
+    /// `to` names roles, JIDs and rooms; a JID an owner blocked gets no alert, whatever names it.
+    @Test func rolesAndJIDsWithoutTheBlocked() throws {
+        let rig = try AutomationRig("""
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            to = ["owners", "operators", "alice@example.org", "op@example.org"]
+            """)
+        rig.online()
+        _ = try rig.person("block op@example.org")
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.sent.filter { $0.name == "message" }.compactMap { $0.to?.description }.sorted() == ["alice@example.org", "owner@example.org"], "\(rig.sent.map { $0.to?.description ?? "" })")
+    }
+}
