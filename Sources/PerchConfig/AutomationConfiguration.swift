@@ -170,7 +170,7 @@ extension ConfigurationLoader {
     /// A name people type in chat (`mute hot 1h`): one word, unique among its kind.
     private func automationName(_ t: TOMLTable, _ r: Reader, _ p: String, taken: [String], kind: String) throws(ConfigurationError) -> String {
         let name = try r.string(t, "name", prefix: p, required: true)!
-        guard name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0.properties.numericType != nil || $0 == "-" || $0 == "_" || $0 == "." }) else {
+        guard name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == "." }) else {
             throw r.error(t["name"], p + "name", "\"\(name)\" must be one word (letters, digits, - _ .): people type it, as in mute \(kind == "alert" ? name.split(separator: " ").first.map(String.init) ?? "hot" : "hot") 1h")
         }
         if taken.contains(where: { $0.lowercased() == name.lowercased() }) {

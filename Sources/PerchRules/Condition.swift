@@ -106,7 +106,7 @@ public struct Condition: Sendable, Hashable, CustomStringConvertible {
     private static func isJoin(_ t: String) -> Bool { ["and", "or", "&&", "||"].contains(t.lowercased()) }
 
     private static func isWordScalar(_ u: Unicode.Scalar) -> Bool {
-        u.properties.isAlphabetic || u.properties.numericType != nil || u == "_" || u == "-" || u == "."
+        u.properties.isAlphabetic || ("0"..."9").contains(u) || u == "_" || u == "-" || u == "."
     }
 
     /// A decimal number with an optional sign: `30`, `-4.5`, `+2`. No exponents, hex, inf or nan.
