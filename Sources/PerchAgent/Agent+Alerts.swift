@@ -12,7 +12,8 @@ extension Agent {
     /// Connects the alerts, rules and schedules to the session: messages through ``AlertDelivery``,
     /// active alerts into presence, the chat and ad-hoc commands.
     func installAutomation() {
-        guard !automation.isEmpty else { return }
+        // Messages from before a restart still go, even when the alerts are gone from the configuration.
+        guard !automation.isEmpty || !alertDelivery.pending.isEmpty else { return }
         alertDelivery.transmit = { [unowned self] in self.transmit($0) }
         alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
@@ -33,10 +34,9 @@ extension Agent {
                 // On the next turn: after the client has sent again what the server did not
                 // acknowledge, so an alert's live start never arrives after its waiting end.
                 self.loop.schedule(after: 0) { [weak self] in self?.alertDelivery.flush() }
-            case .offline:
-                self.alertDelivery.online = false
             default:
-                break
+                // Connecting, offline or stopping: what is raised now waits.
+                self.alertDelivery.online = false
             }
         }
         automation.start()

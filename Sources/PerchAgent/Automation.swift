@@ -203,6 +203,7 @@ final class Automation {
             guard f.count == 4, let since = Int64(f[1]), let i = alerts.firstIndex(where: { $0.config.name == String(f[0]) }) else { continue }
             let cause: AlertTracker.Cause = f[3].isEmpty ? .condition : .failing(f[3].split(separator: ",").map(String.init))
             alerts[i].tracker.restore(since: since, told: f[2] == "1", cause: cause, now: loop.now, wall: loop.wallMilliseconds)
+            handle(i, [], wasActive: true)
             restored.append("\(f[0]) (since \(timeText(since)))")
         }
         if !restored.isEmpty { logger.info("alerts on before the restart: \(restored.joined(separator: ", ")); their end is told when it comes") }

@@ -78,7 +78,7 @@ final class ScheduleRunner {
     private func catchUp(_ i: Int, now: Int64, why: String) {
         let e = entries[i]
         let missed = e.config.timing.runs(after: e.doneThrough / 1000, through: now / 1000, in: zone).map { $0 * 1000 }
-        guard let latest = missed.last else { return }
+        guard !missed.isEmpty, let latest = latestRun(e.config.timing, after: e.doneThrough, through: now) else { return }
         entries[i].doneThrough = now
         let late = now - latest
         let when = zone.local(latest / 1000)
@@ -86,9 +86,27 @@ final class ScheduleRunner {
             logger.notice("schedule \(e.config.name): the run of \(when.dateText) \(when.text) was missed \(why); running it now, \(describeDuration(late)) late (catch_up \(describeDuration(window)))")
             run?(e.config, late)
         } else {
-            let count = missed.count == 1 ? "the run of \(when.dateText) \(when.text)" : "\(missed.count) runs up to \(when.dateText) \(when.text)"
+            let count = missed.count == 1 ? "the run of \(when.dateText) \(when.text)" : "\(missed.count < 1000 ? "\(missed.count)" : "more than 1000") runs up to \(when.dateText) \(when.text)"
             let hint = e.config.catchUp.map { "it is \(describeDuration(late)) late, more than catch_up \(describeDuration($0))" } ?? "set catch_up to run a missed run late"
             logger.notice("schedule \(e.config.name): skipped \(count), missed \(why) (\(hint))")
+        }
+    }
+
+    /// The last run in (`after`, `through`] (wall ms), found in a window that widens from an hour back
+    /// and narrows while it holds more runs than `runs` lists: a board that was down for days, or
+    /// whose clock jumped from 1970, must not judge catch_up by the thousandth run after the last.
+    func latestRun(_ timing: ScheduleSpec, after: Int64, through: Int64) -> Int64? {
+        var span: Int64 = 3_600_000
+        while true {
+            let from = max(after, through - span)
+            let found = timing.runs(after: from / 1000, through: through / 1000, in: zone)
+            if found.count >= 1000, span > 60_000 {
+                span /= 4
+                continue
+            }
+            if let last = found.last { return last * 1000 }
+            if from == after { return nil }
+            span *= 8
         }
     }
 

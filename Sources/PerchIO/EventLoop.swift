@@ -97,18 +97,18 @@ public final class EventLoop {
         armWallTimer()
         watch(fd, .readable) { [unowned self] _ in
             var expirations: UInt64 = 0
-            // ECANCELED: the clock was set. The timer itself (years away) never expires.
-            if read(fd, &expirations, 8) < 0, errno == ECANCELED {
-                self.armWallTimer()
-                for observer in self.wallObservers { observer() }
-            }
+            // ECANCELED: the clock was set. The timer (in the year 9999) is armed again after any wake,
+            // so a clock set past it once cannot end the watching.
+            let set = read(fd, &expirations, 8) < 0 && errno == ECANCELED
+            self.armWallTimer()
+            if set { for observer in self.wallObservers { observer() } }
         }
     }
 
     /// Arms the wall-clock timer at the far future, cancelled by the kernel when the clock is set.
     private func armWallTimer() {
         var spec = itimerspec()
-        spec.it_value.tv_sec = time_t(Int32.max)
+        spec.it_value.tv_sec = time_t(253_402_300_799)  // 9999-12-31T23:59:59Z
         _ = timerfd_settime(wallFD, Int32(TFD_TIMER_ABSTIME) | (1 << 1) /* TFD_TIMER_CANCEL_ON_SET */, &spec, nil)
     }
 

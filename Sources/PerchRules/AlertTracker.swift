@@ -174,10 +174,15 @@ public struct AlertTracker: Sendable {
     /// Takes up an alert that was on when the daemon stopped: on since `wallSince`, its start `told`
     /// or not. Its next answer says whether it is still on (nothing is told again) or over (its end is
     /// told, with how long it lasted).
+    /// An alert whose start was not told (a mute, which does not outlive the daemon) is told at the
+    /// next tick, as when a mute ends.
     public mutating func restore(since wallSince: Int64, told: Bool, cause: Cause, now: Instant, wall: Int64) {
-        phase = .active(since: now + (wallSince - wall), wallSince: wallSince, cause: cause)
+        // A wall clock set back since (a board without a real-time clock booting in the past) must not
+        // put the start in the future.
+        phase = .active(since: now + min(0, wallSince - wall), wallSince: wallSince, cause: cause)
         self.told = told
         lastTold = now
+        if !told { mutedUntil = now }
     }
 
     /// Tells nothing until `until`.

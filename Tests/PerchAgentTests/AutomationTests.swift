@@ -620,3 +620,46 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
         #expect(rig.sent.filter { $0.name == "message" }.compactMap { $0.to?.description }.sorted() == ["alice@example.org", "owner@example.org"], "\(rig.sent.map { $0.to?.description ?? "" })")
     }
 }
+
+@Suite struct AutomationReviewTests {
+    /// Down for four days with a cron every five minutes: catch_up is judged by the latest missed run
+    /// (three minutes ago), not by the thousandth after the last one.
+    @Test func catchUpJudgesTheLatestMissedRunAfterALongOutage() throws {
+        let last = "often\t\(AutomationRig.start - 4 * 86_400_000)\n"
+        let rig = try AutomationRig("""
+            [[schedule]]
+            name = "often"
+            cron = "*/5 * * * *"
+            do = "fan toggle"
+            catch_up = "10m"
+            """, at: AutomationRig.start + 3 * 60_000, stateFile: ("schedules", last))
+        #expect(rig.fan() == "1", "\(rig.log.lines.filter { $0.contains("schedule") })")
+        #expect(rig.log.lines.contains { $0.contains("schedule often: the run of 2026-03-28 13:00 was missed while the daemon was down; running it now, 3 min late") })
+    }
+
+    /// An alert that started while muted is on across a restart (the mute is not): its start is told
+    /// then, so no reminder or end ever comes without it.
+    @Test func anUntoldAlertOnAcrossARestartIsToldAtStart() throws {
+        let hot = "[[alert]]\nname = \"hot\"\nwhen = \"air > 30\"\nrepeat = \"1h\"\n"
+        let first = try AutomationRig(hot)
+        first.online()
+        _ = try first.person("mute hot 1h")
+        first.air(31)
+        first.loop.advance(by: 1_000)
+        #expect(first.bodies.isEmpty)
+        first.hardware.shutdown()
+        let second = try AutomationRig(hot, at: AutomationRig.start + 600_000, reusing: first.scratch)
+        second.online()
+        second.loop.advance(by: 1_000)
+        #expect(second.bodies.count == 1, "\(second.bodies)")
+        #expect(second.bodies.first?.hasPrefix("⚠ greenhouse: hot: air 31 °C (air > 30) since 13:00") == true, "\(second.bodies)")
+    }
+
+    /// Messages that waited from before a restart go out even when the new configuration has no alerts.
+    @Test func waitingMessagesGoEvenWithoutAlertsConfigured() throws {
+        let waiting = "started\thot\tjid:owner@example.org\t1774699200000\tgreenhouse: hot: air 31 °C\n"
+        let rig = try AutomationRig("", stateFile: ("alerts", waiting))
+        rig.online()
+        #expect(rig.bodies == ["greenhouse: hot: air 31 °C"], "\(rig.bodies)")
+    }
+}
