@@ -78,6 +78,18 @@ final class AutomationRig {
         hardware.start()
     }
 
+    /// The rule most tests use: the fan on above 28, off below.
+    static let coolRule = "[[rule]]\nname = \"cool\"\nwhen = \"air > 28\"\ndo = \"fan on\"\nelse = \"fan off\"\n"
+
+    /// Lets an input change through: the loop's turns read the line file, the manual clock runs the
+    /// debounce, until `done` (4 s of the manual clock at most).
+    func settle(until done: () -> Bool) {
+        for _ in 0..<40 where !done() {
+            loop.run(until: { false }, timeout: 20)
+            loop.advance(by: 100)
+        }
+    }
+
     /// The session is up (no server: the test says so) and what waited goes out.
     func online() {
         agent.alertDelivery.online = true
@@ -212,18 +224,12 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
             when = "door == open"
             """)
         rig.online()
-        func settle(_ until: () -> Bool) {
-            for _ in 0..<40 where !until() {
-                rig.loop.run(until: { false }, timeout: 20)
-                rig.loop.advance(by: 100)
-            }
-        }
         _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
-        settle { rig.bodies.count == 1 }
+        rig.settle { rig.bodies.count == 1 }
         #expect(rig.bodies.first == "⚠ greenhouse: open: door open since 13:00", "\(rig.bodies)")
         rig.loop.advance(by: 20_000)
         _ = system("echo 0 > '\(rig.scratch.path)/gpio/door'")
-        settle { rig.bodies.count == 2 }
+        rig.settle { rig.bodies.count == 2 }
         let end = try #require(rig.bodies.last)
         #expect(end.hasPrefix("✓ greenhouse: open is over: door closed; it lasted 20 s (13:00:00–13:00:20)"), "\(end)")
         #expect(end.contains("(13:00:0"), "to the second within one minute: \(end)")
@@ -290,13 +296,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
     }
 
     @Test func anUnknownConditionSwitchesNothing() throws {
-        let rig = try AutomationRig("""
-            [[rule]]
-            name = "cool"
-            when = "air > 28"
-            do = "fan on"
-            else = "fan off"
-            """)
+        let rig = try AutomationRig(AutomationRig.coolRule)
         rig.air(29)
         rig.loop.advance(by: 1_000)
         #expect(rig.fan() == "1")
@@ -315,10 +315,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
             """)
         #expect(rig.fan() == "0")
         _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
-        for _ in 0..<40 where rig.fan() != "1" {
-            rig.loop.run(until: { false }, timeout: 20)
-            rig.loop.advance(by: 100)
-        }
+        rig.settle { rig.fan() == "1" }
         #expect(rig.fan() == "1")
     }
 }
@@ -528,13 +525,7 @@ private func writeFileInPlaceOrDie(_ path: String, _ text: String) -> Bool {
     /// A rule's command held back by min_switch_interval is tried again, so the output does not stay
     /// against the rule until the next crossing.
     @Test func aHeldBackCommandIsTriedAgain() throws {
-        let rig = try AutomationRig("""
-            [[rule]]
-            name = "cool"
-            when = "air > 28"
-            do = "fan on"
-            else = "fan off"
-            """, outputExtra: "min_switch_interval = \"20s\"\n")
+        let rig = try AutomationRig(AutomationRig.coolRule, outputExtra: "min_switch_interval = \"20s\"\n")
         rig.air(29)
         rig.loop.advance(by: 1_000)
         #expect(rig.fan() == "1")
