@@ -16,6 +16,21 @@ import Testing
         return dir
     }
 
+    /// `CommandSource.read` of DIR/probe, tried again while the exec fails with ETXTBSY: another
+    /// suite's child, forked on another thread while `scriptDir` had the file open for writing,
+    /// holds that descriptor until its own exec. A failed exec runs nothing of the script.
+    func readProbe(_ dir: String, timeout: Int64) throws(SensorError) -> SourceValue {
+        var attempt = 0
+        while true {
+            do {
+                return try CommandSource.read(argv: ["\(dir)/probe"], timeout: timeout, key: nil)
+            } catch where error.message.contains("Text file busy") && attempt < 50 {
+                attempt += 1
+                usleep(20_000)
+            }
+        }
+    }
+
     func pidFrom(_ file: String) -> pid_t? {
         for _ in 0..<50 {
             if let text = try? String(contentsOfFile: file, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return pid }
@@ -63,7 +78,7 @@ import Testing
         let leaked = open("/dev/null", O_RDONLY)  // not close-on-exec
         defer { close(leaked) }
 
-        #expect(try CommandSource.read(argv: ["\(dir)/probe"], timeout: 5_000, key: nil).value == .number(1))
+        #expect(try readProbe(dir, timeout: 5_000).value == .number(1))
 
         let env = try String(contentsOfFile: "\(dir)/env", encoding: .utf8)
         #expect(!env.contains("hunter2"), "the password reached the command:\n\(env)")
@@ -103,7 +118,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let start = Date()
         do {
-            _ = try CommandSource.read(argv: ["\(dir)/probe"], timeout: 1_000, key: nil)
+            _ = try readProbe(dir, timeout: 1_000)
             Issue.record("a command ran past its timeout")
         } catch {
             #expect(error.message.contains("did not finish within 1000 ms and was killed"), "\(error.message)")
@@ -126,7 +141,7 @@ import Testing
         """)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let start = Date()
-        let value = try CommandSource.read(argv: ["\(dir)/probe"], timeout: 5_000, key: nil)
+        let value = try readProbe(dir, timeout: 5_000)
         let elapsed = Date().timeIntervalSince(start)
         #expect(value.value == .number(21.5))
         #expect(elapsed < 1.5, "took \(elapsed) s")
