@@ -22,13 +22,13 @@ final class AdHocFrontEnd {
         let role: Role
     }
 
-    let commands: [Command]
+    private(set) var commands: [Command]
 
     let executor: CommandExecutor
     let client: XMPPClient
     let hardware: Hardware
     /// The `[[alert]]`s by name, for the mute and unmute forms.
-    let alerts: [String]
+    private(set) var alerts: [String]
     /// Multi-stage sessions waiting for their form, by session id: the node and who started it.
     private var sessions: [String: (node: String, owner: JID, started: Instant)] = [:]
     /// Where answers that come after the handler returned (a command's outcome) go.
@@ -42,6 +42,17 @@ final class AdHocFrontEnd {
         self.client = client
         self.hardware = hardware
         self.alerts = alerts
+        commands = Self.commands(alerts: alerts, rules: rules)
+        send = { [client] in client.send($0) }
+    }
+
+    /// The commands a reloaded configuration offers (those of alerts and rules come and go with them).
+    func reconfigure(alerts: [String], rules: Bool) {
+        self.alerts = alerts
+        commands = Self.commands(alerts: alerts, rules: rules)
+    }
+
+    static func commands(alerts: [String], rules: Bool) -> [Command] {
         var commands = [
             Command(node: "status", name: "Status", role: .viewer),
             Command(node: "read", name: "Read sensors", role: .viewer),
@@ -54,8 +65,7 @@ final class AdHocFrontEnd {
             commands.append(Command(node: "unmute-alert", name: "Unmute an alert", role: .operator))
         }
         if rules { commands.append(Command(node: "rules", name: "Rules and schedules", role: .viewer)) }
-        self.commands = commands
-        send = { [client] in client.send($0) }
+        return commands
     }
 
     func install() {

@@ -12,16 +12,12 @@ extension Agent {
     /// Connects the alerts, rules and schedules to the session: messages through ``AlertDelivery``,
     /// active alerts into presence, the chat and ad-hoc commands.
     func installAutomation() {
-        // Messages from before a restart still go, even when the alerts are gone from the configuration.
-        guard !automation.isEmpty || !alertDelivery.pending.isEmpty else { return }
+        // Installed whatever the configuration says: messages from before a restart still go, and a
+        // reload may bring alerts.
         alertDelivery.transmit = { [unowned self] in self.transmit($0) }
         alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
         rooms.onJoined = { [unowned self] _ in self.alertDelivery.flush() }
-        automation.deliver = { [unowned self] alert, event, text in
-            self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { start in self.automation.wasText(alert, start: start) }
-        }
-        automation.onActiveChange = { [unowned self] in self.presence.changed(urgent: true) }
         presence.alertMarker = { [unowned self] in
             let names = self.automation.activeNames
             return names.isEmpty ? nil : names.joined(separator: ", ")
@@ -39,6 +35,15 @@ extension Agent {
                 self.alertDelivery.online = false
             }
         }
+        startAutomation()
+    }
+
+    /// Connects the automation (the first, or the one a reload made) to delivery and presence, and starts it.
+    func startAutomation() {
+        automation.deliver = { [unowned self] alert, event, text in
+            self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { start in self.automation.wasText(alert, start: start) }
+        }
+        automation.onActiveChange = { [unowned self] in self.presence.changed(urgent: true) }
         automation.start()
     }
 }

@@ -16,7 +16,8 @@ import XMPPCore
 /// `safe_after` go to their safe state when the server has been out of reach too long.
 public final class Agent {
     public let executor: CommandExecutor
-    let config: Configuration
+    /// The configuration running now (``reload(_:_:)`` replaces it).
+    var config: Configuration
     let client: XMPPClient
     let hardware: Hardware
     let loop: EventLoop
@@ -28,7 +29,7 @@ public final class Agent {
     /// The group chat rooms (Agent+Rooms.swift).
     let rooms: RoomManager
     /// Alerts, rules and schedules (Agent+Alerts.swift), and where alert messages wait.
-    let automation: Automation
+    var automation: Automation
     let alertDelivery: AlertDelivery
     /// Strangers whose subscription requests wait for an owner's decision (bounded, see SubscriptionAsks).
     var asks = SubscriptionAsks()
@@ -50,9 +51,11 @@ public final class Agent {
     /// Chat commands seen lately (by sender and origin id), so a re-delivered message runs once.
     var recentMessages = RecentRequests()
     /// The names chat commands may start with, lowercased: outputs, and the sensors and inputs a name
-    /// alone reads (the configuration does not change while the agent runs).
-    let chatOutputs: Set<String>
-    let chatReadings: Set<String>
+    /// alone reads (a reload changes them).
+    var chatOutputs: Set<String>
+    var chatReadings: Set<String>
+    /// The time zone the agent was given (tests); nil: the system's.
+    let givenZone: TimeZoneRules?
 
     /// - Parameter zone: the time zone schedules and alert times use; nil: the system's (TZ, else
     ///   /etc/localtime).
@@ -85,13 +88,9 @@ public final class Agent {
         rooms = RoomManager(rooms: config.rooms, defaultNick: name, client: client, loop: loop, logger: logger.with(label: "rooms"),
                             path: config.device.stateDirectory + "/rooms")
         boundJIDs = [config.account.jid, client.config.jid]
-        var timeZone = zone
-        if timeZone == nil, !(config.schedules.isEmpty && config.alerts.isEmpty) {
-            let (system, warning) = TimeZoneRules.system(environment: getenv("TZ").map { String(cString: $0) })
-            if let warning { logger.warning(warning) }
-            timeZone = system
-        }
-        automation = Automation(config: config, executor: executor, hardware: hardware, loop: loop, logger: logger.with(label: "rules"), zone: timeZone ?? .utc)
+        givenZone = zone
+        automation = Automation(config: config, executor: executor, hardware: hardware, loop: loop, logger: logger.with(label: "rules"),
+                                zone: Self.zone(zone, for: config, logger: logger))
         alertDelivery = AlertDelivery(path: config.device.stateDirectory + "/alerts", selfJID: config.account.jid.bare, logger: logger.with(label: "alerts"),
                                       policy: { [executor] in executor.policy })
         guests = AllowedGuests(path: config.device.stateDirectory + "/allowed")
@@ -101,6 +100,16 @@ public final class Agent {
             logger.warning("cannot read the JIDs owners allowed from \(guests.path) (\(error.message)); they are strangers until allowed again")
         }
         for jid in guests.jids where executor.policy.role(of: jid) == .stranger { executor.policy.viewers.append(.jid(jid)) }
+    }
+
+    /// The time zone of schedules and alert times: the one given, else the system's when anything
+    /// uses it (read once per configuration that does).
+    static func zone(_ given: TimeZoneRules?, for config: Configuration, logger: Logger) -> TimeZoneRules {
+        if let given { return given }
+        guard !(config.schedules.isEmpty && config.alerts.isEmpty) else { return .utc }
+        let (system, warning) = TimeZoneRules.system(environment: getenv("TZ").map { String(cString: $0) })
+        if let warning { logger.warning(warning) }
+        return system
     }
 
     /// The element every chat message Perch sends carries, so that no Perch (this one under another
@@ -150,7 +159,7 @@ public final class Agent {
         executor.onOutputsChanged = { [unowned self] in self.presence.changed(urgent: true) }
         executor.statusDetails = { [unowned self] in self.pubsub.statusLine }
         client.onRosterChange = { [unowned self] items, _ in self.revokeUnwanted(items) }
-        for output in hardware.outputs { output.onChange = { [unowned self] _ in self.presence.changed(urgent: true) } }
+        hardware.observeOutputs { [unowned self] _ in self.presence.changed(urgent: true) }
         hardware.observeInputs { [unowned self] input, change in
             self.presence.changed(urgent: true)
             self.pubsub.publishEvent(input: input.name, value: change.value, at: change.wallClockMilliseconds)
@@ -308,6 +317,18 @@ public final class Agent {
             }
         default:
             break
+        }
+    }
+
+    /// After a reload while offline: outputs no longer under `safe_after` lose their timers, new ones
+    /// get theirs (counted from now; a timer already running keeps its time).
+    func rescheduleSafeStates() {
+        for (name, timer) in safeTimers where config.device.safeAfter[name] == nil {
+            timer.cancel()
+            safeTimers[name] = nil
+        }
+        for (name, after) in config.device.safeAfter where safeTimers[name] == nil {
+            safeTimers[name] = loop.schedule(after: after) { [weak self] in self?.applySafeState(name, after) }
         }
     }
 

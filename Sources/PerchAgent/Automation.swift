@@ -47,7 +47,8 @@ final class Automation {
     private(set) var alerts: [Alert] = []
     private(set) var rules: [Rule] = []
     let schedules: ScheduleRunner
-    private var manual = ManualSwitches()
+    /// A person's last switch of each output (a reload hands it to the new automation).
+    var manual = ManualSwitches()
     /// Alerts and rules by the names they read, for evaluating only those a change concerns.
     private var readers: [String: (alerts: [Int], rules: [Int])] = [:]
 
@@ -93,9 +94,10 @@ final class Automation {
     /// Starts watching the hardware and planning the schedules.
     func start() {
         guard !isEmpty else { return }
-        hardware.observeSamples { [unowned self] name in self.changed(name) }
-        hardware.observeInputs { [unowned self] input, _ in self.changed(input.name) }
-        executor.observeCommands { [unowned self] command, context, outcome in self.commandRan(command, context, outcome) }
+        // Weak: a reload replaces the automation, and the hardware and executor keep their observers.
+        hardware.observeSamples { [weak self] name in self?.changed(name) }
+        hardware.observeInputs { [weak self] input, _ in self?.changed(input.name) }
+        executor.observeCommands { [weak self] command, context, outcome in self?.commandRan(command, context, outcome) }
         schedules.start()
         restoreActive()
         if !activeNames.isEmpty { onActiveChange?() }

@@ -65,7 +65,10 @@ public final class CommandExecutor {
     /// Called after any output changed by a command (for presence and pubsub).
     public var onOutputsChanged: (() -> Void)?
 
-    private let settings: Configuration.Commands
+    /// max_age and rate_limit; a reload may change them (the rate limit starts counting afresh).
+    var settings: Configuration.Commands {
+        didSet { if settings.rateLimit != oldValue.rateLimit { limiter = RateLimiter(perMinute: settings.rateLimit) } }
+    }
     private let interlocks: [InterlockGroup]
     private var limiter: RateLimiter
     private let loop: EventLoop

@@ -10,8 +10,8 @@ import XMPPClient
 final class PresenceTelemetry {
     let executor: CommandExecutor
     let hardware: Hardware
-    let minInterval: Int64
-    let enabled: Bool
+    var minInterval: Int64
+    var enabled: Bool
     let loop: EventLoop
     /// The active alerts' names, shown first in the status line with `<show>away</show>`; nil: none.
     var alertMarker: () -> String? = { nil }
@@ -27,6 +27,16 @@ final class PresenceTelemetry {
     /// Sensors that have had a reading since start: the first one of each goes out with the
     /// switches, so the line does not wait a min_interval to show what was read at start.
     private var read: Set<String> = []
+
+    /// Takes `telemetry.presence` and `min_interval` from a reloaded configuration, and forgets the
+    /// sensors that are gone (a renamed one is new: its first reading shows at once).
+    func reconfigure(minInterval: Int64, enabled: Bool, sensors: Set<String>) {
+        self.minInterval = minInterval
+        read = read.intersection(sensors)
+        let wasEnabled = self.enabled
+        self.enabled = enabled
+        if enabled && !wasEnabled { update() }
+    }
 
     /// A sensor was read: at once the first time, else as min_interval allows.
     func reading(_ sensor: String) {

@@ -221,6 +221,42 @@ final class RoomManager {
         return .joining(n)
     }
 
+    /// Takes the `[[room]]`s of a reloaded configuration: a room no longer listed is left (one an
+    /// owner invited the device to stays); a new one is joined; one whose nick, password file or
+    /// `follow_alternate` changed is left and joined again; `commands` and `alerts` change in place.
+    /// Returns a line per room touched, for the log.
+    func reconfigure(_ rooms: [RoomConfiguration]) -> [String] {
+        var said: [String] = []
+        let wanted = Set(rooms.map(\.jid.bare))
+        for room in order where entries[room]?.origin == .configured && !wanted.contains(room) {
+            _ = leave(room)
+            said.append("left \(room) (no longer in the configuration)")
+        }
+        for r in rooms {
+            let room = r.jid.bare
+            let nick = r.nick ?? defaultNick
+            if let e = entries[room] {
+                if e.membership.baseNick == nick && e.membership.followAlternate == r.followAlternate && e.passwordFile == r.passwordFile {
+                    entries[room]?.commands = r.commands
+                    entries[room]?.alerts = r.alerts
+                    if e.origin == .remembered {
+                        entries[room]?.origin = .configured
+                        saveRemembered()
+                    }
+                    continue
+                }
+                _ = leave(room)
+                said.append("joining \(room) again as \(nick) (its settings changed)")
+            } else {
+                said.append("joining \(room) as \(nick)")
+            }
+            add(room, nick: nick, origin: .configured, followAlternate: r.followAlternate, commands: r.commands, alerts: r.alerts,
+                passwordFile: r.passwordFile, password: nil)
+            if online { perform(room) { $0.rejoin() } }
+        }
+        return said
+    }
+
     /// Leaves `room` and forgets it; nil when the device is not in it.
     func leave(_ room: JID) -> Origin? {
         guard let e = entries[room] else { return nil }

@@ -13,17 +13,43 @@ import XMPPXML
 public final class Daemon {
     public static let version = "0.1.0"
 
-    let config: Configuration
+    /// The configuration running now (a reload replaces it).
+    private(set) var config: Configuration
     let logger: Logger
     let loop: EventLoop
     let client: XMPPClient
     let hardware: Hardware
     let agent: Agent
     private var exitCode: Int32 = 0
+    /// How a reload reads the configuration again, and the secrets it names.
+    public struct Source {
+        /// Reads and checks the file, as at start (FILE:LINE: KEY errors).
+        public var load: () throws(ConfigurationError) -> Configuration
+        /// The account password and the proxy's credentials a configuration names.
+        public var secrets: (Configuration) throws(ConfigurationError) -> (password: String, proxy: (user: String, password: String)?)
 
-    public init(config: Configuration, password: String, proxyCredentials: (user: String, password: String)? = nil, traceXML: Bool, logger: Logger) throws {
+        public init(load: @escaping () throws(ConfigurationError) -> Configuration,
+                    secrets: @escaping (Configuration) throws(ConfigurationError) -> (password: String, proxy: (user: String, password: String)?)) {
+            self.load = load
+            self.secrets = secrets
+        }
+    }
+    let source: Source?
+    private var password: String
+    private var proxyCredentials: (user: String, password: String)?
+    private let traceXML: Bool
+    /// READY=1 went to systemd (a reload tells it again when it is done).
+    private var readySent = false
+
+    /// - Parameter source: where SIGHUP reads the configuration again; nil: a reload is refused.
+    public init(config: Configuration, password: String, proxyCredentials: (user: String, password: String)? = nil, traceXML: Bool, logger: Logger,
+                source: Source? = nil) throws {
         self.config = config
         self.logger = logger
+        self.source = source
+        self.password = password
+        self.proxyCredentials = proxyCredentials
+        self.traceXML = traceXML
         loop = try EventLoop()
         do { try makeDirectories(config.device.stateDirectory, mode: 0o700) } catch {
             logger.warning("cannot create the state directory \(config.device.stateDirectory) (\(error.message)); session state and readings taken offline are not kept across restarts. Create it, owned by the user perch runs as, or set device.state_dir")
@@ -31,17 +57,17 @@ public final class Daemon {
         // An existing directory keeps its mode: say so when it is not private.
         if let problem = FileModeChecks.stateDirectoryProblem(config.device.stateDirectory) { logger.warning(problem) }
         if let problem = FileModeChecks.passwordFileProblem(config.account.passwordSource) { logger.warning(problem) }
-        var c = Self.clientConfiguration(config, password: password, proxyCredentials: proxyCredentials, logger: logger)
-        c.traceXML = traceXML || config.log.traceXML
-        c.resumptionFile = config.device.stateDirectory + "/session.xml"
-        client = XMPPClient(loop: loop, config: c, logger: logger.with(label: "xmpp"))
+        client = XMPPClient(loop: loop, config: Self.clientConfiguration(config, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger),
+                            logger: logger.with(label: "xmpp"))
         hardware = Hardware(config: config.device, loop: loop, logger: logger.with(label: "hardware"))
         agent = Agent(config: config, client: client, hardware: hardware, loop: loop, logger: logger.with(label: "agent"))
     }
 
     /// The XMPP client's settings from the configuration: account, server, TLS, keepalive, limits.
-    static func clientConfiguration(_ config: Configuration, password: String, proxyCredentials: (user: String, password: String)?, logger: Logger) -> ClientConfiguration {
+    static func clientConfiguration(_ config: Configuration, password: String, proxyCredentials: (user: String, password: String)?, traceXML: Bool = false, logger: Logger) -> ClientConfiguration {
         var c = ClientConfiguration(jid: config.account.jid, password: password)
+        c.traceXML = traceXML || config.log.traceXML
+        c.resumptionFile = config.device.stateDirectory + "/session.xml"
         c.host = config.server.host
         c.port = config.server.port
         c.transport = config.server.transport.map {
@@ -76,16 +102,15 @@ public final class Daemon {
     /// Runs until SIGTERM or SIGINT, then closes the session cleanly. Returns the exit status.
     public func run() throws -> Int32 {
         try loop.handleSignals([SIGTERM, SIGINT, SIGHUP]) { [unowned self] sig in
-            if sig == SIGHUP {
-                self.logger.notice("SIGHUP: configuration reload is not supported yet; restart the service to apply changes")
-                return
-            }
+            if sig == SIGHUP { return self.reload() }
             self.shutdown(signal: sig)
         }
         signal(SIGPIPE, SIG_IGN)
         client.observeStatus { [unowned self] status in
             switch status {
-            case .online: SystemdNotifier.notify("READY=1\nSTATUS=online")
+            case .online:
+                self.readySent = true
+                SystemdNotifier.notify("READY=1\nSTATUS=online")
             case .offline: SystemdNotifier.notify("STATUS=offline: \(self.client.lastProblem ?? "connecting")")
             case .connecting, .stopped: break
             }
@@ -100,6 +125,58 @@ public final class Daemon {
     }
 
     private var shuttingDown = false
+
+    /// SIGHUP (`systemctl reload perch`): reads the configuration again and applies what changed (see
+    /// ``ConfigurationChanges``). A file with an error changes nothing: the daemon goes on as it was
+    /// and the log says where the error is.
+    func reload() {
+        guard !shuttingDown else { return }
+        guard let source else {
+            logger.warning("SIGHUP: this process cannot read its configuration again; restart it to apply changes")
+            return
+        }
+        logger.notice("SIGHUP: reading \(config.file) again")
+        SystemdNotifier.notify("RELOADING=1")
+        defer { SystemdNotifier.notify(readySent ? "READY=1\nSTATUS=\(statusText)" : "STATUS=\(statusText)") }
+        let loaded: Configuration
+        do {
+            loaded = try source.load()
+        } catch {
+            logger.error("reload refused: \(error)")
+            logger.error("reload refused: nothing was changed, perch runs on as before; fix \(error.file)\(error.line.map { ":\($0)" } ?? "") and reload again (perch check-config shows the problem)")
+            return
+        }
+        let changes = ConfigurationChanges(from: config, to: loaded)
+        guard !changes.isEmpty else {
+            logger.notice("reload: nothing changed in \(loaded.file)")
+            return
+        }
+        if !changes.reconnect.isEmpty {
+            // Read before anything changes: a password that cannot be read refuses the whole reload.
+            do {
+                let secrets = loaded.account.passwordSource == .environment ? (password, try source.secrets(loaded).proxy) : try source.secrets(loaded)
+                (password, proxyCredentials) = secrets
+            } catch {
+                logger.error("reload refused: \(error); nothing was changed, perch runs on as before")
+                return
+            }
+        }
+        let new = ConfigurationChanges.applicable(loaded, over: config)
+        for line in changes.lines { logger.notice("reload: \(line)") }
+        config = new
+        hardware.reload(new.device, rerequest: changes.rerequested)
+        for line in agent.reload(new, changes) { logger.notice("reload: \(line)") }
+        if !changes.reconnect.isEmpty {
+            logger.notice("reload: \(changes.reconnect.joined(separator: ", ")) changed: reconnecting (owners see the device go offline and come back)")
+            client.reconnect(with: Self.clientConfiguration(new, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger))
+        }
+        logger.notice("reload done: \(changes.lines.count) change\(changes.lines.count == 1 ? "" : "s") applied\(changes.reconnect.isEmpty ? ", the session kept" : "")")
+    }
+
+    private var statusText: String {
+        if case .online = client.status { return "online" }
+        return "offline: \(client.lastProblem ?? "connecting")"
+    }
 
     private func shutdown(signal sig: Int32) {
         guard !shuttingDown else {

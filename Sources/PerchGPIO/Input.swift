@@ -38,7 +38,7 @@ public struct InputChange: Hashable, Sendable {
 /// and a change is reported if the value differs from the last one reported. The change carries the
 /// timestamp of the first edge of the burst, which is when the contact actually moved.
 public final class Input {
-    public let spec: InputSpec
+    public private(set) var spec: InputSpec
     public var name: String { spec.name }
     /// The last value reported (or read at start).
     public private(set) var value: Bool
@@ -69,6 +69,16 @@ public final class Input {
     public func read() throws(GPIOError) -> Bool {
         guard let line else { throw .failed(spec.line, operation: "reading", message: "the line was released") }
         return try line.get()
+    }
+
+    /// Takes a new name or new state words (a reload); the line, its value and a debounce in
+    /// progress are kept.
+    public func update(_ new: InputSpec) {
+        var a = new, b = spec
+        (a.name, a.onWord, a.offWord) = ("", "", "")
+        (b.name, b.onWord, b.offWord) = ("", "", "")
+        precondition(a == b, "Input.update with other line settings; request the line again")
+        spec = new
     }
 
     public func release() {

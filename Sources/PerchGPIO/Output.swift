@@ -52,7 +52,7 @@ public enum OutputError: Error, Hashable, Sendable, CustomStringConvertible {
 /// level, the classic stuck-relay bug). `set` and `toggle` during a pulse end it: what the user asked
 /// for becomes the new resting state.
 public final class Output {
-    public let spec: OutputSpec
+    public private(set) var spec: OutputSpec
     public var name: String { spec.name }
     /// The level the line is driven to now (logical: true = on).
     public private(set) var state: Bool
@@ -67,15 +67,16 @@ public final class Output {
 
     private let line: any OutputLine
     private let loop: EventLoop
-    private let store: OutputStateStore?
+    private let stateStore: OutputStateStore?
+    /// Only an output that comes back as it was needs its state written down on every change.
+    private var store: OutputStateStore? { spec.initial == .restore ? stateStore : nil }
     private var pulseTimer: EventLoop.Timer?
 
     /// Requests the line and drives it to its initial state.
     public init(spec: OutputSpec, backend: any GPIOBackend, loop: EventLoop, store: OutputStateStore?, consumer: String = "perch") throws(GPIOError) {
         self.spec = spec
         self.loop = loop
-        // Only an output that comes back as it was needs its state written down on every change.
-        self.store = spec.initial == .restore ? store : nil
+        stateStore = store
         let initial: Bool
         switch spec.initial {
         case .off: initial = false
@@ -128,6 +129,14 @@ public final class Output {
             // A failure here leaves the line at the pulse level; say so, the caller cannot.
             do throws(OutputError) { try self.drive(self.resting) } catch { self.onFailure?(error) }
         }
+    }
+
+    /// Takes settings that leave the line as it is (a reload): the name, the initial state, the safe
+    /// state, the pulse and switch limits. The line, its state and a running pulse are kept.
+    public func update(_ new: OutputSpec) {
+        precondition(new.line == spec.line && new.activeLow == spec.activeLow, "Output.update with other line settings; request the line again")
+        spec = new
+        store?.set(resting, for: spec.name)
     }
 
     /// Called when the end of a pulse could not restore the line (the caller of `pulse` has gone).

@@ -19,7 +19,8 @@ public final class XMPPClient {
     }
 
     public let loop: EventLoop
-    public let config: ClientConfiguration
+    /// The settings; ``reconnect(with:)`` replaces them.
+    public internal(set) var config: ClientConfiguration
     let logger: Logger
     public internal(set) var status: Status = .offline {
         didSet {
@@ -80,7 +81,8 @@ public final class XMPPClient {
     var streamMgmt = StreamManagementState()
     /// The account's domain as DNS and TLS name it (IDNA ToASCII; an ASCII domain unchanged).
     var asciiDomain: String { IDN.toASCII(config.jid.domainpart) ?? config.jid.domainpart }
-    let scramCache = SCRAMCache()
+    /// Salted passwords by salt and iteration count (for the password of ``config``).
+    var scramCache = SCRAMCache()
     var rng = SystemRandomNumberGenerator()
     /// The `<show/>` and `<status/>` of our presence, as last set (``setPresence(show:status:)``).
     public internal(set) var presenceShow: String?
@@ -149,6 +151,23 @@ public final class XMPPClient {
         } else {
             connection.abort()
             finishStop()
+        }
+    }
+
+    /// Takes new settings (a reload changed the account, the server or the connection settings): the
+    /// session ends as ``stop(_:)`` ends it (an unavailable presence, the stream closed), nothing of it
+    /// is resumed, and the client connects again at once with the new settings.
+    public func reconnect(with config: ClientConfiguration) {
+        stop { [weak self] in
+            guard let self else { return }
+            self.config = config
+            self.scramCache = SCRAMCache()
+            self.attempts = AttemptState()
+            self.forgetResumption()
+            self.streamMgmt = StreamManagementState()
+            self.lifecycle = .running
+            self.status = .offline
+            self.start()
         }
     }
 

@@ -226,7 +226,10 @@ case "run":
     let level = LogLevel(name: levelOverride ?? config.log.level) ?? .info
     let logger = Logger(label: "perch", level: traceXML || config.log.traceXML ? min(level, .info) : level)
     do {
-        let daemon = try Daemon(config: config, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger)
+        // SIGHUP reads the same file again, with the same checks.
+        let source = Daemon.Source(load: { () throws(ConfigurationError) in try loadChecked(loader) },
+                                   secrets: { c throws(ConfigurationError) in (try loader.password(for: c), try loader.proxyCredentials(for: c)) })
+        let daemon = try Daemon(config: config, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger, source: source)
         exit(try daemon.run())
     } catch {
         fail("cannot start: \(error)", code: 1)
