@@ -85,6 +85,13 @@ import Testing
         let pre = lines.filter { $0.hasPrefix("ExecStartPre=") && $0.contains("perch") }
         #expect(pre.isEmpty, "a perch check before the main process defeats RestartPreventExitStatus=78: \(pre)")
     }
+
+    /// `systemctl reload perch` is a SIGHUP to the main process, which reads the configuration again.
+    @Test func reloadSendsSIGHUPToTheMainProcess() throws {
+        let unit = try String(contentsOfFile: "\(ExitStatusTests.root)/systemd/perch.service", encoding: .utf8)
+        let lines = unit.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") }
+        #expect(lines.filter { $0.hasPrefix("ExecReload=") } == ["ExecReload=/bin/kill -HUP $MAINPID"])
+    }
 }
 
 /// `perch gpio list --board ID` as the README writes it, run from anywhere with the perch of a
