@@ -69,7 +69,7 @@ public final class CommandExecutor {
     var settings: Configuration.Commands {
         didSet { if settings.rateLimit != oldValue.rateLimit { limiter = RateLimiter(perMinute: settings.rateLimit) } }
     }
-    private let interlocks: [InterlockGroup]
+    private var interlocks: [InterlockGroup] { hardware.config.interlocks }
     private var limiter: RateLimiter
     private let loop: EventLoop
     private let logger: Logger
@@ -85,7 +85,6 @@ public final class CommandExecutor {
         self.policy = policy
         self.settings = settings
         self.deviceName = deviceName
-        interlocks = hardware.config.interlocks
         limiter = RateLimiter(perMinute: settings.rateLimit)
         self.loop = loop
         self.logger = logger
