@@ -4,6 +4,14 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
     public let line: Int?
     public let key: String?
     public let message: String
+    /// The errors found after this one in other sections of the file (a reload logs each one).
+    public var more: [ConfigurationError] = []
+    /// This error and those after it.
+    public var all: [ConfigurationError] {
+        var first = self
+        first.more = []
+        return [first] + more
+    }
 
     public init(file: String, line: Int?, key: String?, _ message: String) {
         self.file = file

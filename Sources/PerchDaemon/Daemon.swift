@@ -142,7 +142,7 @@ public final class Daemon {
         do {
             loaded = try source.load()
         } catch {
-            logger.error("reload refused: \(error)")
+            for e in error.all { logger.error("reload refused: \(e)") }
             logger.error("reload refused: nothing was changed, perch runs on as before; fix \(error.file)\(error.line.map { ":\($0)" } ?? "") and reload again (perch check-config shows the problem)")
             return
         }

@@ -41,7 +41,17 @@ func emit(_ text: String) {
 }
 
 /// A configuration that cannot be used: EX_CONFIG, which the unit does not restart on.
-func configFailure(_ error: any Error) -> Never { fail("\(error)", code: Invocation.ExitStatus.config) }
+func configFailure(_ error: any Error) -> Never {
+    // Every section's error, one per line, as `perch: FILE:LINE: KEY: what`.
+    if let e = error as? ConfigurationError, !e.more.isEmpty {
+        for other in e.all.dropLast() {
+            var line = Array("perch: \(other)\n".utf8)
+            _ = write(2, &line, line.count)
+        }
+        fail("\(e.all.last!)", code: Invocation.ExitStatus.config)
+    }
+    fail("\(error)", code: Invocation.ExitStatus.config)
+}
 
 /// The configuration, with the rules' and schedules' commands checked in the chat command language.
 func loadChecked(_ loader: ConfigurationLoader) throws(ConfigurationError) -> Configuration {
