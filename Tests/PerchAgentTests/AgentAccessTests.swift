@@ -84,8 +84,12 @@ final class AccessRig {
     /// the log has one line about them (the summary comes a minute later).
     @Test func aChatFloodFromStrangersIsBounded() throws {
         let rig = try AccessRig()
+        let start = Instant.now()
         for i in 0..<20_000 { rig.message(from: "s\(i % 2_000)@evil.example/r\(i)", "pump on") }
-        #expect(rig.messages.count <= rig.agent.executor.strangers.replyBurst, "\(rig.messages.count) replies")
+        // The burst, and what the bucket refills (30 a minute) while the flood is handled: about 2 s
+        // alone, much longer on a loaded machine.
+        let refilled = Int((Instant.now() - start) * 30 / 60_000)
+        #expect(rig.messages.count <= rig.agent.executor.strangers.replyBurst + refilled, "\(rig.messages.count) replies")
         #expect(rig.messages.count >= 1, "the first stranger is told off")
         #expect(rig.lines("evil.example").count <= 1, "\(rig.log.lines.prefix(5))")
         #expect(rig.agent.executor.strangers.remembered <= rig.agent.executor.strangers.capacity)
