@@ -136,8 +136,10 @@ public final class Daemon {
             return
         }
         logger.notice("SIGHUP: reading \(config.file) again")
-        SystemdNotifier.notify("RELOADING=1")
-        defer { SystemdNotifier.notify(readySent ? "READY=1\nSTATUS=\(statusText)" : "STATUS=\(statusText)") }
+        // Before the first READY=1 systemd is still starting the service: it hears of no reload then.
+        let told = readySent
+        if told { SystemdNotifier.notify("RELOADING=1") }
+        defer { if told { SystemdNotifier.notify("READY=1\nSTATUS=\(statusText)") } }
         let loaded: Configuration
         do {
             loaded = try source.load()
