@@ -92,7 +92,7 @@ public final class Hardware {
                 }
                 input.onFailure = { [logger] e in logger.warning("input \(spec.name) cannot be read: \(e)") }
                 inputs.append(input)
-                logger.info("input \(spec.name) on \(spec.line): \(spec.word(input.value))")
+                logger.info("input \(spec.name) on \(spec.line): \(spec.word(input.value)) (\(input.debounce))")
             } catch {
                 unavailable[spec.name] = error
                 logger.error("input \(spec.name) is unavailable: \(error)")

@@ -80,6 +80,17 @@ final class LogBox: @unchecked Sendable {
         #expect(loop.run(until: { changes == [true] }, timeout: 2_000))
         #expect(log.lines.contains("info: input door: on"))
         #expect(hw.inputState(named: "door") == true)
+        // The opening line says who debounces (door has debounce = 0).
+        #expect(log.lines.contains("info: input door on line \"door\": off (no debounce)"), "\(log.lines)")
+    }
+
+    @Test func anInputsLineSaysWhoDebouncesIt() throws {
+        var d = device()
+        d.inputs[0].debounce = 25
+        let log = LogBox()
+        _ = Hardware(config: d, loop: loop, logger: quietLogger(log))
+        // The simulated chip has no kernel debounce: Perch's own applies, once.
+        #expect(log.lines.contains("info: input door on line \"door\": off (debounce 25 ms in software)"), "\(log.lines)")
     }
 
     @Test func shutdownAppliesSafeStatesAndKeepsTheOthers() throws {
