@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchHardwareTests",
-            dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchIO", "PerchLog", "PerchSensors"],
+            dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchGPIOD", "PerchIO", "PerchLog", "PerchSensors"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchAgentTests",

@@ -3,6 +3,7 @@ import Testing
 import PerchBoard
 import PerchConfig
 import PerchGPIO
+import PerchGPIOD
 import PerchIO
 import PerchLog
 import PerchSensors
@@ -186,6 +187,8 @@ final class LogBox: @unchecked Sendable {
         let (text, problems) = HardwareCommands.doctor(c, loop: loop)
         #expect(problems == 1, "\(text)")
         #expect(text.contains("ok    output pump"))
+        // Which libgpiod API the binary was built for, by the library's own version call.
+        #expect(text.contains("ok    built for libgpiod v\(LibgpiodBackend.apiVersion) API (library \(LibgpiodBackend.libraryVersion))\n"), "\(text)")
         // One offset per line: the line as configured, then where it is.
         #expect(!text.split(separator: "\n").contains(where: { String($0).splitText(separator: "offset").count > 2 }), "\(text)")
         #expect(text.contains("ok    sensor cpu: 47.2 °C"))
@@ -202,6 +205,12 @@ final class LogBox: @unchecked Sendable {
             let (unwritable, _) = HardwareCommands.doctor(c, loop: loop)
             #expect(unwritable.contains("FAIL  state directory /proc/perch-state does not exist and /proc is not writable"), "\(unwritable)")
         }
+    }
+
+    @Test func theVersionSaysWhichLibgpiodAPI() {
+        let text = HardwareCommands.versionText("9.9.9")
+        #expect(text == "perch 9.9.9\nbuilt for libgpiod v\(LibgpiodBackend.apiVersion) API (library \(LibgpiodBackend.libraryVersion))\n")
+        #expect(LibgpiodBackend.libraryVersion.hasPrefix("\(LibgpiodBackend.apiVersion)."), "the library's version matches the API compiled for")
     }
 
     @Test func permissionHintsNameTheGroup() {
