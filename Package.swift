@@ -19,7 +19,7 @@
 //   TOML          <- nothing                  (the TOML parser, with line numbers for errors)
 //   XMPPClient    <- XMPPAddress, XMPPCore, XMPPXML, XMPPSASL, PerchIDN, PerchHTTP, PerchTLS, PerchCrypto, PerchIO, PerchLog   (negotiation and session state machines, the driver)
 //   PerchGPIO     <- PerchIO                  (backend protocol, simulated chip, outputs, inputs)
-//   PerchGPIOD    <- PerchGPIO, PerchIO, CGPIOD   (the libgpiod v1 backend)
+//   PerchGPIOD    <- PerchGPIO, PerchIO, CGPIOD   (the libgpiod backend: v1 or v2 API, as installed)
 //   PerchSensors  <- PerchIO, CLinux          (sysfs/procfs sources, commands, report policy)
 //   PerchStore    <- CSQLite, PerchIO, PerchLog   (the durable outbox on SQLite)
 //   PerchBoard    <- PerchGPIO, PerchIO, TOML     (board profiles from devices/)
@@ -34,7 +34,34 @@
 // resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
 import PackageDescription
 
+import class Foundation.Pipe
+import class Foundation.Process
 import class Foundation.ProcessInfo
+import struct Foundation.URL
+
+/// libgpiod 1.x and 2.x both install `gpiod.h` and `libgpiod.pc` with incompatible APIs, so the backend
+/// is chosen here, by the version pkg-config finds (PKG_CONFIG_PATH is honoured, as for CGPIOD itself):
+/// 2 or later compiles Sources/PerchGPIOD/LibgpiodV2Backend.swift (PERCH_LIBGPIOD_V2), anything else,
+/// or no pkg-config at all, the v1 LibgpiodBackend.swift (Debian 12's libgpiod 1.6).
+///
+/// SwiftPM caches the evaluated manifest, keyed on its text and the environment, not on what is
+/// installed: after installing another libgpiod with the same environment, run
+/// `swift package purge-cache` (or build once with `--manifest-cache none`) so the switch is seen.
+/// scripts/gpiosim-tests --libgpiod v2 uses its own PKG_CONFIG_PATH, scratch path and no cache.
+func libgpiodMajorVersion() -> Int {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["pkg-config", "--modversion", "libgpiod"]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = Pipe()
+    guard (try? process.run()) != nil else { return 1 }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return 1 }
+    return Int(text.split(separator: ".").first.map { String($0.filter { $0.isNumber }) } ?? "") ?? 1
+}
+let libgpiodSettings: [SwiftSetting] = libgpiodMajorVersion() >= 2 ? [.define("PERCH_LIBGPIOD_V2")] : []
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -89,8 +116,8 @@ let package = Package(
 
         // MARK: Hardware
         .target(name: "PerchGPIO", dependencies: ["PerchIO"], swiftSettings: shippedSettings),
-        // Every libgpiod (v1) call; a v2 backend will be a sibling target with its own C module.
-        .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: shippedSettings),
+        // Every libgpiod call: the v1 or the v2 API, whichever libgpiod is installed (see libgpiodSettings).
+        .target(name: "PerchGPIOD", dependencies: ["PerchGPIO", "PerchIO", "CGPIOD"], swiftSettings: shippedSettings + libgpiodSettings),
 
         .target(name: "PerchSensors", dependencies: ["PerchIO", "CLinux"], swiftSettings: shippedSettings),
         // The durable outbox (SQLite): every SQLite call is here.
@@ -148,13 +175,13 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(name: "PerchGPIOTests", dependencies: ["PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         // Runs against real kernel lines: inside the gpio-sim VM (scripts/gpiosim-tests) or on a board.
-        .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
+        .testTarget(name: "PerchGPIODTests", dependencies: ["PerchGPIOD", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings + libgpiodSettings),
         .testTarget(name: "PerchSensorsTests", dependencies: ["PerchSensors", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchRulesTests", dependencies: ["PerchRules", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(name: "PerchBoardTests", dependencies: ["PerchBoard", "PerchGPIO", "PerchIO"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchHardwareTests",
-            dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchIO", "PerchLog", "PerchSensors"],
+            dependencies: ["PerchHardware", "PerchBoard", "PerchConfig", "PerchGPIO", "PerchGPIOD", "PerchIO", "PerchLog", "PerchSensors"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "PerchAgentTests",
@@ -173,6 +200,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// MARK: Only some test targets, when asked for: scripts/gpiosim-tests --libgpiod v2 builds only what the
+// kernel-line tests need (PERCH_TEST_TARGETS=PerchGPIODTests, with --product perchPackageTests).
+if let only = ProcessInfo.processInfo.environment["PERCH_TEST_TARGETS"] {
+    let keep = Set(only.split(separator: ",").map(String.init))
+    package.targets.removeAll { $0.type == .test && !keep.contains($0.name) }
+}
 
 // MARK: Micro-benchmarks (package-benchmark), only when asked for, so the daemon's builds and CI's test
 // builds never fetch or compile the benchmark framework:

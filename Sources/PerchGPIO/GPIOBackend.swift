@@ -12,6 +12,13 @@ public protocol GPIOBackend: AnyObject {
     /// Requests a line as an input. With `onEdges`, edge events are delivered to it on the event loop
     /// the backend was made with, without polling (the line's event descriptor, or inotify).
     func requestInput(_ line: LineAddress, consumer: String, activeLow: Bool, bias: Bias, onEdges: (([LineEvent]) -> Void)?) throws(GPIOError) -> any InputLine
+    /// The same, asking the kernel to debounce the edges for `debounceMilliseconds` (0: not at all) where
+    /// it can: the line's ``InputLine/kernelDebounceMicroseconds`` says whether it does. A backend that
+    /// cannot (the default implementation, the v1 API, the simulated chip) ignores the period and leaves
+    /// the debounce to ``Input``, in software.
+    func requestInput(
+        _ line: LineAddress, consumer: String, activeLow: Bool, bias: Bias, debounceMilliseconds: Int64, onEdges: (([LineEvent]) -> Void)?
+    ) throws(GPIOError) -> any InputLine
 }
 
 /// A requested output line. Released on ``release()`` (or when the object goes away).
@@ -26,11 +33,24 @@ public protocol OutputLine: AnyObject {
 /// A requested input line.
 public protocol InputLine: AnyObject {
     var address: LineAddress { get }
+    /// The debounce period the kernel applies to this line's edge events (in the driver's hardware, or
+    /// in gpiolib's own software debouncer), in microseconds; 0 when it does not debounce them.
+    var kernelDebounceMicroseconds: UInt32 { get }
     func get() throws(GPIOError) -> Bool
     func release()
 }
 
+extension InputLine {
+    public var kernelDebounceMicroseconds: UInt32 { 0 }
+}
+
 extension GPIOBackend {
+    public func requestInput(
+        _ line: LineAddress, consumer: String, activeLow: Bool, bias: Bias, debounceMilliseconds: Int64, onEdges: (([LineEvent]) -> Void)?
+    ) throws(GPIOError) -> any InputLine {
+        try requestInput(line, consumer: consumer, activeLow: activeLow, bias: bias, onEdges: onEdges)
+    }
+
     /// Finds a line without requesting it (for `perch doctor`: requesting an output would drive it).
     public func locate(_ address: LineAddress) throws(GPIOError) -> (chip: ChipInfo, line: LineInfo) {
         let all = try chips()

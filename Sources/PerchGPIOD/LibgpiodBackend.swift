@@ -1,10 +1,16 @@
+#if !PERCH_LIBGPIOD_V2
 internal import CGPIOD
 import Glibc
 public import PerchGPIO
 public import PerchIO
 
 /// GPIO through the kernel's character devices with libgpiod 1.6 (the v1 API Debian 12 ships). Every
-/// libgpiod call of the project is in this target, so a v2 backend can sit beside it.
+/// libgpiod call of the project is in this target; LibgpiodV2Backend.swift is the same class on the v2
+/// API, compiled instead of this one when Package.swift finds libgpiod 2 (PERCH_LIBGPIOD_V2).
+///
+/// Edge timestamps are the kernel's: the v1 uAPI stamps them with CLOCK_MONOTONIC since Linux 5.7
+/// (CLOCK_REALTIME before) and offers no choice. It has no debounce either, so ``Input`` debounces in
+/// software (the protocol's default `requestInput(…debounceMilliseconds:…)` ignores the period).
 ///
 /// Chips are found by label or path (a name such as `gpiochip0` means `/dev/gpiochip0`), lines by
 /// device-tree name or offset. Chips stay open while the backend lives; a requested line is held with
@@ -26,6 +32,8 @@ public final class LibgpiodBackend: GPIOBackend {
         for chip in open.values { gpiod_chip_close(chip) }
     }
 
+    /// The libgpiod API this build uses.
+    public static let apiVersion = 1
     /// The library's version string, for `perch --version` and bug reports.
     public static var libraryVersion: String { String(cString: gpiod_version_string()) }
 
@@ -232,3 +240,4 @@ final class LibgpiodInput: InputLine {
 
     deinit { release() }
 }
+#endif

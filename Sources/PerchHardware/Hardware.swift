@@ -125,7 +125,7 @@ public final class Hardware {
             }
             input.onFailure = { [logger] e in logger.warning("input \(spec.name) cannot be read: \(e)") }
             unavailable[spec.name] = nil
-            logger.info("input \(spec.name) on \(spec.line): \(spec.word(input.value))")
+            logger.info("input \(spec.name) on \(spec.line): \(spec.word(input.value)) (\(input.debounce))")
             return input
         } catch {
             unavailable[spec.name] = error

@@ -2,12 +2,22 @@ import Glibc
 public import PerchBoard
 public import PerchConfig
 public import PerchGPIO
+import PerchGPIOD
 public import PerchIO
 public import PerchSensors
 
 /// The hardware commands of the `perch` tool: `gpio list`, `sensors read` and `doctor`. Each returns
 /// the text to print, so it is tested without a terminal.
 public enum HardwareCommands {
+    /// The libgpiod API this binary was built for, with the library's own version: "libgpiod v1 API
+    /// (library 1.6.3)" or "libgpiod v2 API (library 2.3)".
+    public static var gpioLibrary: String { LibgpiodBackend.apiDescription }
+
+    /// What `perch --version` prints.
+    public static func versionText(_ perchVersion: String) -> String {
+        "perch \(perchVersion)\nbuilt for \(gpioLibrary)\n"
+    }
+
     /// Every chip with its lines; beside each, the profile's name and header pins and the configured
     /// output or input using it.
     public static func gpioList(_ backend: any GPIOBackend, profile: BoardProfile?, device: DeviceConfiguration?) throws(GPIOError) -> String {
@@ -99,6 +109,7 @@ public enum HardwareCommands {
         }
         let device = config.device
         ok("configuration \(config.file) is valid")
+        ok("built for \(gpioLibrary)")
         if let board = device.board { ok("board profile \(board.id) (\(board.name)) from \(board.file)") }
 
         if device.usesGPIO {

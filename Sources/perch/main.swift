@@ -71,7 +71,7 @@ case .help:
     emit(Invocation.usage + "\n")
     exit(0)
 case .version:
-    emit("perch \(Daemon.version)\n")
+    emit(HardwareCommands.versionText(Daemon.version))
     exit(0)
 case .run(let config, let trace, let level):
     (command, configPath, traceXML, levelOverride) = ("run", config, trace, level)

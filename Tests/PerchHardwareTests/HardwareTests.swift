@@ -3,6 +3,7 @@ import Testing
 import PerchBoard
 import PerchConfig
 import PerchGPIO
+import PerchGPIOD
 import PerchIO
 import PerchLog
 import PerchSensors
@@ -80,6 +81,17 @@ final class LogBox: @unchecked Sendable {
         #expect(loop.run(until: { changes == [true] }, timeout: 2_000))
         #expect(log.lines.contains("info: input door: on"))
         #expect(hw.inputState(named: "door") == true)
+        // The opening line says who debounces (door has debounce = 0).
+        #expect(log.lines.contains("info: input door on line \"door\": off (no debounce)"), "\(log.lines)")
+    }
+
+    @Test func anInputsLineSaysWhoDebouncesIt() throws {
+        var d = device()
+        d.inputs[0].debounce = 25
+        let log = LogBox()
+        _ = Hardware(config: d, loop: loop, logger: quietLogger(log))
+        // The simulated chip has no kernel debounce: Perch's own applies, once.
+        #expect(log.lines.contains("info: input door on line \"door\": off (debounce 25 ms in software)"), "\(log.lines)")
     }
 
     @Test func shutdownAppliesSafeStatesAndKeepsTheOthers() throws {
@@ -175,6 +187,8 @@ final class LogBox: @unchecked Sendable {
         let (text, problems) = HardwareCommands.doctor(c, loop: loop)
         #expect(problems == 1, "\(text)")
         #expect(text.contains("ok    output pump"))
+        // Which libgpiod API the binary was built for, by the library's own version call.
+        #expect(text.contains("ok    built for libgpiod v\(LibgpiodBackend.apiVersion) API (library \(LibgpiodBackend.libraryVersion))\n"), "\(text)")
         // One offset per line: the line as configured, then where it is.
         #expect(!text.split(separator: "\n").contains(where: { String($0).splitText(separator: "offset").count > 2 }), "\(text)")
         #expect(text.contains("ok    sensor cpu: 47.2 °C"))
@@ -191,6 +205,12 @@ final class LogBox: @unchecked Sendable {
             let (unwritable, _) = HardwareCommands.doctor(c, loop: loop)
             #expect(unwritable.contains("FAIL  state directory /proc/perch-state does not exist and /proc is not writable"), "\(unwritable)")
         }
+    }
+
+    @Test func theVersionSaysWhichLibgpiodAPI() {
+        let text = HardwareCommands.versionText("9.9.9")
+        #expect(text == "perch 9.9.9\nbuilt for libgpiod v\(LibgpiodBackend.apiVersion) API (library \(LibgpiodBackend.libraryVersion))\n")
+        #expect(LibgpiodBackend.libraryVersion.hasPrefix("\(LibgpiodBackend.apiVersion)."), "the library's version matches the API compiled for")
     }
 
     @Test func permissionHintsNameTheGroup() {
