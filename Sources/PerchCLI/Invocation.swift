@@ -183,7 +183,8 @@ public enum Invocation: Sendable, Equatable {
                perch send --config FILE [--timeout 30s] DEVICE-JID TEXT
                perch --version
 
-        run            connect to the XMPP server and serve until SIGTERM or SIGINT
+        run            connect to the XMPP server and serve until SIGTERM or SIGINT; SIGHUP
+                       (systemctl reload perch) reads FILE again and applies it, keeping the session
         check-config   validate FILE and the password source, print what would be used, exit
         doctor         check the board: GPIO chips and permissions, every configured line and sensor
         gpio list      every GPIO chip and line, with the board profile's names and pins beside them
@@ -191,7 +192,8 @@ public enum Invocation: Sendable, Equatable {
         send           log in as the configured account (another resource), send TEXT to DEVICE-JID
                        as a chat command, print its answer and exit: 0 done, 1 refused or no answer
         --config FILE  the TOML configuration (default /etc/perch/perch.toml)
-        --board ID     a board profile for gpio list without a configuration (see devices/)
+        --board ID     a board profile for gpio list without a configuration (the profiles are in
+                       /etc/perch/devices, /usr/share/perch/devices or a checkout's devices/)
         --trace-xml    log every XML element sent and received (SASL payloads redacted)
         --log-level    trace, debug, info, notice, warning or error (overrides log.level)
 
