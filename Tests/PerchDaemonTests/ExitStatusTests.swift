@@ -86,6 +86,23 @@ import Testing
         #expect(pre.isEmpty, "a perch check before the main process defeats RestartPreventExitStatus=78: \(pre)")
     }
 
+    /// The unit's hardening, as systemd scores it without loading it: an exposure of 2.0 or less
+    /// (1.6 when this was written; every added directive has to keep it there).
+    @Test func theUnitsExposureStaysAtMost2() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        p.arguments = ["security", "--offline=true", "\(ExitStatusTests.root)/systemd/perch.service"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = Pipe()
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let line = try #require(text.split(separator: "\n").last { $0.contains("Overall exposure level for perch.service:") }, "\(text.suffix(300))")
+        let score = try #require(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, "\(line)")
+        #expect(score <= 2.0, "\(line)")
+    }
+
     /// `systemctl reload perch` is a SIGHUP to the main process, which reads the configuration again.
     @Test func reloadSendsSIGHUPToTheMainProcess() throws {
         let unit = try String(contentsOfFile: "\(ExitStatusTests.root)/systemd/perch.service", encoding: .utf8)
