@@ -346,38 +346,48 @@ struct ReloadTests {
 
     /// An output moved to another line (fan: fan → fan2) is requested there and follows commands
     /// there; its old line goes to its safe state and is released (a new output vent takes it in the
-    /// same reload); an output whose line is the same (pump) keeps its line and its on state.
+    /// same reload). An output whose line is the same keeps its line and its on state, whether
+    /// nothing of it changed (lamp) or another of its settings did (pump: max_pulse, applied).
     @Test(arguments: servers)
     func anOutputOnANewLineIsRequestedAgainAndTheOthersKeepTheirState(_ server: ITServer) throws {
         let started = Date()
-        let before = Self.output("pump", line: "pump") + "\n" + Self.output("fan", line: "fan")
+        let lamp = Self.output("lamp", line: "lamp")
+        let before = [Self.output("pump", line: "pump"), lamp, Self.output("fan", line: "fan")].joined(separator: "\n")
         let daemon = try Self.reloadBoard(server, Self.reloadConfig(server, outputs: before))
         let bare = "perch@\(server.domain)", board = "\(bare)/board"
         let owner = try Self.reloadWatcher(server, daemon, status: "air 25 °C")
         defer { owner.disconnect() }
-        #expect(try owner.say("pump on", to: board) == "pump on", "log:\n\(daemon.log)")
-        #expect(try owner.say("fan on", to: board) == "fan on", "log:\n\(daemon.log)")
-        #expect(daemon.gpioLine("pump") == "1" && daemon.gpioLine("fan") == "1")
+        for name in ["pump", "lamp", "fan"] {
+            #expect(try owner.say("\(name) on", to: board) == "\(name) on", "log:\n\(daemon.log)")
+            #expect(daemon.gpioLine(name) == "1", "\(name)")
+        }
         let seen = owner.received.count
 
-        let after = Self.output("pump", line: "pump") + "\n" + Self.output("fan", line: "fan2") + "\n" + Self.output("vent", line: "fan")
+        let after = [Self.output("pump", line: "pump") + "\nmax_pulse = \"2s\"", lamp, Self.output("fan", line: "fan2"), Self.output("vent", line: "fan")].joined(separator: "\n")
         try Self.reloadRewrite(daemon, Self.reloadConfig(server, outputs: after))
         #expect(Self.reloadHUP(daemon) == true, "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: output pump changed (its line and state are kept)"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("reload: output fan: line settings changed (line \"fan\" → line \"fan2\"); its line is requested again"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("reload: output vent added on line \"fan\""), "log:\n\(daemon.log)")
-        #expect(daemon.log.contains("reload done: 2 changes applied, the session kept"), "log:\n\(daemon.log)")
+        #expect(!daemon.log.contains("reload: output lamp"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload done: 3 changes applied, the session kept"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("output fan: off (safe state) before its line is released"), "log:\n\(daemon.log)")
         // The old line was free for vent.
         #expect(!daemon.log.contains("vent is unavailable"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("output vent on line \"fan\": off"), "log:\n\(daemon.log)")
         #expect(daemon.log.contains("output fan on line \"fan2\": off"), "log:\n\(daemon.log)")
 
-        // pump kept its line (it was not requested again) and its state.
-        #expect(daemon.gpioLine("pump") == "1")
-        #expect(Self.reloadCount(daemon, "output pump on line \"pump\": ") == 1, "pump was requested again; log:\n\(daemon.log)")
+        // pump and lamp kept their lines (not requested again) and their states; pump has its new limit.
+        for name in ["pump", "lamp"] {
+            #expect(daemon.gpioLine(name) == "1", "\(name)")
+            #expect(Self.reloadCount(daemon, "output \(name) on line \"\(name)\": ") == 1, "\(name) was requested again; log:\n\(daemon.log)")
+        }
         let status = try owner.say("status", to: board)
-        #expect(status?.hasPrefix("pump on · fan off · vent off") == true, "\(String(describing: status)); log:\n\(daemon.log)")
+        #expect(status?.hasPrefix("pump on · lamp on · fan off · vent off") == true, "\(String(describing: status)); log:\n\(daemon.log)")
         #expect(daemon.gpioLine("fan") == "0" && daemon.gpioLine("fan2") == "0")
+        let limited = try owner.say("pulse pump 5s", to: board)
+        #expect(limited?.contains("max_pulse of 2 s") == true, "\(String(describing: limited)); log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("pump") == "1")
 
         // fan follows commands on fan2, vent on fan.
         #expect(try owner.say("fan on", to: board) == "fan on", "log:\n\(daemon.log)")
@@ -387,11 +397,11 @@ struct ReloadTests {
         #expect(daemon.gpioLine("fan") == "1" && daemon.gpioLine("fan2") == "1")
         #expect(try owner.say("fan off", to: board) == "fan off")
         #expect(daemon.gpioLine("fan2") == "0" && daemon.gpioLine("fan") == "1")
-        #expect(daemon.gpioLine("pump") == "1")
+        #expect(daemon.gpioLine("pump") == "1" && daemon.gpioLine("lamp") == "1")
         #expect(Self.reloadUnavailable(owner, since: seen, from: bare).isEmpty, "log:\n\(daemon.log)")
         #expect(daemon.terminate() == 0)
         // The safe state at shutdown, on the lines as they are now.
-        #expect(daemon.gpioLine("pump") == "0" && daemon.gpioLine("fan") == "0")
+        #expect(daemon.gpioLine("pump") == "0" && daemon.gpioLine("lamp") == "0" && daemon.gpioLine("fan") == "0")
         print("ReloadTests.anOutputOnANewLineIsRequestedAgainAndTheOthersKeepTheirState on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }
