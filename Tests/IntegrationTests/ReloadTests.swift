@@ -342,6 +342,68 @@ struct ReloadTests {
         return out
     }
 
+    // MARK: Alerts
+
+    /// The alert messages from `bare` received since index `seen` (their text starts with ⚠ or ✓
+    /// and the device's name; command replies do not).
+    static func reloadAlerts(_ p: Peer, since seen: Int, from bare: String) -> [XMLElement] {
+        p.received[min(seen, p.received.count)...].filter {
+            $0.name == "message" && $0.stanzaType == "chat" && $0.from?.bare.description == bare
+                && $0.child("body").map { $0.text.hasPrefix("⚠ \(device): ") || $0.text.hasPrefix("✓ \(device): ") } == true
+        }
+    }
+
+    /// Waits for the `count`th alert message from `bare` since `seen`.
+    static func reloadNextAlert(_ p: Peer, since seen: Int, from bare: String, count: Int = 1, timeout: Int64) -> XMLElement? {
+        var found: XMLElement?
+        p.loop.run(until: {
+            let all = reloadAlerts(p, since: seen, from: bare)
+            found = all.count >= count ? all[count - 1] : nil
+            return found != nil
+        }, timeout: timeout)
+        return found
+    }
+
+    /// An alert that is on when a reload changes it is taken up by the new configuration, not told
+    /// again; it ends as the new configuration says (its new clear), told once.
+    @Test(arguments: servers)
+    func anAlertThatIsOnIsNotToldAgainAfterAReload(_ server: ITServer) throws {
+        let started = Date()
+        func hot(clear: Int) -> String { "[[alert]]\nname = \"hot\"\nwhen = \"air > 30\"\nclear = \"air < \(clear)\"\nto = [\"owners\"]" }
+        let daemon = try Self.reloadBoard(server, Self.reloadConfig(server, extra: hot(clear: 28)))
+        let bare = "perch@\(server.domain)", board = "\(bare)/board"
+        let owner = try Self.reloadWatcher(server, daemon, status: "air 25 °C")
+        defer { owner.disconnect() }
+        let seen = owner.received.count
+        try "31\n".write(toFile: "\(daemon.dir)/air", atomically: true, encoding: .utf8)
+        let start = Self.reloadNextAlert(owner, since: seen, from: bare, timeout: 10_000)
+        #expect(start?.child("body")?.text.hasPrefix("⚠ \(Self.device): hot: air 31 °C (air > 30) since ") == true, "\(String(describing: start)); log:\n\(daemon.log)")
+
+        try Self.reloadRewrite(daemon, Self.reloadConfig(server, extra: hot(clear: 26)))
+        #expect(Self.reloadHUP(daemon) == true, "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: alert hot changed"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload done: 1 change applied, the session kept"), "log:\n\(daemon.log)")
+        owner.idle(3_000)
+        let told = Self.reloadAlerts(owner, since: seen, from: bare).map { $0.child("body")?.text ?? "" }
+        #expect(told.count == 1, "\(told); log:\n\(daemon.log)")
+        #expect(Self.reloadCount(daemon, "alert hot started") == 1, "log:\n\(daemon.log)")
+        let list = try owner.say("alerts", to: board)
+        #expect(list?.hasPrefix("1 alert on\nhot: ON since ") == true, "\(String(describing: list)); log:\n\(daemon.log)")
+
+        // 27 was below the old clear, not below the new one: still on.
+        try "27\n".write(toFile: "\(daemon.dir)/air", atomically: true, encoding: .utf8)
+        #expect(daemon.waitFor("sensor air: 27 °C", timeout: 10), "log:\n\(daemon.log)")
+        owner.idle(1_500)
+        #expect(Self.reloadAlerts(owner, since: seen, from: bare).count == 1, "\(Self.reloadAlerts(owner, since: seen, from: bare).map { $0.child("body")?.text ?? "" }); log:\n\(daemon.log)")
+        try "25\n".write(toFile: "\(daemon.dir)/air", atomically: true, encoding: .utf8)
+        let end = Self.reloadNextAlert(owner, since: seen, from: bare, count: 2, timeout: 10_000)
+        #expect(end?.child("body")?.text.hasPrefix("✓ \(Self.device): hot is over: air 25 °C; it lasted ") == true, "\(String(describing: end)); log:\n\(daemon.log)")
+        owner.idle(1_500)
+        #expect(Self.reloadAlerts(owner, since: seen, from: bare).count == 2, "\(Self.reloadAlerts(owner, since: seen, from: bare).map { $0.child("body")?.text ?? "" })")
+        #expect(daemon.terminate() == 0)
+        print("ReloadTests.anAlertThatIsOnIsNotToldAgainAfterAReload on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
     // MARK: Outputs
 
     /// An output moved to another line (fan: fan → fan2) is requested there and follows commands
