@@ -103,11 +103,11 @@ struct ReloadTests {
         return nil
     }
 
-    /// The owner, logged in and subscribed to the device's presence, once it has seen the device
-    /// available with `status` in its status line.
-    static func reloadWatcher(_ server: ITServer, _ daemon: DaemonProcess, status: String) throws -> Peer {
+    /// An owner (peer unless told), logged in and subscribed to the device's presence, once it has
+    /// seen the device available with `status` in its status line.
+    static func reloadWatcher(_ server: ITServer, _ daemon: DaemonProcess, status: String, user: String = "peer") throws -> Peer {
         let bare = "perch@\(server.domain)"
-        let owner = try Peer.connected("peer", server)
+        let owner = try Peer.connected(user, server)
         owner.send(XMLElement("presence", namespace: XMPPNamespace.client, attrs: ["type": "subscribe", "to": bare]))
         let seen = owner.waitFor(timeout: 15_000) { $0.isAlertPresence(from: bare) && $0.child("status")?.text.contains(status) == true }
         #expect(seen != nil, "the owner does not see the device's presence; log:\n\(daemon.log)")
@@ -164,6 +164,39 @@ struct ReloadTests {
         #expect(!daemon.log.contains("reconnecting"), "log:\n\(daemon.log)")
         #expect(daemon.terminate() == 0)
         print("ReloadTests.aReloadThatAddsAnOwnerLetsItCommandAtOnce on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// A reload that removes an owner takes its role away at once: its commands are refused and the
+    /// device takes back its presence subscription, while the owner who stays keeps the session.
+    @Test(arguments: servers)
+    func aReloadThatRemovesAnOwnerTakesItsRoleAway(_ server: ITServer) throws {
+        let started = Date()
+        let daemon = try Self.reloadBoard(server, Self.reloadConfig(server, owners: ["peer", "operator"]))
+        let bare = "perch@\(server.domain)", board = "\(bare)/board"
+        let owner = try Self.reloadWatcher(server, daemon, status: "air 25 °C")
+        defer { owner.disconnect() }
+        let leaving = try Self.reloadWatcher(server, daemon, status: "air 25 °C", user: "operator")
+        defer { leaving.disconnect() }
+        #expect(try leaving.say("fan on", to: board) == "fan on", "log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("fan") == "1")
+        let seen = owner.received.count, seenLeaving = leaving.received.count
+
+        try Self.reloadRewrite(daemon, Self.reloadConfig(server, owners: ["peer"]))
+        #expect(Self.reloadHUP(daemon) == true, "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: owners: -operator@\(server.domain)"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: took back the presence subscription of operator@\(server.domain)"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload done: 1 change applied, the session kept"), "log:\n\(daemon.log)")
+        let unsubscribed = leaving.alertWaitFor(since: seenLeaving, timeout: 10_000) { $0.name == "presence" && $0.stanzaType == "unsubscribed" && $0.from?.bare.description == bare }
+        #expect(unsubscribed != nil, "the device did not take back its presence; log:\n\(daemon.log)")
+        let refused = try leaving.say("fan off", to: board)
+        #expect(refused?.contains("only takes commands") == true, "\(String(describing: refused)); log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("fan") == "1", "a removed owner switched the fan")
+        #expect(try owner.say("fan off", to: board) == "fan off")
+        #expect(daemon.gpioLine("fan") == "0")
+        owner.idle(2_000)
+        #expect(Self.reloadUnavailable(owner, since: seen, from: bare).isEmpty, "log:\n\(daemon.log)")
+        #expect(daemon.terminate() == 0)
+        print("ReloadTests.aReloadThatRemovesAnOwnerTakesItsRoleAway on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
     /// A change of the connection settings cannot keep the session: the daemon says so, logs in
