@@ -292,6 +292,46 @@ struct ReloadTests {
         print("ReloadTests.aBrokenFileChangesNothing on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
+    // MARK: Rooms
+
+    /// A room added by a reload is joined and takes commands there; removed by the next, it is left;
+    /// the session is kept throughout.
+    @Test(arguments: servers)
+    func aRoomAddedByAReloadIsJoinedAndLeftWhenRemoved(_ server: ITServer) throws {
+        let started = Date()
+        let room = RoomTests.room(server, "reload")
+        let daemon = try Self.reloadBoard(server, Self.reloadConfig(server))
+        let bare = "perch@\(server.domain)"
+        let owner = try Self.reloadWatcher(server, daemon, status: "air 25 °C")
+        defer { owner.disconnect() }
+        try owner.createRoom(room, nick: "owner", whois: "anyone")
+        let seen = owner.received.count
+        let occupant = "\(room)/\(Self.device)"
+
+        try Self.reloadRewrite(daemon, Self.reloadConfig(server, extra: "[[room]]\njid = \"\(room)\""))
+        #expect(Self.reloadHUP(daemon) == true, "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: room \(room) added"), "log:\n\(daemon.log)")
+        #expect(daemon.waitFor("joined the room \(room) as \(Self.device)", timeout: 15), "log:\n\(daemon.log)")
+        let joined = owner.alertWaitFor(since: seen, timeout: 10_000) { $0.name == "presence" && $0.stanzaType == nil && $0.from?.description == occupant }
+        #expect(joined != nil, "the device is not in the room; log:\n\(daemon.log)")
+        try owner.expectReply(in: room, "\(Self.device): fan on", expectFrom: Self.device, "owner: fan on")
+        #expect(daemon.gpioLine("fan") == "1")
+
+        let seenIn = owner.received.count
+        try Self.reloadRewrite(daemon, Self.reloadConfig(server))
+        #expect(Self.reloadHUP(daemon) == true, "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: room \(room) removed (the device leaves it)"), "log:\n\(daemon.log)")
+        #expect(daemon.log.contains("reload: left \(room) (no longer in the configuration)"), "log:\n\(daemon.log)")
+        let left = owner.alertWaitFor(since: seenIn, timeout: 10_000) { $0.name == "presence" && $0.stanzaType == "unavailable" && $0.from?.description == occupant }
+        #expect(left != nil, "the device did not leave the room; log:\n\(daemon.log)")
+        try owner.expectReply(in: room, "\(Self.device): fan off", expectFrom: Self.device, nil)
+        #expect(daemon.gpioLine("fan") == "1")
+        #expect(Self.reloadCount(daemon, "reload done: 1 change applied, the session kept") == 2, "log:\n\(daemon.log)")
+        #expect(Self.reloadUnavailable(owner, since: seen, from: bare).isEmpty, "log:\n\(daemon.log)")
+        #expect(daemon.terminate() == 0)
+        print("ReloadTests.aRoomAddedByAReloadIsJoinedAndLeftWhenRemoved on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+
     // MARK: Sensors
 
     /// A sensor renamed from air to temp: presence, the chat answers and the pubsub items carry the
