@@ -560,10 +560,8 @@ struct ReloadTests {
         #expect(daemon.gpioLine("fill") == "1")
         let drain = try owner.say("drain on", to: board)
         #expect(daemon.gpioLine("drain") == "1")
-        withKnownIssue("a reload does not give CommandExecutor the new interlocks (Sources/PerchAgent/CommandExecutor.swift: private let interlocks, set in init)") {
-            #expect(drain == "drain on (after switching fill off)", "\(String(describing: drain)); log:\n\(daemon.log)")
-            #expect(daemon.gpioLine("fill") == "0", "fill and drain both on, against the interlock")
-        }
+        #expect(drain == "drain on (after switching fill off)", "\(String(describing: drain)); log:\n\(daemon.log)")
+        #expect(daemon.gpioLine("fill") == "0", "fill and drain both on, against the interlock")
         #expect(daemon.terminate() == 0)
         print("ReloadTests.anInterlockAddedByAReloadHolds on \(server.name): \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
