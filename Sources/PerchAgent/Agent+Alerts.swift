@@ -31,9 +31,9 @@ extension Agent {
             switch status {
             case .online:
                 self.alertDelivery.online = true
-                // On the next turn: after the client has sent again what the server did not
-                // acknowledge, so an alert's live start never arrives after its waiting end.
-                self.loop.schedule(after: 0) { [weak self] in self?.alertDelivery.flush() }
+                // The client has already sent again what the server did not acknowledge (before it
+                // said online), so what waited here cannot overtake an alert's start sent before.
+                self.alertDelivery.flush()
             default:
                 // Connecting, offline or stopping: what is raised now waits.
                 self.alertDelivery.online = false
