@@ -14,7 +14,7 @@ extension Agent {
     func installAutomation() {
         // Messages from before a restart still go, even when the alerts are gone from the configuration.
         guard !automation.isEmpty || !alertDelivery.pending.isEmpty else { return }
-        alertDelivery.transmit = { [unowned self] in self.transmit($0) }
+        alertDelivery.transmit = { [unowned self] in self.transmitAccepted($0) }
         alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
         rooms.onJoined = { [unowned self] _ in self.alertDelivery.flush() }
@@ -40,5 +40,11 @@ extension Agent {
             }
         }
         automation.start()
+    }
+
+    /// Sends a stanza and says whether the client took it (false: not online, or the stream is
+    /// ending), for what must not be lost when it is refused (alert messages wait again).
+    func transmitAccepted(_ stanza: XMLElement) -> Bool {
+        client.send(stanza)
     }
 }

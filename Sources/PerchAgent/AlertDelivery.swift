@@ -41,8 +41,9 @@ final class AlertDelivery {
     var online = false
     /// Whether the device is in a room now.
     var isInRoom: (JID) -> Bool = { _ in false }
-    /// How a message goes out (the client; a test records them instead).
-    var transmit: (XMLElement) -> Void = { _ in }
+    /// How a message goes out (the client; a test records them instead); false when the client did not
+    /// take it (not online, the stream ending): the message waits again.
+    var transmit: (XMLElement) -> Bool = { _ in false }
     var makeID: () -> String = { "alert" }
     /// The access lists as they are now (owners may have allowed viewers since the start).
     var policy: () -> AccessPolicy
@@ -83,12 +84,9 @@ final class AlertDelivery {
         var queued = false
         for recipient in recipients(alert.to) {
             let item = Pending(alert: alert.name, kind: kind, recipient: recipient, stamp: stamp, text: text)
-            if canSend(recipient) {
-                transmit(message(item, delayed: false))
-            } else {
-                enqueue(item, wasText: wasText)
-                queued = true
-            }
+            if canSend(recipient), transmit(message(item, delayed: false)) { continue }
+            enqueue(item, wasText: wasText)
+            queued = true
         }
         if queued { save() }
     }
@@ -130,17 +128,24 @@ final class AlertDelivery {
         guard online, !pending.isEmpty else { return }
         var kept: [Pending] = []
         var sent = 0
+        var refused = false
         for item in pending {
-            if canSend(item.recipient) {
-                transmit(message(item, delayed: true))
-                sent += 1
-            } else {
-                kept.append(item)
+            // Once the client refuses one, the rest wait with it, in order.
+            if !refused, canSend(item.recipient) {
+                if transmit(message(item, delayed: true)) {
+                    sent += 1
+                    continue
+                }
+                refused = true
             }
+            kept.append(item)
+        }
+        if refused {
+            logger.warning("the client did not take the waiting alert messages (the session ended meanwhile?); \(kept.count) wait for the server again")
         }
         guard sent > 0 else { return }
         pending = kept
-        logger.info("sent \(sent) alert message\(sent == 1 ? "" : "s") that waited for the server\(kept.isEmpty ? "" : " (\(kept.count) wait for their rooms)")")
+        logger.info("sent \(sent) alert message\(sent == 1 ? "" : "s") that waited for the server\(kept.isEmpty || refused ? "" : " (\(kept.count) wait for their rooms)")")
         save()
     }
 
