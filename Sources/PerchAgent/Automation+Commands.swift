@@ -44,7 +44,8 @@ extension Automation {
     func unmute(_ name: String, by context: CommandContext) -> CommandOutcome {
         guard let which = indices(name), !which.isEmpty else { return unknown(name) }
         let muted = which.filter { alerts[$0].tracker.mutedUntil != nil }
-        guard !muted.isEmpty else { return .ok("\(name == "all" ? "no alert" : alerts[which[0]].config.name) is not muted") }
+        // `all` in any case, like every other chat word (ChatWords matches lowercased).
+        guard !muted.isEmpty else { return .ok(name.lowercased() == "all" ? "no alert is muted" : "\(alerts[which[0]].config.name) is not muted") }
         for i in muted { endMute(i) }
         let names = muted.map { alerts[$0].config.name }.joined(separator: ", ")
         logger.notice("\(context.from.bare) unmuted \(names)")

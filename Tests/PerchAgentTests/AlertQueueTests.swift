@@ -34,3 +34,16 @@ import XMPPCore
         #expect(rig.agent.alertDelivery.pending.isEmpty)
     }
 }
+
+@Suite struct AlertMuteWordTests {
+    /// `all` is a chat word like the others: any case selects every alert, and says so.
+    @Test func unmuteAllInCapitalsIsUnmuteAll() throws {
+        let rig = try AutomationRig(AlertQueueTests.hot + "[[alert]]\nname = \"open\"\nwhen = \"door == open\"\n")
+        rig.online()
+        #expect(try rig.person("unmute ALL").text == "no alert is muted")
+        #expect(try rig.person("unmute all").text == "no alert is muted")
+        #expect(try rig.person("mute ALL 1h").text.hasPrefix("hot, open muted for everyone"))
+        #expect(try rig.person("unmute All").text == "hot, open unmuted")
+        #expect(try rig.person("unmute hot").text == "hot is not muted")
+    }
+}
