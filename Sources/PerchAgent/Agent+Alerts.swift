@@ -19,7 +19,7 @@ extension Agent {
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
         rooms.onJoined = { [unowned self] _ in self.alertDelivery.flush() }
         automation.deliver = { [unowned self] alert, event, text in
-            self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { start in self.automation.wasText(alert, start: start) }
+            self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { spans, times in self.automation.wasText(alert, spans: spans, times: times) }
         }
         automation.onActiveChange = { [unowned self] in self.presence.changed(urgent: true) }
         presence.alertMarker = { [unowned self] in

@@ -17,8 +17,10 @@ import XMPPCore
 /// device is offline (or a room is not joined) messages wait, in order, in `state_dir/alerts` (at most
 /// ``limit``; the oldest go first, with a log line), and go out when the session (or the room) is back,
 /// stamped with the time they were raised (XEP-0203). An alert that started and ended while they waited
-/// becomes one message, "was hot 14:02–14:20"; reminders of an alert whose start is still waiting are
-/// dropped (the start says it).
+/// becomes one message, "was hot 14:02–14:20", and an alert that did so again and again (flapping) stays
+/// one message, "was hot 3 times …"; reminders of an alert whose start is still waiting are dropped (the
+/// start says it). A full queue drops ends, reminders and "was" messages before any start: a start is
+/// what a person must not miss.
 final class AlertDelivery {
     /// One message waiting for its recipient.
     struct Pending: Equatable {
@@ -30,7 +32,20 @@ final class AlertDelivery {
         /// When it happened (Unix ms): the delay stamp.
         var stamp: Int64
         var text: String
+        /// A "was" message's times on: the first and the latest few (``maxSpans``).
+        var spans: [Span] = []
+        /// How many times a "was" message says the alert was on.
+        var times = 1
     }
+
+    /// When an alert that waited started and ended (wall ms).
+    struct Span: Equatable {
+        var start: Int64
+        var end: Int64
+    }
+
+    /// How many of a flapping alert's times a "was" message lists (the first and the latest).
+    static let maxSpans = 4
 
     static let limit = 256
     let path: String
@@ -75,7 +90,9 @@ final class AlertDelivery {
     }
 
     /// An alert's event, to everyone its `to` names.
-    func send(_ alert: AlertConfiguration, _ event: AlertTracker.Event, _ text: String, now: Int64, wasText: (Int64) -> String) {
+    /// - Parameter wasText: the text of an alert that started and ended while its messages waited: its
+    ///   times on (the first and the latest), and how many times it was on.
+    func send(_ alert: AlertConfiguration, _ event: AlertTracker.Event, _ text: String, now: Int64, wasText: (_ spans: [Span], _ times: Int) -> String) {
         let (kind, stamp): (Pending.Kind, Int64) = switch event {
         case .started(_, let wall): (.started, wall)
         case .ended: (.ended, now)
@@ -97,16 +114,27 @@ final class AlertDelivery {
         return true
     }
 
-    private func enqueue(_ item: Pending, wasText: (Int64) -> String) {
+    private func enqueue(_ item: Pending, wasText: (_ spans: [Span], _ times: Int) -> String) {
         let same = { (p: Pending) in p.alert == item.alert && p.recipient == item.recipient }
         switch item.kind {
         case .ended:
             // Started and over while waiting: one message says both.
             if let i = pending.lastIndex(where: { same($0) && $0.kind == .started }) {
-                let start = pending[i].stamp
+                let span = Span(start: pending[i].stamp, end: item.stamp)
                 pending.remove(at: i)
                 pending.removeAll { same($0) && $0.kind == .reminder }
-                pending.append(Pending(alert: item.alert, kind: .was, recipient: item.recipient, stamp: start, text: wasText(start)))
+                // And again (a flapping alert): the one "was" message counts it, where it waits.
+                if let w = pending.firstIndex(where: { same($0) && $0.kind == .was && !$0.spans.isEmpty }) {
+                    pending[w].times += 1
+                    pending[w].spans.append(span)
+                    if pending[w].spans.count > Self.maxSpans { pending[w].spans.remove(at: 1) }
+                    pending[w].text = wasText(pending[w].spans, pending[w].times)
+                    return
+                }
+                var was = Pending(alert: item.alert, kind: .was, recipient: item.recipient, stamp: span.start, text: wasText([span], 1))
+                was.spans = [span]
+                pending.append(was)
+                trim()
                 return
             }
             pending.removeAll { same($0) && $0.kind == .reminder }
@@ -117,11 +145,34 @@ final class AlertDelivery {
             break
         }
         pending.append(item)
-        if pending.count > Self.limit {
-            let dropped = pending.removeFirst()
-            logger.warning("more than \(Self.limit) alert messages wait for the server; dropped the oldest (\(dropped.alert) to \(dropped.recipient.drop { $0 != ":" }.dropFirst()))")
+        trim()
+    }
+
+    /// Keeps at most ``limit`` messages: the oldest end, reminder or "was" goes first, a start only when
+    /// nothing else waits.
+    private func trim() {
+        for dropped in evicted() {
+            let what = switch dropped.kind {
+            case .started: "start (every waiting message is a start)"
+            case .ended: "end"
+            case .reminder: "reminder"
+            case .was: "\"was\" message"
+            }
+            logger.warning("more than \(Self.limit) alert messages wait for the server; dropped the oldest \(what) (\(dropped.alert) to \(Self.address(dropped.recipient)))")
         }
     }
+
+    /// Takes out what is over ``limit``, by the rule of ``trim()``, and returns it.
+    private func evicted() -> [Pending] {
+        var out: [Pending] = []
+        while pending.count > Self.limit {
+            out.append(pending.remove(at: pending.firstIndex { $0.kind != .started } ?? 0))
+        }
+        return out
+    }
+
+    /// `someone@example.org` for `jid:someone@example.org`.
+    static func address(_ recipient: String) -> Substring { recipient.drop { $0 != ":" }.dropFirst() }
 
     /// The session is up: what waited for JIDs (and rooms the device is in) goes out.
     func flush() {
@@ -161,8 +212,9 @@ final class AlertDelivery {
 
     // MARK: The file
 
-    /// `kind<TAB>alert<TAB>recipient<TAB>stamp<TAB>text` a line; tabs, newlines and backslashes in the
-    /// text escaped.
+    /// `kind<TAB>alert<TAB>recipient<TAB>stamp<TAB>text[<TAB>times<TAB>start-end,start-end…]` a line
+    /// (the last two for a "was" message, to count it on); tabs, newlines and backslashes in the text
+    /// escaped.
     private func load() {
         guard fileExists(path) else { return }
         guard let text = readTextFile(path, limit: 1 << 20) else {
@@ -172,15 +224,30 @@ final class AlertDelivery {
         var unreadable = 0
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard f.count == 5, let kind = Pending.Kind(rawValue: String(f[0])), let stamp = Int64(f[3]),
+            guard f.count == 5 || f.count == 7, let kind = Pending.Kind(rawValue: String(f[0])), let stamp = Int64(f[3]),
                   f[2].hasPrefix("jid:") || f[2].hasPrefix("room:"), (try? JID(String(f[2].drop { $0 != ":" }.dropFirst()))) != nil else {
                 unreadable += 1
                 continue
             }
-            pending.append(Pending(alert: String(f[1]), kind: kind, recipient: String(f[2]), stamp: stamp, text: Self.unescape(String(f[4]))))
+            var item = Pending(alert: String(f[1]), kind: kind, recipient: String(f[2]), stamp: stamp, text: Self.unescape(String(f[4])))
+            if f.count == 7, kind == .was, let times = Int(f[5]), times > 0 {
+                let spans = f[6].split(separator: ",").compactMap { s -> Span? in
+                    let ends = s.split(separator: "-")
+                    guard ends.count == 2, let a = Int64(ends[0]), let b = Int64(ends[1]) else { return nil }
+                    return Span(start: a, end: b)
+                }
+                if !spans.isEmpty {
+                    item.times = times
+                    item.spans = spans
+                }
+            }
+            pending.append(item)
         }
         if unreadable > 0 { logger.warning("skipped \(unreadable) unreadable line\(unreadable == 1 ? "" : "s") in \(path); the other waiting alert messages are kept") }
-        if pending.count > Self.limit { pending.removeFirst(pending.count - Self.limit) }
+        let dropped = evicted()
+        if !dropped.isEmpty {
+            logger.warning("\(path) holds more than \(Self.limit) alert messages; dropped the oldest \(dropped.count) (ends, reminders and \"was\" messages before any start)")
+        }
         if !pending.isEmpty { logger.info("\(pending.count) alert message\(pending.count == 1 ? "" : "s") from before the restart wait for the server") }
     }
 
@@ -189,7 +256,10 @@ final class AlertDelivery {
             _ = removeFile(path)
             return
         }
-        let text = pending.map { "\($0.kind.rawValue)\t\($0.alert)\t\($0.recipient)\t\($0.stamp)\t\(Self.escape($0.text))\n" }.joined()
+        let text = pending.map { p in
+            let counted = p.spans.isEmpty ? "" : "\t\(p.times)\t" + p.spans.map { "\($0.start)-\($0.end)" }.joined(separator: ",")
+            return "\(p.kind.rawValue)\t\(p.alert)\t\(p.recipient)\t\(p.stamp)\t\(Self.escape(p.text))\(counted)\n"
+        }.joined()
         do { try writeFileAtomically(path, Array(text.utf8), mode: 0o600, sync: false) } catch {
             logger.warning("cannot keep the waiting alert messages in \(path) (\(error.message)); they go when the server is back unless the daemon restarts first")
         }

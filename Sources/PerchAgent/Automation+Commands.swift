@@ -96,9 +96,16 @@ extension Automation {
         return lines.isEmpty ? "no rules or schedules are configured ([[rule]], [[schedule]])" : lines.joined(separator: "\n")
     }
 
-    /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`.
-    func wasText(_ a: AlertConfiguration, start: Int64) -> String {
-        let end = loop.wallMilliseconds
-        return "⚠ \(deviceName): was \(a.name) \(rangeText(start, end)) (\(describeElapsed(max(0, end - start))); \(a.when)), while the device was offline"
+    /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`; one
+    /// that did so again and again, `was hot 3 times: 14:02–14:20, 14:31–14:35, 14:50–14:52`, with the
+    /// first and the latest times when there were more (`…` between).
+    func wasText(_ a: AlertConfiguration, spans: [AlertDelivery.Span], times: Int) -> String {
+        guard let first = spans.first else { return "⚠ \(deviceName): was \(a.name) (\(a.when)), while the device was offline" }
+        guard times > 1 else {
+            return "⚠ \(deviceName): was \(a.name) \(rangeText(first.start, first.end)) (\(describeElapsed(max(0, first.end - first.start))); \(a.when)), while the device was offline"
+        }
+        var ranges = spans.map { rangeText($0.start, $0.end) }
+        if times > spans.count { ranges.insert("…", at: 1) }
+        return "⚠ \(deviceName): was \(a.name) \(times) times: \(ranges.joined(separator: ", ")) (\(a.when)), while the device was offline"
     }
 }

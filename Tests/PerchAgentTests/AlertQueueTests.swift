@@ -33,6 +33,65 @@ import XMPPCore
         #expect(rig.sent.first?.child("delay", namespace: "urn:xmpp:delay") != nil, "it waited: stamped with its time")
         #expect(rig.agent.alertDelivery.pending.isEmpty)
     }
+
+    /// Up `on` ms, then down for `off` ms, offline all the while.
+    static func flap(_ rig: AutomationRig, on: Int64 = 60_000, off: Int64 = 540_000) {
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        rig.loop.advance(by: on - 1_000)
+        rig.air(20)
+        rig.loop.advance(by: 1_000)
+        rig.loop.advance(by: off - 1_000)
+    }
+
+    /// An alert that starts and ends again and again while the device is offline stays one message,
+    /// counted, so it cannot push the others out of the queue.
+    @Test func aFlappingAlertWhileOfflineIsOneCountedMessage() throws {
+        let rig = try AutomationRig(Self.hot)
+        for _ in 0..<3 { Self.flap(rig) }
+        let delivery = rig.agent.alertDelivery
+        #expect(delivery.pending.count == 1, "\(delivery.pending.map(\.text))")
+        #expect(delivery.pending.first?.kind == .was)
+        #expect(delivery.pending.first?.text == "⚠ greenhouse: was hot 3 times: 13:00–13:01, 13:10–13:11, 13:20–13:21 (air > 30), while the device was offline", "\(delivery.pending.map(\.text))")
+        for _ in 0..<3 { Self.flap(rig) }
+        #expect(delivery.pending.count == 1)
+        #expect(delivery.pending.first?.text == "⚠ greenhouse: was hot 6 times: 13:00–13:01, …, 13:30–13:31, 13:40–13:41, 13:50–13:51 (air > 30), while the device was offline", "\(delivery.pending.map(\.text))")
+        // Kept counted across a restart: the next flap adds to it.
+        let reloaded = AlertDelivery(path: "\(rig.scratch.path)/state/alerts", selfJID: try JID("board@example.org"), logger: rig.logger, policy: { rig.agent.executor.policy })
+        #expect(reloaded.pending == delivery.pending)
+        let firstStart = try #require(delivery.pending.first?.spans.first?.start)
+        #expect(delivery.pending.first?.stamp == firstStart)
+        rig.online()
+        #expect(rig.bodies.count == 1 && rig.bodies[0].hasPrefix("⚠ greenhouse: was hot 6 times: 13:00–13:01"), "\(rig.bodies)")
+        #expect(rig.sent.first?.child("delay", namespace: "urn:xmpp:delay")?[attribute: "stamp"] == WallClock.iso8601(milliseconds: firstStart), "stamped with the first start")
+    }
+
+    /// A full queue drops an end before a start, even an older start.
+    @Test func aFullQueueKeepsTheStarts() throws {
+        let file = Self.line("started", "cold", "jid:owner@example.org", "⚠ greenhouse: cold")
+            + (1..<AlertDelivery.limit).map { Self.line("ended", "x\($0)", "jid:owner@example.org", "✓ greenhouse: x\($0) is over") }.joined()
+        let rig = try AutomationRig(Self.hot, stateFile: ("alerts", file))
+        #expect(rig.agent.alertDelivery.pending.count == AlertDelivery.limit)
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        let pending = rig.agent.alertDelivery.pending
+        #expect(pending.count == AlertDelivery.limit)
+        #expect(pending.first?.alert == "cold" && pending.first?.kind == .started, "the oldest start stays: \(pending.prefix(2).map(\.alert))")
+        #expect(pending.last?.alert == "hot" && pending.last?.kind == .started)
+        #expect(!pending.contains { $0.alert == "x1" }, "the oldest end went")
+        #expect(rig.log.lines.contains { $0.contains("dropped the oldest end (x1 to owner@example.org)") }, "\(rig.log.lines.suffix(3))")
+    }
+
+    /// A file over the limit (written by a daemon with a larger one) is cut the same way at the start.
+    @Test func anOverfullFileKeepsItsStarts() throws {
+        let file = Self.line("started", "cold", "jid:owner@example.org", "⚠ greenhouse: cold")
+            + (1...AlertDelivery.limit).map { Self.line("ended", "x\($0)", "jid:owner@example.org", "✓ greenhouse: x\($0) is over") }.joined()
+        let rig = try AutomationRig(Self.hot, stateFile: ("alerts", file))
+        let pending = rig.agent.alertDelivery.pending
+        #expect(pending.count == AlertDelivery.limit)
+        #expect(pending.first?.alert == "cold", "\(pending.prefix(2).map(\.alert))")
+        #expect(!pending.contains { $0.alert == "x1" })
+    }
 }
 
 @Suite struct AlertMuteWordTests {
