@@ -17,7 +17,12 @@ extension Agent {
         alertDelivery.transmit = { [unowned self] in self.transmitAccepted($0) }
         alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
+        alertDelivery.knowsRoom = { [unowned self] room in self.rooms.knows(room) }
+        if !config.alerts.isEmpty { alertDelivery.named = config.alerts.flatMap(\.to) }
         rooms.onJoined = { [unowned self] _ in self.alertDelivery.flush() }
+        // What waits for a room the device left, or for someone no longer named, goes now.
+        rooms.onLeft = { [unowned self] _ in self.alertDelivery.dropStale() }
+        alertDelivery.dropStale()
         automation.deliver = { [unowned self] alert, event, text in
             self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { spans, times in self.automation.wasText(alert, spans: spans, times: times) }
         }

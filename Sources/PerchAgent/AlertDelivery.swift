@@ -62,6 +62,12 @@ final class AlertDelivery {
     var makeID: () -> String = { "alert" }
     /// The access lists as they are now (owners may have allowed viewers since the start).
     var policy: () -> AccessPolicy
+    /// Everyone the configured alerts' `to` name (owners, the default `to`, when no alert is
+    /// configured): a waiting message to anyone else is dropped.
+    var named: [AlertRecipient] = [.role("owners")]
+    /// Whether the device knows a room (configured or remembered, joined or not): a waiting message to
+    /// any other room is dropped.
+    var knowsRoom: (JID) -> Bool = { _ in true }
 
     init(path: String, selfJID: JID, logger: Logger, policy: @escaping () -> AccessPolicy) {
         self.path = path
@@ -174,8 +180,39 @@ final class AlertDelivery {
     /// `someone@example.org` for `jid:someone@example.org`.
     static func address(_ recipient: String) -> Substring { recipient.drop { $0 != ":" }.dropFirst() }
 
+    /// Drops what waits for someone who is no longer to be told: a JID an owner blocked, or one no
+    /// alert's `to` names any more (directly or through a role), and rooms the device no longer knows
+    /// (left, or taken out of the configuration). One log line a recipient says why. Returns whether
+    /// anything went.
+    @discardableResult
+    func dropStale() -> Bool {
+        guard !pending.isEmpty else { return false }
+        let current = Set(recipients(named))
+        let blocked = Set(policy().blocked.map { "jid:\($0.bare)" })
+        var dropped: [(recipient: String, count: Int)] = []
+        pending.removeAll { item in
+            if item.recipient.hasPrefix("jid:") {
+                if current.contains(item.recipient) { return false }
+            } else if let room = try? JID(String(Self.address(item.recipient))), knowsRoom(room) {
+                return false
+            }
+            if let i = dropped.firstIndex(where: { $0.recipient == item.recipient }) { dropped[i].count += 1 } else { dropped.append((item.recipient, 1)) }
+            return true
+        }
+        for (recipient, count) in dropped {
+            let why = recipient.hasPrefix("room:") ? "the device is no longer in that room (left, or taken out of the configuration)"
+                : blocked.contains(recipient) ? "an owner blocked that JID"
+                : "no alert's to names that JID any more (directly or through a role)"
+            logger.notice("dropped \(count) waiting alert message\(count == 1 ? "" : "s") to \(Self.address(recipient)): \(why)")
+        }
+        guard !dropped.isEmpty else { return false }
+        save()
+        return true
+    }
+
     /// The session is up: what waited for JIDs (and rooms the device is in) goes out.
     func flush() {
+        dropStale()
         guard online, !pending.isEmpty else { return }
         var kept: [Pending] = []
         var sent = 0

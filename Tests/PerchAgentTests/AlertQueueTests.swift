@@ -106,3 +106,57 @@ import XMPPCore
         #expect(try rig.person("unmute hot").text == "hot is not muted")
     }
 }
+
+/// What waits for someone who is no longer to be told goes, with a log line, instead of going out
+/// later to them (blocked, no longer named) or waiting for ever (a room the device left).
+@Suite struct AlertStaleRecipientTests {
+    @Test func aWaitingMessageToAJIDBlockedMeanwhileIsDropped() throws {
+        let rig = try AutomationRig(AlertQueueTests.hot + "to = [\"owners\", \"op@example.org\"]\n")
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.agent.alertDelivery.pending.map(\.recipient) == ["jid:owner@example.org", "jid:op@example.org"])
+        _ = try rig.person("block op@example.org")
+        rig.online()
+        #expect(rig.sent.compactMap { $0.to?.description } == ["owner@example.org"], "\(rig.sent.map { $0.to?.description ?? "" })")
+        #expect(rig.log.lines.contains { $0.contains("dropped 1 waiting alert message to op@example.org: an owner blocked that JID") }, "\(rig.log.lines.suffix(4))")
+        #expect(rig.agent.alertDelivery.pending.isEmpty)
+    }
+
+    @Test func aWaitingMessageToSomeoneNoAlertNamesIsDroppedAtTheStart() throws {
+        let file = AlertQueueTests.line("started", "hot", "jid:gone@example.org", "⚠ greenhouse: hot")
+            + AlertQueueTests.line("started", "hot", "jid:owner@example.org", "⚠ greenhouse: hot")
+        let rig = try AutomationRig(AlertQueueTests.hot, stateFile: ("alerts", file))
+        #expect(rig.agent.alertDelivery.pending.map(\.recipient) == ["jid:owner@example.org"])
+        #expect(rig.log.lines.contains { $0.contains("dropped 1 waiting alert message to gone@example.org: no alert's to names that JID any more") }, "\(rig.log.lines)")
+        rig.online()
+        #expect(rig.sent.compactMap { $0.to?.description } == ["owner@example.org"])
+    }
+
+    @Test func aWaitingMessageToARoomTheDeviceDoesNotKnowIsDroppedAtTheStart() throws {
+        let file = AlertQueueTests.line("started", "hot", "room:old@conference.example.org", "⚠ greenhouse: hot")
+        let rig = try AutomationRig(AlertQueueTests.hot, stateFile: ("alerts", file))
+        #expect(rig.agent.alertDelivery.pending.isEmpty, "it would wait for a room that never comes")
+        #expect(rig.log.lines.contains { $0.contains("dropped 1 waiting alert message to old@conference.example.org: the device is no longer in that room") }, "\(rig.log.lines)")
+        #expect(!fileExists("\(rig.scratch.path)/state/alerts"))
+    }
+
+    @Test func aWaitingMessageToARoomTheDeviceLeavesIsDropped() throws {
+        let rig = try AutomationRig("""
+            [[room]]
+            jid = "fleet@conference.example.org"
+            [[alert]]
+            name = "hot"
+            when = "air > 30"
+            to = ["owners", "fleet@conference.example.org"]
+
+            """)
+        rig.online()
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.bodies.count == 1, "the owner is told at once")
+        #expect(rig.agent.alertDelivery.pending.map(\.recipient) == ["room:fleet@conference.example.org"], "the room is not joined: it waits")
+        #expect(try rig.person("leave fleet@conference.example.org").error == nil)
+        #expect(rig.agent.alertDelivery.pending.isEmpty)
+        #expect(rig.log.lines.contains { $0.contains("dropped 1 waiting alert message to fleet@conference.example.org: the device is no longer in that room") }, "\(rig.log.lines.suffix(4))")
+    }
+}
