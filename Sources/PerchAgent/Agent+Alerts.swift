@@ -13,7 +13,8 @@ extension Agent {
     /// active alerts into presence, the chat and ad-hoc commands.
     func installAutomation() {
         // Messages from before a restart still go, even when the alerts are gone from the configuration.
-        guard !automation.isEmpty || !alertDelivery.pending.isEmpty else { return }
+        // So do the ends of alerts on before a restart that are configured no more.
+        guard !automation.isEmpty || !alertDelivery.pending.isEmpty || fileExists(automation.activePath) else { return }
         alertDelivery.transmit = { [unowned self] in self.transmitAccepted($0) }
         alertDelivery.makeID = { [unowned self] in self.client.makeID("a") }
         alertDelivery.isInRoom = { [unowned self] room in self.rooms.isJoined(room) }
@@ -25,6 +26,12 @@ extension Agent {
         alertDelivery.dropStale()
         automation.deliver = { [unowned self] alert, event, text in
             self.alertDelivery.send(alert, event, text, now: self.loop.wallMilliseconds) { spans, times in self.automation.wasText(alert, spans: spans, times: times) }
+        }
+        automation.recipientsOf = { [unowned self] in self.alertDelivery.recipients($0) }
+        automation.tellGoneEnd = { [unowned self] alert, recipients, text, _ in
+            self.alertDelivery.sendEnd(ofGone: alert, to: recipients, text: text, now: self.loop.wallMilliseconds) { spans, times in
+                self.automation.wasText(alert, condition: nil, spans: spans, times: times)
+            }
         }
         automation.onActiveChange = { [unowned self] in self.presence.changed(urgent: true) }
         presence.alertMarker = { [unowned self] in

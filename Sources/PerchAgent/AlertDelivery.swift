@@ -104,9 +104,23 @@ final class AlertDelivery {
         case .ended: (.ended, now)
         case .reminder: (.reminder, now)
         }
+        deliver(alert.name, kind, to: recipients(alert.to), stamp: stamp, text: text, wasText: wasText)
+    }
+
+    /// The end of an alert that was on before a restart and is configured no more (renamed or
+    /// removed), to those of `recipients` (as saved with it) who are still to be told (see
+    /// ``dropStale()``). Returns who is told, and who not.
+    func sendEnd(ofGone alert: String, to recipients: [String], text: String, now: Int64, wasText: (_ spans: [Span], _ times: Int) -> String) -> (told: [String], not: [String]) {
+        let current = currentRecipients()
+        let told = recipients.filter { isCurrent($0, current) }
+        deliver(alert, .ended, to: told, stamp: now, text: text, wasText: wasText)
+        return (told, recipients.filter { !told.contains($0) })
+    }
+
+    private func deliver(_ alert: String, _ kind: Pending.Kind, to recipients: [String], stamp: Int64, text: String, wasText: (_ spans: [Span], _ times: Int) -> String) {
         var queued = false
-        for recipient in recipients(alert.to) {
-            let item = Pending(alert: alert.name, kind: kind, recipient: recipient, stamp: stamp, text: text)
+        for recipient in recipients {
+            let item = Pending(alert: alert, kind: kind, recipient: recipient, stamp: stamp, text: text)
             if canSend(recipient), transmit(message(item, delayed: false)) { continue }
             enqueue(item, wasText: wasText)
             queued = true
@@ -187,15 +201,11 @@ final class AlertDelivery {
     @discardableResult
     func dropStale() -> Bool {
         guard !pending.isEmpty else { return false }
-        let current = Set(recipients(named))
+        let current = currentRecipients()
         let blocked = Set(policy().blocked.map { "jid:\($0.bare)" })
         var dropped: [(recipient: String, count: Int)] = []
         pending.removeAll { item in
-            if item.recipient.hasPrefix("jid:") {
-                if current.contains(item.recipient) { return false }
-            } else if let room = try? JID(String(Self.address(item.recipient))), knowsRoom(room) {
-                return false
-            }
+            if isCurrent(item.recipient, current) { return false }
             if let i = dropped.firstIndex(where: { $0.recipient == item.recipient }) { dropped[i].count += 1 } else { dropped.append((item.recipient, 1)) }
             return true
         }
@@ -208,6 +218,16 @@ final class AlertDelivery {
         guard !dropped.isEmpty else { return false }
         save()
         return true
+    }
+
+    /// The JIDs the configured alerts name now (without the blocked).
+    private func currentRecipients() -> Set<String> { Set(recipients(named).filter { $0.hasPrefix("jid:") }) }
+
+    /// Whether `recipient` is still to be told: a JID the alerts name now, a room the device knows.
+    private func isCurrent(_ recipient: String, _ current: Set<String>) -> Bool {
+        if recipient.hasPrefix("jid:") { return current.contains(recipient) }
+        guard let room = try? JID(String(Self.address(recipient))) else { return false }
+        return knowsRoom(room)
     }
 
     /// The session is up: what waited for JIDs (and rooms the device is in) goes out.

@@ -100,12 +100,19 @@ extension Automation {
     /// that did so again and again, `was hot 3 times: 14:02–14:20, 14:31–14:35, 14:50–14:52`, with the
     /// first and the latest times when there were more (`…` between).
     func wasText(_ a: AlertConfiguration, spans: [AlertDelivery.Span], times: Int) -> String {
-        guard let first = spans.first else { return "⚠ \(deviceName): was \(a.name) (\(a.when)), while the device was offline" }
+        wasText(a.name, condition: "\(a.when)", spans: spans, times: times)
+    }
+
+    /// ``wasText(_:spans:times:)`` by name, for an alert that may be configured no more (`condition`
+    /// nil: not said).
+    func wasText(_ name: String, condition: String?, spans: [AlertDelivery.Span], times: Int) -> String {
+        let when = condition.map { "; \($0)" } ?? ""
+        guard let first = spans.first else { return "⚠ \(deviceName): was \(name), while the device was offline" }
         guard times > 1 else {
-            return "⚠ \(deviceName): was \(a.name) \(rangeText(first.start, first.end)) (\(describeElapsed(max(0, first.end - first.start))); \(a.when)), while the device was offline"
+            return "⚠ \(deviceName): was \(name) \(rangeText(first.start, first.end)) (\(describeElapsed(max(0, first.end - first.start)))\(when)), while the device was offline"
         }
         var ranges = spans.map { rangeText($0.start, $0.end) }
         if times > spans.count { ranges.insert("…", at: 1) }
-        return "⚠ \(deviceName): was \(a.name) \(times) times: \(ranges.joined(separator: ", ")) (\(a.when)), while the device was offline"
+        return "⚠ \(deviceName): was \(name) \(times) times: \(ranges.joined(separator: ", "))\(condition.map { " (\($0))" } ?? ""), while the device was offline"
     }
 }
