@@ -121,7 +121,8 @@ final class AlertDelivery {
         var queued = false
         for recipient in recipients {
             let item = Pending(alert: alert, kind: kind, recipient: recipient, stamp: stamp, text: text)
-            if canSend(recipient), transmit(message(item, delayed: false)) { continue }
+            // Behind what already waits for this recipient (a message the client refused): in order.
+            if canSend(recipient), !pending.contains(where: { $0.recipient == recipient }), transmit(message(item, delayed: false)) { continue }
             enqueue(item, wasText: wasText)
             queued = true
         }

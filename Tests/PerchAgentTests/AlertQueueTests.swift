@@ -34,6 +34,25 @@ import XMPPCore
         #expect(rig.agent.alertDelivery.pending.isEmpty)
     }
 
+    /// A message to someone for whom others wait goes behind them, not ahead: the end of an alert
+    /// whose refused start waits is no live "is over" before the start.
+    @Test func aNewMessageQueuesBehindWhatWaitsForTheSameRecipient() throws {
+        let rig = try AutomationRig(Self.hot)
+        rig.online()
+        rig.accepting = false
+        rig.air(31)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.agent.alertDelivery.pending.map(\.kind) == [.started])
+        // The client would take the end now, but the start still waits for the next flush.
+        rig.accepting = true
+        rig.air(20)
+        rig.loop.advance(by: 60_000)
+        #expect(rig.sent.isEmpty, "the end did not overtake the waiting start: \(rig.bodies)")
+        #expect(rig.agent.alertDelivery.pending.map(\.kind) == [.was], "start and end wait as one message")
+        rig.online()
+        #expect(rig.bodies.count == 1 && rig.bodies[0].hasPrefix("⚠ greenhouse: was hot 13:0"), "\(rig.bodies)")
+    }
+
     /// Up `on` ms, then down for `off` ms, offline all the while.
     static func flap(_ rig: AutomationRig, on: Int64 = 60_000, off: Int64 = 540_000) {
         rig.air(31)
