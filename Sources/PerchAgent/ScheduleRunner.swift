@@ -38,6 +38,11 @@ final class ScheduleRunner {
     var run: ((ScheduleConfiguration, _ late: Int64?) -> Void)?
     /// A timer firing this early (ms) is still on time (the loop's timers have a millisecond's grain).
     static let slack: Int64 = 1_000
+    /// A timer firing this late (ms) is still on time: a loop busy for a moment (a slow write, a TLS
+    /// handshake on a small board) must not make a schedule without catch_up skip its run.
+    static let lateSlack: Int64 = 60_000
+    /// A saved last run further ahead of the clock than this (ms) was saved by a wrong clock.
+    static let futureLimit: Int64 = 86_400_000
 
     init(schedules: [ScheduleConfiguration], loop: EventLoop, zone: TimeZoneRules, logger: Logger, path: String) {
         self.loop = loop
@@ -54,8 +59,14 @@ final class ScheduleRunner {
         let saved = load()
         let now = loop.wallMilliseconds
         for i in entries.indices {
-            if let last = saved[entries[i].config.name] {
-                // A last run later than now (the clock is behind) is kept: nothing runs twice.
+            if let last = saved[entries[i].config.name], last > now + Self.futureLimit {
+                // Saved while the clock was wrong (far ahead): kept, it would hold the schedule back
+                // until then.
+                let t = zone.local(last / 1000)
+                logger.warning("schedule \(entries[i].config.name): its last run is saved as \(t.dateText) \(t.text), more than a day ahead of the clock; the clock was wrong when it was saved (or is now: check NTP). Planning from now")
+                entries[i].doneThrough = now
+            } else if let last = saved[entries[i].config.name] {
+                // A last run a little later than now (the clock is behind) is kept: nothing runs twice.
                 entries[i].doneThrough = last
                 if last < now { catchUp(i, now: now, why: "while the daemon was down") }
             } else {
@@ -128,6 +139,15 @@ final class ScheduleRunner {
         let now = loop.wallMilliseconds
         // The timer runs on the monotonic clock: a wall clock set back meanwhile makes it early.
         guard now >= next - Self.slack else { return plan(i) }
+        // Late (the system was suspended, or the loop busy): the runs since are missed, catch_up
+        // decides whether the latest runs now.
+        if now > next + Self.lateSlack {
+            entries[i].doneThrough = min(entries[i].doneThrough, next - 1)
+            catchUp(i, now: now, why: "while the timer was late (the system suspended or busy)")
+            entries[i].doneThrough = max(entries[i].doneThrough, now)
+            save()
+            return plan(i)
+        }
         entries[i].doneThrough = max(next, min(now, next + Self.slack))
         save()
         run?(entries[i].config, nil)
