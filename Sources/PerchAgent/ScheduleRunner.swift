@@ -26,6 +26,10 @@ final class ScheduleRunner {
         var doneThrough: Int64
         /// The next run's wall time (ms).
         var next: Int64?
+        /// A saved last run far ahead of the clock, set aside at the start: the clock may be the one
+        /// that is wrong (a board without a real-time clock before NTP), and once it is set near that
+        /// time, nothing already run is run again.
+        var savedAhead: Int64?
         var timer: EventLoop.Timer?
     }
 
@@ -60,11 +64,12 @@ final class ScheduleRunner {
         let now = loop.wallMilliseconds
         for i in entries.indices {
             if let last = saved[entries[i].config.name], last > now + Self.futureLimit {
-                // Saved while the clock was wrong (far ahead): kept, it would hold the schedule back
-                // until then.
+                // Saved while the clock was wrong (far ahead): it would hold the schedule back until
+                // then. Set aside, in case it is the clock now that is wrong.
                 let t = zone.local(last / 1000)
-                logger.warning("schedule \(entries[i].config.name): its last run is saved as \(t.dateText) \(t.text), more than a day ahead of the clock; the clock was wrong when it was saved (or is now: check NTP). Planning from now")
+                logger.warning("schedule \(entries[i].config.name): its last run is saved as \(t.dateText) \(t.text), more than a day ahead of the clock: the clock was wrong when it was saved, or is wrong now (check NTP); planning from now (and from that run, if the clock is set to its time)")
                 entries[i].doneThrough = now
+                entries[i].savedAhead = last
             } else if let last = saved[entries[i].config.name] {
                 // A last run a little later than now (the clock is behind) is kept: nothing runs twice.
                 entries[i].doneThrough = last
@@ -160,6 +165,11 @@ final class ScheduleRunner {
         logger.notice("the system clock was set (now \(zone.local(now / 1000).dateText) \(zone.local(now / 1000).text) \(zone.name)); schedules are planned again from it")
         for i in entries.indices {
             entries[i].timer?.cancel()
+            // The clock was the wrong one: the saved last run holds again.
+            if let ahead = entries[i].savedAhead, now >= ahead - Self.futureLimit {
+                entries[i].doneThrough = max(entries[i].doneThrough, ahead)
+                entries[i].savedAhead = nil
+            }
             if now > entries[i].doneThrough { catchUp(i, now: now, why: "when the clock jumped") }
             plan(i)
         }

@@ -73,4 +73,24 @@ import Testing
         rig.loop.advance(by: 31 * 60_000)
         #expect(rig.fan() == "1", "today's 13:30 runs")
     }
+
+    /// The clock, not the file, was wrong (a board without a real-time clock before NTP): once it is
+    /// set, the saved last run holds again, and a run already done is not caught up again.
+    @Test func aLastRunSavedAheadHoldsAgainWhenTheClockIsSetToIt() throws {
+        // 2026-03-31 14:00 Berlin (CEST): that day's 13:30 was run.
+        let ahead = "noon\t\(AutomationRig.start + 3 * 86_400_000)\n"
+        let rig = try AutomationRig("""
+            [[schedule]]
+            name = "noon"
+            at = "13:30"
+            do = "fan toggle"
+            catch_up = "2h"
+            """, stateFile: ("schedules", ahead))
+        // NTP sets the clock to 2026-03-31 14:20 CEST.
+        rig.loop.jumpWall(by: 3 * 86_400_000 + 20 * 60_000)
+        rig.loop.advance(by: 1_000)
+        #expect(rig.fan() != "1", "the 13:30 run of that day was done: \(rig.log.lines.filter { $0.contains("schedule") })")
+        #expect(!rig.log.lines.contains { $0.contains("was missed") })
+        #expect(rig.agent.automation.schedules.entries.first?.next == AutomationRig.start + 4 * 86_400_000 - 30 * 60_000, "next: 2026-04-01 13:30 CEST")
+    }
 }
