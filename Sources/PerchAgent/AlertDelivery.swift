@@ -14,13 +14,15 @@ import XMPPCore
 ///
 /// Every message asks servers to keep it for an owner who is offline (`<store xmlns='urn:xmpp:hints'/>`,
 /// XEP-0334), and carries the Perch reply marker, so no Perch takes an alert for a command. While the
-/// device is offline (or a room is not joined) messages wait, in order, in `state_dir/alerts` (at most
-/// ``limit``; the oldest go first, with a log line), and go out when the session (or the room) is back,
-/// stamped with the time they were raised (XEP-0203). An alert that started and ended while they waited
+/// device is offline (or a room is not joined), or the client refused them, messages wait, in order, in
+/// `state_dir/alerts` (at most ``limit``, with a log line for each dropped), and go out when the session
+/// (or the room) is back, stamped with the time they were raised (XEP-0203); a new message to someone
+/// for whom others wait goes behind them. An alert that started and ended while they waited
 /// becomes one message, "was hot 14:02–14:20", and an alert that did so again and again (flapping) stays
 /// one message, "was hot 3 times …"; reminders of an alert whose start is still waiting are dropped (the
 /// start says it). A full queue drops ends, reminders and "was" messages before any start: a start is
-/// what a person must not miss.
+/// what a person must not miss. What waits for someone no longer to be told (blocked, named by no
+/// alert's `to`, a room the device left) is dropped, with a log line (``dropStale()``).
 final class AlertDelivery {
     /// One message waiting for its recipient.
     struct Pending: Equatable {
