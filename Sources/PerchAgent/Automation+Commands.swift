@@ -44,7 +44,8 @@ extension Automation {
     func unmute(_ name: String, by context: CommandContext) -> CommandOutcome {
         guard let which = indices(name), !which.isEmpty else { return unknown(name) }
         let muted = which.filter { alerts[$0].tracker.mutedUntil != nil }
-        guard !muted.isEmpty else { return .ok("\(name == "all" ? "no alert" : alerts[which[0]].config.name) is not muted") }
+        // `all` in any case, like every other chat word (ChatWords matches lowercased).
+        guard !muted.isEmpty else { return .ok(name.lowercased() == "all" ? "no alert is muted" : "\(alerts[which[0]].config.name) is not muted") }
         for i in muted { endMute(i) }
         let names = muted.map { alerts[$0].config.name }.joined(separator: ", ")
         logger.notice("\(context.from.bare) unmuted \(names)")
@@ -95,9 +96,23 @@ extension Automation {
         return lines.isEmpty ? "no rules or schedules are configured ([[rule]], [[schedule]])" : lines.joined(separator: "\n")
     }
 
-    /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`.
-    func wasText(_ a: AlertConfiguration, start: Int64) -> String {
-        let end = loop.wallMilliseconds
-        return "⚠ \(deviceName): was \(a.name) \(rangeText(start, end)) (\(describeElapsed(max(0, end - start))); \(a.when)), while the device was offline"
+    /// The text of an alert that started and ended while its message waited: `was hot 14:02–14:20`; one
+    /// that did so again and again, `was hot 3 times: 14:02–14:20, 14:31–14:35, 14:50–14:52`, with the
+    /// first and the latest times when there were more (`…` between).
+    func wasText(_ a: AlertConfiguration, spans: [AlertDelivery.Span], times: Int) -> String {
+        wasText(a.name, condition: "\(a.when)", spans: spans, times: times)
+    }
+
+    /// ``wasText(_:spans:times:)`` by name, for an alert that may be configured no more (`condition`
+    /// nil: not said).
+    func wasText(_ name: String, condition: String?, spans: [AlertDelivery.Span], times: Int) -> String {
+        let when = condition.map { "; \($0)" } ?? ""
+        guard let first = spans.first else { return "⚠ \(deviceName): was \(name), while the device was offline" }
+        guard times > 1 else {
+            return "⚠ \(deviceName): was \(name) \(rangeText(first.start, first.end)) (\(describeElapsed(max(0, first.end - first.start)))\(when)), while the device was offline"
+        }
+        var ranges = spans.map { rangeText($0.start, $0.end) }
+        if times > spans.count { ranges.insert("…", at: 1) }
+        return "⚠ \(deviceName): was \(name) \(times) times: \(ranges.joined(separator: ", "))\(condition.map { " (\($0))" } ?? ""), while the device was offline"
     }
 }

@@ -56,6 +56,11 @@ final class Automation {
     var deliver: ((AlertConfiguration, AlertTracker.Event, String) -> Void)?
     /// Called when an alert starts or ends (presence shows the active ones).
     var onActiveChange: (() -> Void)?
+    /// Who an alert's `to` reaches now (`jid:…`, `room:…`), kept with an alert that is on.
+    var recipientsOf: (([AlertRecipient]) -> [String])?
+    /// Tells the end of an alert that was on before a restart and is configured no more: the alert,
+    /// the recipients it had, the text, when it began (wall ms). Returns who is told and who not.
+    var tellGoneEnd: ((_ alert: String, _ recipients: [String], _ text: String, _ since: Int64) -> (told: [String], not: [String]))?
 
     init(config: Configuration, executor: CommandExecutor, hardware: Hardware, loop: EventLoop, logger: Logger, zone: TimeZoneRules) {
         self.executor = executor
@@ -93,7 +98,8 @@ final class Automation {
 
     /// Starts watching the hardware and planning the schedules.
     func start() {
-        guard !isEmpty else { return }
+        // Alerts on before the restart but configured no more are told over, even with none left.
+        guard !isEmpty else { return restoreActive() }
         // Weak: a reload replaces the automation, and the hardware and executor keep their observers.
         hardware.observeSamples { [weak self] name in self?.changed(name) }
         hardware.observeInputs { [weak self] input, _ in self?.changed(input.name) }
@@ -177,15 +183,18 @@ final class Automation {
     // MARK: Alerts on across a restart
 
     /// `name<TAB>wall ms since<TAB>told (1/0)<TAB>failing sensors, comma-separated (empty: the
-    /// condition)` a line, in state_dir/alerts.active: an alert on when the daemon stops is neither
-    /// told again at the next start nor forgotten (its end is told when it comes).
+    /// condition)<TAB>recipients (jid:… and room:…, space-separated)` a line, in state_dir/alerts.active:
+    /// an alert on when the daemon stops is neither told again at the next start nor forgotten (its end
+    /// is told when it comes, and at once to the recipients it had when it is configured no more).
+    /// Lines without the recipients (older files) are read too.
     var activePath: String { stateDirectory + "/alerts.active" }
 
     func saveActive() {
         let lines = alerts.compactMap { a -> String? in
             guard case .active(_, let wallSince, let cause) = a.tracker.phase else { return nil }
             let failing = if case .failing(let names) = cause { names.joined(separator: ",") } else { "" }
-            return "\(a.config.name)\t\(wallSince)\t\(a.tracker.told ? 1 : 0)\t\(failing)\n"
+            let recipients = recipientsOf?(a.config.to).joined(separator: " ") ?? ""
+            return "\(a.config.name)\t\(wallSince)\t\(a.tracker.told ? 1 : 0)\t\(failing)\t\(recipients)\n"
         }
         if lines.isEmpty {
             _ = removeFile(activePath)
@@ -200,15 +209,40 @@ final class Automation {
     func restoreActive() {
         guard let text = readTextFile(activePath, limit: 64 * 1024) else { return }
         var restored: [String] = []
+        var gone = false
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard f.count == 4, let since = Int64(f[1]), let i = alerts.firstIndex(where: { $0.config.name == String(f[0]) }) else { continue }
+            guard f.count == 4 || f.count == 5, let since = Int64(f[1]) else { continue }
+            guard let i = alerts.firstIndex(where: { $0.config.name == String(f[0]) }) else {
+                endGone(String(f[0]), since: since, told: f[2] == "1", recipients: f.count == 5 ? f[4].split(separator: " ").map(String.init) : nil)
+                gone = true
+                continue
+            }
             let cause: AlertTracker.Cause = f[3].isEmpty ? .condition : .failing(f[3].split(separator: ",").map(String.init))
             alerts[i].tracker.restore(since: since, told: f[2] == "1", cause: cause, now: loop.now, wall: loop.wallMilliseconds)
             handle(i, [], wasActive: true)
             restored.append("\(f[0]) (since \(timeText(since)))")
         }
-        if !restored.isEmpty { logger.info("alerts on before the restart: \(restored.joined(separator: ", ")); their end is told when it comes") }
+        if !restored.isEmpty { logger.info("alerts still on: \(restored.joined(separator: ", ")); their end is told when it comes") }
+        // They are told: the file keeps only the configured alerts.
+        if gone { saveActive() }
+    }
+
+    /// An alert on before the restart that is configured no more (renamed or removed): it is over
+    /// for the device, and those who were told its start are told so. `recipients`: nil when the file
+    /// does not say (written by an older version).
+    private func endGone(_ name: String, since: Int64, told: Bool, recipients: [String]?) {
+        let what = "alert \(name) was on (since \(timeText(since))) and is no longer configured (renamed or removed)"
+        guard told else { return logger.notice("\(what); its start was not told (muted), so nobody is told its end") }
+        guard let recipients, !recipients.isEmpty, let tellGoneEnd else {
+            return logger.notice("\(what); nobody is told its end: \(activePath) does not say who was told its start")
+        }
+        let lasted = max(0, loop.wallMilliseconds - since)
+        let text = "✓ \(deviceName): \(name) is over: it is no longer configured (renamed or removed); it was on since \(timeText(since)) (\(describeElapsed(lasted)))"
+        let (yes, no) = tellGoneEnd(name, recipients, text, since)
+        let addresses = { (r: [String]) in r.map { String(AlertDelivery.address($0)) }.joined(separator: ", ") }
+        let skipped = no.isEmpty ? "" : "; not to \(addresses(no)) (blocked, no longer named by any alert's to, or a room the device left)"
+        logger.notice("\(what); its end is told to \(yes.isEmpty ? "nobody" : addresses(yes))\(skipped)")
     }
 
     func setMute(_ i: Int, until: Instant) {

@@ -57,6 +57,8 @@ final class RoomManager {
     private var online = false
     /// Called when the device is in a room (after a join or a rejoin): alerts kept for it go out.
     var onJoined: ((JID) -> Void)?
+    /// Called when the device left a room and forgot it (an owner's `leave`): alerts kept for it go.
+    var onLeft: ((JID) -> Void)?
     /// How stanzas and iq requests go out (the client; a test records them instead).
     var transmit: (XMLElement) -> Void
     var request: (_ iq: XMLElement, _ timeout: Int64, _ completion: @escaping (Result<XMLElement, StanzaError>) -> Void) -> Void
@@ -155,6 +157,9 @@ final class RoomManager {
     }
 
     /// Whether the device is in `room` now (what is posted there arrives).
+    /// Whether the device has `room` (configured or remembered), joined or not.
+    func knows(_ room: JID) -> Bool { entries[room.bare] != nil }
+
     func isJoined(_ room: JID) -> Bool { entries[room.bare]?.membership.isJoined ?? false }
 
     /// Whether `room` is one of ours.
@@ -269,6 +274,7 @@ final class RoomManager {
         entries[room] = nil
         order.removeAll { $0 == room }
         if e.origin == .remembered { saveRemembered() }
+        onLeft?(room)
         return e.origin
     }
 

@@ -26,6 +26,10 @@ final class ScheduleRunner {
         var doneThrough: Int64
         /// The next run's wall time (ms).
         var next: Int64?
+        /// A saved last run far ahead of the clock, set aside at the start: the clock may be the one
+        /// that is wrong (a board without a real-time clock before NTP), and once it is set near that
+        /// time, nothing already run is run again.
+        var savedAhead: Int64?
         var timer: EventLoop.Timer?
     }
 
@@ -38,6 +42,11 @@ final class ScheduleRunner {
     var run: ((ScheduleConfiguration, _ late: Int64?) -> Void)?
     /// A timer firing this early (ms) is still on time (the loop's timers have a millisecond's grain).
     static let slack: Int64 = 1_000
+    /// A timer firing this late (ms) is still on time: a loop busy for a moment (a slow write, a TLS
+    /// handshake on a small board) must not make a schedule without catch_up skip its run.
+    static let lateSlack: Int64 = 60_000
+    /// A saved last run further ahead of the clock than this (ms) was saved by a wrong clock.
+    static let futureLimit: Int64 = 86_400_000
 
     init(schedules: [ScheduleConfiguration], loop: EventLoop, zone: TimeZoneRules, logger: Logger, path: String) {
         self.loop = loop
@@ -54,8 +63,15 @@ final class ScheduleRunner {
         let saved = load()
         let now = loop.wallMilliseconds
         for i in entries.indices {
-            if let last = saved[entries[i].config.name] {
-                // A last run later than now (the clock is behind) is kept: nothing runs twice.
+            if let last = saved[entries[i].config.name], last > now + Self.futureLimit {
+                // Saved while the clock was wrong (far ahead): it would hold the schedule back until
+                // then. Set aside, in case it is the clock now that is wrong.
+                let t = zone.local(last / 1000)
+                logger.warning("schedule \(entries[i].config.name): its last run is saved as \(t.dateText) \(t.text), more than a day ahead of the clock: the clock was wrong when it was saved, or is wrong now (check NTP); planning from now (and from that run, if the clock is set to its time)")
+                entries[i].doneThrough = now
+                entries[i].savedAhead = last
+            } else if let last = saved[entries[i].config.name] {
+                // A last run a little later than now (the clock is behind) is kept: nothing runs twice.
                 entries[i].doneThrough = last
                 if last < now { catchUp(i, now: now, why: "while the daemon was down") }
             } else {
@@ -128,6 +144,15 @@ final class ScheduleRunner {
         let now = loop.wallMilliseconds
         // The timer runs on the monotonic clock: a wall clock set back meanwhile makes it early.
         guard now >= next - Self.slack else { return plan(i) }
+        // Late (the system was suspended, or the loop busy): the runs since are missed, catch_up
+        // decides whether the latest runs now.
+        if now > next + Self.lateSlack {
+            entries[i].doneThrough = min(entries[i].doneThrough, next - 1)
+            catchUp(i, now: now, why: "while the timer was late (the system suspended or busy)")
+            entries[i].doneThrough = max(entries[i].doneThrough, now)
+            save()
+            return plan(i)
+        }
         entries[i].doneThrough = max(next, min(now, next + Self.slack))
         save()
         run?(entries[i].config, nil)
@@ -140,6 +165,11 @@ final class ScheduleRunner {
         logger.notice("the system clock was set (now \(zone.local(now / 1000).dateText) \(zone.local(now / 1000).text) \(zone.name)); schedules are planned again from it")
         for i in entries.indices {
             entries[i].timer?.cancel()
+            // The clock was the wrong one: the saved last run holds again.
+            if let ahead = entries[i].savedAhead, now >= ahead - Self.futureLimit {
+                entries[i].doneThrough = max(entries[i].doneThrough, ahead)
+                entries[i].savedAhead = nil
+            }
             if now > entries[i].doneThrough { catchUp(i, now: now, why: "when the clock jumped") }
             plan(i)
         }

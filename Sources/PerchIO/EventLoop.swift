@@ -36,6 +36,8 @@ public final class EventLoop {
     private var handlers: [Int32: (Events) -> Void] = [:]
     private var timers: [Timer] = []
     private var running = false
+    /// Whether stop() was called during the current outermost run (nested runs must not swallow it).
+    private var stopRequested = false
     private var signalFD: Int32 = -1
     private var signalHandler: ((Int32) -> Void)?
     let mailbox: Mailbox
@@ -214,6 +216,8 @@ public final class EventLoop {
 
     /// Runs until ``stop()`` is called.
     public func run() {
+        // A nested run (run(until:) in a callback) keeps a stop() asked for by the run around it.
+        if !running { stopRequested = false }
         running = true
         var events = [epoll_event](repeating: epoll_event(), count: 32)
         while running {
@@ -253,14 +257,21 @@ public final class EventLoop {
     public func run(until condition: @escaping () -> Bool, timeout: Int64) -> Bool {
         if condition() { return true }
         let outer = waiting
+        // Inside a callback of another run: that run goes on once this one returns, unless stop()
+        // was called meanwhile.
+        let wasRunning = running
         waiting = (condition, Instant.now() + timeout, Instant.now())
         run()
         waiting = outer
+        running = wasRunning && !stopRequested
         return condition()
     }
 
     /// Makes ``run()`` return after the current iteration.
-    public func stop() { running = false }
+    public func stop() {
+        running = false
+        stopRequested = true
+    }
 
     private func nextTimeout() -> Int32 {
         timers.removeAll { $0.action == nil }

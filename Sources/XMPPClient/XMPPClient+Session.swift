@@ -26,10 +26,17 @@ extension XMPPClient {
         let resend = adoptStreamManagement(session)
         let how = session.resumed ? "resumed" : "online"
         logger.notice("\(how) as \(session.jid) via \(connection?.endpointDescription ?? "?") (\(session.mechanism)\(session.tls ? ", TLS" : ", no TLS")\(streamMgmt.state != nil ? ", stream management" : ""))")
+        // What the server never acknowledged goes first, before the status says online: an observer of
+        // it (pubsub, rooms, alerts) sends at once, and must not overtake a message older than its own
+        // (an alert's end arriving before its start).
+        if let conn = connection {
+            for stanza in resend { write(stanza, quiet: false) }
+            // Too many unacknowledged ends the connection (countSent): it is over, not online.
+            guard connection === conn else { return }
+        }
         status = .online(session)
         if session.resumed {
             // The server kept our presence and roster: only what changed meanwhile goes out.
-            for stanza in resend { send(stanza) }
             if currentPresence() != lastPresence { sendPresence() }
             settleLiveness()
             scheduleLiveness()
@@ -48,7 +55,6 @@ extension XMPPClient {
             }
         }
         sendPresence()
-        for stanza in resend { send(stanza) }
         settleLiveness()
         scheduleLiveness()
     }

@@ -171,7 +171,8 @@ public final class XMPPClient {
         }
     }
 
-    /// Sends a stanza if a session is up. Returns false when offline (nothing is queued here). With
+    /// Sends a stanza if a session is up. Returns false when offline or the stream is closing (nothing
+    /// is queued here: a caller that must not lose the stanza keeps it). With
     /// stream management, a sent stanza is held until the server acknowledges it, and sent again on
     /// the next connection if it never does (see XMPPClient+StreamManagement.swift). Messages get an
     /// XEP-0359 origin id, so a re-send can be told from a new message.
@@ -182,13 +183,23 @@ public final class XMPPClient {
 
     @discardableResult
     func send(_ stanza: XMLElement, quiet: Bool) -> Bool {
-        guard case .online = status, let connection else { return false }
+        guard case .online = status else { return false }
+        return write(stanza, quiet: quiet)
+    }
+
+    /// Sends a stanza on the connection whatever the status says: ``send(_:)`` once online, and the
+    /// re-sends of a session that is established but not yet announced online.
+    @discardableResult
+    func write(_ stanza: XMLElement, quiet: Bool) -> Bool {
+        guard let connection else { return false }
         var stanza = stanza
         if stanza.stanzaKind == .message, stanza.child("origin-id", namespace: XMPPNamespace.stanzaID) == nil {
             let id = stanza.stanzaID ?? makeID("m")
             stanza[attribute: "id"] = id
             stanza.append(XMLElement("origin-id", namespace: XMPPNamespace.stanzaID, attrs: ["id": id]))
         }
+        // A stream that is closing takes nothing more: the caller learns it was not sent.
+        guard connection.send(stanza) else { return false }
         if stanza.stanzaKind == .iq, stanza.stanzaType == "result" || stanza.stanzaType == "error", let id = stanza.stanzaID {
             let request = RecentRequests.key(from: stanza[attribute: "to"] ?? "", id: id)
             if var keys = iqs.setsInFlight[request], !keys.isEmpty {
@@ -196,7 +207,6 @@ public final class XMPPClient {
                 iqs.setsInFlight[request] = keys.isEmpty ? nil : keys
             }
         }
-        connection.send(stanza)
         countSent(stanza, quiet: quiet)
         return true
     }

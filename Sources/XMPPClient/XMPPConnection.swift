@@ -77,11 +77,13 @@ final class XMPPConnection: StreamTransportDelegate {
         transport.start()
     }
 
-    /// Sends a stanza on an established stream.
-    func send(_ element: XMLElement) {
-        guard !ended, !closing else { return }
+    /// Sends a stanza on an established stream; false when the stream is ending (nothing is written).
+    @discardableResult
+    func send(_ element: XMLElement) -> Bool {
+        guard !ended, !closing else { return false }
         if traceXML { logger.info("SEND \(XMLTrace.redacted(element))") }
         transport.send(element)
+        return true
     }
 
     /// Bytes queued but not yet written to the network.

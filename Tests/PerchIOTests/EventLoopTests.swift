@@ -42,6 +42,36 @@ func listenLoopback() -> (fd: Int32, port: Int) {
         #expect(second)
     }
 
+    /// A run(until:) inside a callback of another (a test helper waiting in a handler, a one-shot tool
+    /// waiting inside a callback) returns to the outer run, which goes on until its own condition.
+    @Test func aNestedRunDoesNotEndTheOuterOne() throws {
+        let loop = try EventLoop()
+        var inner = false
+        var innerHeld = false
+        var outer = false
+        loop.schedule(after: 0) {
+            loop.schedule(after: 10) { inner = true }
+            innerHeld = loop.run(until: { inner }, timeout: 1_000)
+        }
+        loop.schedule(after: 80) { outer = true }
+        #expect(loop.run(until: { outer }, timeout: 2_000), "the outer run went on after the inner one")
+        #expect(innerHeld && outer)
+    }
+
+    /// stop() inside a nested run ends the outer one too: it is a stop of the loop.
+    @Test func aStopInsideANestedRunEndsTheOuterRun() throws {
+        let loop = try EventLoop()
+        var late = false
+        loop.schedule(after: 0) {
+            loop.schedule(after: 10) { loop.stop() }
+            _ = loop.run(until: { false }, timeout: 1_000)
+        }
+        loop.schedule(after: 1_500) { late = true }
+        loop.schedule(after: 3_000) { loop.stop() }
+        loop.run()
+        #expect(!late, "the outer run ended with the stop, not at its last timer")
+    }
+
     @Test func idleLoopSleepsUntilItsTimer() throws {
         let loop = try EventLoop()
         loop.schedule(after: 300) { loop.stop() }
