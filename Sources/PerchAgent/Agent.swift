@@ -38,7 +38,7 @@ public final class Agent {
     var guests: AllowedGuests
     /// Every full JID this process has been bound to (the configured one, and any other the server gave
     /// after a conflict): a message from one of them is our own.
-    private(set) var boundJIDs: Set<JID> = []
+    var boundJIDs: Set<JID> = []
     /// JIDs whose subscription was taken back on this session (so the blocklist and the roster, arriving
     /// in either order, revoke once).
     var revoked: Set<JID> = []
@@ -56,6 +56,8 @@ public final class Agent {
     var chatReadings: Set<String>
     /// The time zone the agent was given (tests); nil: the system's.
     let givenZone: TimeZoneRules?
+    /// A reload while offline changed the access lists: the next session checks the roster again.
+    var revokeOnNextSession = false
 
     /// - Parameter zone: the time zone schedules and alert times use; nil: the system's (TZ, else
     ///   /etc/localtime).
@@ -308,7 +310,11 @@ public final class Agent {
             if !session.resumed {
                 revoked = []
                 fetchBlocklist()
+            } else if revokeOnNextSession {
+                // A reload while offline took roles away; a resumed session brings no roster to check.
+                revokeUnwanted(Array(client.roster.items.values))
             }
+            revokeOnNextSession = false
             pubsub.online(resumed: session.resumed)
         case .offline:
             pubsub.offline()

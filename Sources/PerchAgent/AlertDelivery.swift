@@ -52,7 +52,8 @@ final class AlertDelivery {
     static let limit = 256
     let path: String
     let logger: Logger
-    let selfJID: JID
+    /// The device's bare JID (the `from` of delay stamps); a reload may change the account.
+    var selfJID: JID
     private(set) var pending: [Pending] = []
     /// Whether the session is up (messages to JIDs go out at once).
     var online = false

@@ -96,6 +96,30 @@ final class Automation {
 
     var isEmpty: Bool { alerts.isEmpty && rules.isEmpty && schedules.isEmpty }
 
+    /// Alerts and rules taken over from the automation a reload replaced (by name): ``start()``
+    /// neither restores them from the file nor evaluates them anew.
+    private var takenOver: Set<String> = []
+
+    /// After a reload, before ``start()``: what the replaced automation knew of the alerts and rules
+    /// the new configuration keeps as they were — an alert's phase, what was told, a mute, a `for`
+    /// in progress; a rule's last answer (so `do` and `else` do not run again) — and a person's
+    /// switches. A changed alert or rule starts afresh, as at a restart.
+    func takeOver(from old: Automation) {
+        manual = old.manual
+        func unplaced(_ a: AlertConfiguration) -> AlertConfiguration { var a = a; a.line = nil; return a }
+        func unplaced(_ r: RuleConfiguration) -> RuleConfiguration { var r = r; r.line = nil; r.actionLine = nil; r.otherwiseLine = nil; return r }
+        for i in alerts.indices {
+            guard let o = old.alerts.first(where: { unplaced($0.config) == unplaced(alerts[i].config) }) else { continue }
+            alerts[i].tracker = o.tracker
+            takenOver.insert("alert " + alerts[i].config.name)
+        }
+        for i in rules.indices {
+            guard let o = old.rules.first(where: { unplaced($0.config) == unplaced(rules[i].config) }) else { continue }
+            rules[i].tracker = o.tracker
+            takenOver.insert("rule " + rules[i].config.name)
+        }
+    }
+
     /// Starts watching the hardware and planning the schedules.
     func start() {
         // Alerts on before the restart but configured no more are told over, even with none left.
@@ -106,6 +130,8 @@ final class Automation {
         executor.observeCommands { [weak self] command, context, outcome in self?.commandRan(command, context, outcome) }
         schedules.start()
         restoreActive()
+        // Taken over from before a reload: their timers (for, repeat, the end of a mute) again.
+        for i in alerts.indices where takenOver.contains("alert " + alerts[i].config.name) { handle(i, [], wasActive: alerts[i].tracker.isActive) }
         if !activeNames.isEmpty { onActiveChange?() }
         // Inputs are known at once: rules on them act now, not at their first change.
         for name in readers.keys where hardware.input(named: name) != nil { changed(name) }
@@ -213,6 +239,7 @@ final class Automation {
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count == 4 || f.count == 5, let since = Int64(f[1]) else { continue }
+            if takenOver.contains("alert " + f[0]) { continue }
             guard let i = alerts.firstIndex(where: { $0.config.name == String(f[0]) }) else {
                 endGone(String(f[0]), since: since, told: f[2] == "1", recipients: f.count == 5 ? f[4].split(separator: " ").map(String.init) : nil)
                 gone = true

@@ -260,6 +260,11 @@ public final class CommandExecutor {
         loop.schedule(after: group.wait) { [weak self] in
             guard let self else { return }
             self.switching[group.name] = nil
+            // A reload during the wait may have moved the output to another line or group: the
+            // others this wait was for may not be the ones that must be off now.
+            guard self.hardware.output(named: output.name) === output, self.interlocks.first(where: { $0.contains(output.name) }) == group else {
+                return finish(.fail(.conflict, "\(output.name) stays off: the configuration was reloaded while interlock \(group.name) was switching; send the command again"))
+            }
             // Nothing of the group may have come on meanwhile: only this path switches members on.
             self.act(output, change) { outcome in
                 var o = outcome

@@ -250,7 +250,7 @@ final class RoomManager {
                     }
                     continue
                 }
-                _ = leave(room)
+                _ = leave(room, rejoining: true)
                 said.append("joining \(room) again as \(nick) (its settings changed)")
             } else {
                 said.append("joining \(room) as \(nick)")
@@ -262,8 +262,9 @@ final class RoomManager {
         return said
     }
 
-    /// Leaves `room` and forgets it; nil when the device is not in it.
-    func leave(_ room: JID) -> Origin? {
+    /// Leaves `room` and forgets it; nil when the device is not in it. `rejoining`: it is added again
+    /// at once (a reload changed its nick), so what waits for it stays.
+    func leave(_ room: JID, rejoining: Bool = false) -> Origin? {
         guard let e = entries[room] else { return nil }
         if online, let occupant = e.membership.occupantJID, e.membership.isInOrJoining {
             transmit(MUC.leave(occupant))
@@ -274,7 +275,7 @@ final class RoomManager {
         entries[room] = nil
         order.removeAll { $0 == room }
         if e.origin == .remembered { saveRemembered() }
-        onLeft?(room)
+        if !rejoining { onLeft?(room) }
         return e.origin
     }
 

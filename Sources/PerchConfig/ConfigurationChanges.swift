@@ -47,6 +47,10 @@ public struct ConfigurationChanges: Sendable {
         }
         compareTelemetry(old, new)
         compareSensors(old.device.sensors, new.device.sensors)
+        if old.device.sysfsRoot != new.device.sysfsRoot || old.device.procfsRoot != new.device.procfsRoot {
+            note("device.sysfs_root/procfs_root changed: the sensors are read anew")
+            sensors = true
+        }
         compareLines(old.device, new.device)
         compareAutomation(old, new)
         compareRooms(old.rooms, new.rooms)

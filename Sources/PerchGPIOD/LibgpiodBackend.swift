@@ -44,12 +44,14 @@ public final class LibgpiodBackend: GPIOBackend {
     }
 
     /// Opens (or returns the already open) chip at `path`.
-    private func chip(at path: String) throws(GPIOError) -> OpaquePointer {
+    /// - Parameter listing: called by ``chips()``: a node that is gone is not answered with the list
+    ///   of chips (which would try it again, for ever).
+    private func chip(at path: String, listing: Bool = false) throws(GPIOError) -> OpaquePointer {
         if let c = open[path] { return c }
         guard let c = gpiod_chip_open(path) else {
             let e = errno
             if e == EACCES || e == EPERM { throw .permissionDenied(path: path) }
-            if e == ENOENT || e == ENODEV { throw .noSuchChip(.path(path), available: (try? chips()) ?? []) }
+            if e == ENOENT || e == ENODEV { throw .noSuchChip(.path(path), available: listing ? [] : (try? chips()) ?? []) }
             throw .failed(nil, operation: "opening \(path)", message: String(cString: strerror(e)))
         }
         open[path] = c
@@ -59,7 +61,12 @@ public final class LibgpiodBackend: GPIOBackend {
     public func chips() throws(GPIOError) -> [ChipInfo] {
         var result: [ChipInfo] = []
         for path in devicePaths {
-            let c = try chip(at: path)
+            // A node listed a moment ago and gone now (an unplugged USB expander) is no chip.
+            let c: OpaquePointer
+            do { c = try chip(at: path, listing: true) } catch {
+                if case .noSuchChip = error { continue }
+                throw error
+            }
             var lines: [LineInfo] = []
             for offset in 0..<gpiod_chip_num_lines(c) {
                 guard let line = gpiod_chip_get_line(c, offset) else { continue }
@@ -207,11 +214,18 @@ final class LibgpiodInput: InputLine {
         guard fd >= 0 else { return }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         eventFD = fd
-        loop.watch(fd, .readable) { _ in
+        loop.watch(fd, .readable) { [weak self, loop] _ in
             var events: [LineEvent] = []
             var buffer = [gpiod_line_event](repeating: gpiod_line_event(), count: 16)
             while true {
                 let n = gpiod_line_event_read_fd_multiple(fd, &buffer, 16)
+                if n < 0 && errno != EAGAIN && errno != EINTR {
+                    // The chip is gone (unplugged) or the descriptor broken: it stays readable, and
+                    // watching it would spin the loop. The line's reads report the error from now on.
+                    loop.unwatch(fd)
+                    self?.eventFD = -1
+                    break
+                }
                 if n <= 0 { break }
                 for e in buffer[0..<Int(n)] {
                     events.append(LineEvent(

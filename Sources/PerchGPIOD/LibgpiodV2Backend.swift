@@ -47,12 +47,14 @@ public final class LibgpiodBackend: GPIOBackend {
     }
 
     /// Opens (or returns the already open) chip at `path`.
-    private func chip(at path: String) throws(GPIOError) -> OpaquePointer {
+    /// - Parameter listing: called by ``chips()``: a node that is gone is not answered with the list
+    ///   of chips (which would try it again, for ever).
+    private func chip(at path: String, listing: Bool = false) throws(GPIOError) -> OpaquePointer {
         if let c = open[path] { return c }
         guard let c = gpiod_chip_open(path) else {
             let e = errno
             if e == EACCES || e == EPERM { throw .permissionDenied(path: path) }
-            if e == ENOENT || e == ENODEV { throw .noSuchChip(.path(path), available: (try? chips()) ?? []) }
+            if e == ENOENT || e == ENODEV { throw .noSuchChip(.path(path), available: listing ? [] : (try? chips()) ?? []) }
             throw .failed(nil, operation: "opening \(path)", message: String(cString: strerror(e)))
         }
         open[path] = c
@@ -79,7 +81,12 @@ public final class LibgpiodBackend: GPIOBackend {
     public func chips() throws(GPIOError) -> [ChipInfo] {
         var result: [ChipInfo] = []
         for path in devicePaths {
-            let c = try chip(at: path)
+            // A node listed a moment ago and gone now (an unplugged USB expander) is no chip.
+            let c: OpaquePointer
+            do { c = try chip(at: path, listing: true) } catch {
+                if case .noSuchChip = error { continue }
+                throw error
+            }
             let chip = info(c)
             var lines: [LineInfo] = []
             for offset in 0..<UInt32(chip.lines) {
@@ -295,10 +302,17 @@ final class LibgpiodV2Input: InputLine {
         self.buffer = buffer
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         eventFD = fd
-        loop.watch(fd, .readable) { _ in
+        loop.watch(fd, .readable) { [weak self, loop] _ in
             var events: [LineEvent] = []
             while true {
                 let n = gpiod_line_request_read_edge_events(request, buffer, Self.capacity)
+                if n < 0 && errno != EAGAIN && errno != EINTR {
+                    // The chip is gone (unplugged) or the descriptor broken: it stays readable, and
+                    // watching it would spin the loop. The line's reads report the error from now on.
+                    loop.unwatch(fd)
+                    self?.eventFD = -1
+                    break
+                }
                 if n <= 0 { break }
                 for i in 0..<UInt(n) {
                     guard let e = gpiod_edge_event_buffer_get_event(buffer, i) else { continue }

@@ -165,9 +165,12 @@ public final class Hardware {
         config = new
         if old.sensors != new.sensors || old.sysfsRoot != new.sysfsRoot || old.procfsRoot != new.procfsRoot || old.stateDirectory != new.stateDirectory {
             sensors.stop()
-            sensors = SensorMonitor(loop: loop, specs: new.sensors, reader: new.sysfsReader)
-            wire(sensors)
-            if started { sensors.start() }
+            let monitor = SensorMonitor(loop: loop, specs: new.sensors, reader: new.sysfsReader)
+            sensors = monitor
+            wire(monitor)
+            // On the next turn: the agent takes the same configuration first, so the first samples
+            // reach the alerts and rules it makes, not the ones it replaces.
+            if started { loop.schedule(after: 0) { [weak self, weak monitor] in if let monitor, self?.sensors === monitor { monitor.start() } } }
         }
         unavailable = unavailable.filter { name, _ in new.outputs.contains { $0.name == name } || new.inputs.contains { $0.name == name } }
         if backend == nil, new.usesGPIO {
@@ -184,6 +187,12 @@ public final class Hardware {
                 keptOutputs[spec.name] = output
             } else {
                 if let safe = output.spec.safeState, safe != output.state { logger.info("output \(output.name): \(safe ? "on" : "off") (safe state) before its line is released") }
+                // Without a safe state a pulse in progress ends first: the line is not left at the
+                // pulse's level (a door strike held open).
+                if output.spec.safeState == nil, output.isPulsing {
+                    logger.info("output \(output.name): its pulse ends (\(output.resting ? "on" : "off")) before its line is released")
+                    try? output.set(output.resting)
+                }
                 output.shutdown()
             }
         }

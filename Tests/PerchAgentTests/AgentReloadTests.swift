@@ -5,6 +5,7 @@ import PerchGPIO
 import PerchHardware
 import PerchIO
 import PerchLog
+import PerchRules
 import XMPPAddress
 import XMPPCore
 @testable import XMPPClient
@@ -180,5 +181,55 @@ final class ReloadRig {
         _ = rig.loop.run(until: { false }, timeout: 200)
         #expect(rig.hardware.output(named: "fan")?.state == false)
         #expect(rig.log.lines.filter { $0.contains("via rule air: fan on") }.count == 1, "\(rig.log.lines.suffix(5))")
+    }
+
+    static let toggleRule = ReloadRig.toml(extra: """
+        [[input]]
+        name = "door"
+        line = "door"
+        states = { on = "open", off = "closed" }
+        [[rule]]
+        name = "flip"
+        when = "door == open"
+        do = "fan toggle"
+        [[alert]]
+        name = "open"
+        when = "door == open"
+        """)
+
+    /// An unchanged rule keeps its last answer across a reload: its `do` (a toggle here) does not
+    /// run again; an unchanged alert keeps its mute.
+    @Test func unchangedRulesAndAlertsKeepTheirStateAcrossAReload() throws {
+        let rig = try ReloadRig(Self.toggleRule)
+        _ = system("echo 1 > '\(rig.scratch.path)/gpio/door'")
+        #expect(rig.loop.run(until: { rig.hardware.output(named: "fan")?.state == true }, timeout: 3_000))
+        #expect(rig.chat(from: "owner@example.org/phone", "mute open 1h").error == nil)
+        let changes = try rig.reload(Self.toggleRule + "\n[[alert]]\nname = \"open2\"\nwhen = \"door == open\"\n")
+        #expect(changes.lines == ["alert open2 added"])
+        _ = rig.loop.run(until: { false }, timeout: 300)
+        #expect(rig.hardware.output(named: "fan")?.state == true, "the toggle did not run again")
+        #expect(rig.log.lines.filter { $0.contains("via rule flip: fan toggle") }.count == 1, "\(rig.log.lines.suffix(6))")
+        let open = try #require(rig.agent.automation.alerts.first { $0.config.name == "open" })
+        #expect(open.tracker.mutedUntil != nil, "the mute outlives the reload")
+        #expect(rig.agent.automation.alerts.first { $0.config.name == "open2" }?.tracker.isActive == true, "the new alert sees the open door at once")
+        // A changed rule starts afresh, as at a restart: its do runs on the first answer.
+        try rig.reload(Self.toggleRule.replacing("do = \"fan toggle\"", with: "do = \"fan toggle\"\noverride = \"0s\""))
+        #expect(rig.loop.run(until: { rig.log.lines.filter { $0.contains("via rule flip: fan toggle") }.count == 2 }, timeout: 3_000))
+    }
+
+    /// Roles taken away by a reload while offline: the next session, even a resumed one (which
+    /// fetches no roster), takes the subscription back.
+    @Test func aRoleTakenAwayWhileOfflineIsRevokedAtTheNextSession() throws {
+        let rig = try ReloadRig()
+        var q = XMLElement("query", namespace: XMPPNamespace.roster)
+        q.append(XMLElement("item", namespace: XMPPNamespace.roster, attrs: ["jid": "viewer@example.org", "subscription": "both"]))
+        rig.agent.client.roster.load(q)
+        try rig.reload(ReloadRig.toml(viewers: ""))
+        #expect(!rig.sent.contains { $0.stanzaType == "unsubscribed" }, "offline: nothing sent")
+        var session = NegotiatedSession(jid: try JID("board@example.org/board"), streamID: "s", mechanism: "PLAIN", tls: true,
+                                        features: XMLElement("features", namespace: "http://etherx.jabber.org/streams"))
+        session.resumed = true
+        rig.agent.statusChanged(.online(session))
+        #expect(rig.sent.filter { $0.stanzaType == "unsubscribed" }.map { $0[attribute: "to"] } == ["viewer@example.org"])
     }
 }

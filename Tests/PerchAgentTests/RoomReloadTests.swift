@@ -39,9 +39,14 @@ import XMPPCore
         #expect(rig.manager.entry(try JID("fleet@conference.example.org"))?.commands == false)
         #expect(rig.manager.isJoined(try JID("fleet@conference.example.org")))
 
+        var left: [String] = []
+        rig.manager.onLeft = { left.append($0.description) }
         quiet.nick = "hothouse"
         #expect(rig.manager.reconfigure([quiet]) == ["joining fleet@conference.example.org again as hothouse (its settings changed)"])
         #expect(leaves(rig) == ["fleet@conference.example.org/greenhouse"])
         #expect(rig.joins == ["fleet@conference.example.org/hothouse"])
+        #expect(left.isEmpty, "what waits for the room stays: it is joined again at once")
+        _ = rig.manager.reconfigure([])
+        #expect(left == ["fleet@conference.example.org"])
     }
 }

@@ -138,4 +138,10 @@ import PerchConfig
         #expect(applied.telemetry.pubsub == .none)
         #expect(applied.telemetry.minInterval == 10_000)
     }
+
+    @Test func anotherSysfsRootReadsTheSensorsAnew() throws {
+        let c = try changes { $0.replacing("[device]\n", with: "[device]\nsysfs_root = \"/tmp/sys\"\n") }
+        #expect(c.lines == ["device.sysfs_root/procfs_root changed: the sensors are read anew"])
+        #expect(c.sensors)
+    }
 }
