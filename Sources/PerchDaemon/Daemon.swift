@@ -25,13 +25,17 @@ public final class Daemon {
     public struct Source {
         /// Reads and checks the file, as at start (FILE:LINE: KEY errors).
         public var load: () throws(ConfigurationError) -> Configuration
-        /// The account password and the proxy's credentials a configuration names.
-        public var secrets: (Configuration) throws(ConfigurationError) -> (password: String, proxy: (user: String, password: String)?)
+        /// The account password a configuration names.
+        public var password: (Configuration) throws(ConfigurationError) -> String
+        /// The proxy's credentials a configuration names (nil: none).
+        public var proxyCredentials: (Configuration) throws(ConfigurationError) -> (user: String, password: String)?
 
         public init(load: @escaping () throws(ConfigurationError) -> Configuration,
-                    secrets: @escaping (Configuration) throws(ConfigurationError) -> (password: String, proxy: (user: String, password: String)?)) {
+                    password: @escaping (Configuration) throws(ConfigurationError) -> String,
+                    proxyCredentials: @escaping (Configuration) throws(ConfigurationError) -> (user: String, password: String)?) {
             self.load = load
-            self.secrets = secrets
+            self.password = password
+            self.proxyCredentials = proxyCredentials
         }
     }
     let source: Source?
@@ -155,9 +159,11 @@ public final class Daemon {
         }
         if !changes.reconnect.isEmpty {
             // Read before anything changes: a password that cannot be read refuses the whole reload.
+            // PERCH_PASSWORD was cleared from the environment at start: that password stays.
             do {
-                let secrets = loaded.account.passwordSource == .environment ? (password, try source.secrets(loaded).proxy) : try source.secrets(loaded)
-                (password, proxyCredentials) = secrets
+                let newPassword = loaded.account.passwordSource == .environment ? password : try source.password(loaded)
+                proxyCredentials = try source.proxyCredentials(loaded)
+                password = newPassword
             } catch {
                 logger.error("reload refused: \(error); nothing was changed, perch runs on as before")
                 return

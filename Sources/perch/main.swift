@@ -238,7 +238,8 @@ case "run":
     do {
         // SIGHUP reads the same file again, with the same checks.
         let source = Daemon.Source(load: { () throws(ConfigurationError) in try loadChecked(loader) },
-                                   secrets: { c throws(ConfigurationError) in (try loader.password(for: c), try loader.proxyCredentials(for: c)) })
+                                   password: { c throws(ConfigurationError) in try loader.password(for: c) },
+                                   proxyCredentials: { c throws(ConfigurationError) in try loader.proxyCredentials(for: c) })
         let daemon = try Daemon(config: config, password: password, proxyCredentials: proxyCredentials, traceXML: traceXML, logger: logger, source: source)
         exit(try daemon.run())
     } catch {
