@@ -106,15 +106,13 @@ final class Automation {
     /// switches. A changed alert or rule starts afresh, as at a restart.
     func takeOver(from old: Automation) {
         manual = old.manual
-        func unplaced(_ a: AlertConfiguration) -> AlertConfiguration { var a = a; a.line = nil; return a }
-        func unplaced(_ r: RuleConfiguration) -> RuleConfiguration { var r = r; r.line = nil; r.actionLine = nil; r.otherwiseLine = nil; return r }
         for i in alerts.indices {
-            guard let o = old.alerts.first(where: { unplaced($0.config) == unplaced(alerts[i].config) }) else { continue }
+            guard let o = old.alerts.first(where: { $0.config.unplaced == alerts[i].config.unplaced }) else { continue }
             alerts[i].tracker = o.tracker
             takenOver.insert("alert " + alerts[i].config.name)
         }
         for i in rules.indices {
-            guard let o = old.rules.first(where: { unplaced($0.config) == unplaced(rules[i].config) }) else { continue }
+            guard let o = old.rules.first(where: { $0.config.unplaced == rules[i].config.unplaced }) else { continue }
             rules[i].tracker = o.tracker
             takenOver.insert("rule " + rules[i].config.name)
         }

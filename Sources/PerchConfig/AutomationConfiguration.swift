@@ -62,6 +62,18 @@ public struct ScheduleConfiguration: Sendable, Hashable {
     public var actionLine: Int?
 }
 
+// The settings without where they are written in the file: a reload that only moves lines
+// changes nothing.
+extension AlertConfiguration {
+    public var unplaced: AlertConfiguration { var a = self; a.line = nil; return a }
+}
+extension RuleConfiguration {
+    public var unplaced: RuleConfiguration { var r = self; (r.line, r.actionLine, r.otherwiseLine) = (nil, nil, nil); return r }
+}
+extension ScheduleConfiguration {
+    public var unplaced: ScheduleConfiguration { var s = self; (s.line, s.actionLine) = (nil, nil); return s }
+}
+
 /// Where in the file a command of a rule or schedule is, for the checks only the agent can make (the
 /// command language is the chat front-end's).
 public struct AutomationCommand: Sendable, Hashable {

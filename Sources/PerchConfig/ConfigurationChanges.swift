@@ -1,6 +1,6 @@
 import PerchHTTP
 import PerchIO
-public import PerchGPIO
+import PerchGPIO
 import PerchSensors
 
 /// What a reload changes: the old configuration against the new one, section by section, in words
@@ -187,7 +187,7 @@ public struct ConfigurationChanges: Sendable {
             }
             guard before != spec else { continue }
             gpio = true
-            if before.line != spec.line || before.activeLow != spec.activeLow {
+            if !before.sameLineSettings(spec) {
                 rerequested.insert(spec.name)
                 note("output \(spec.name): line settings changed (\(before.line) → \(spec.line)\(spec.activeLow ? ", active-low" : "")); its line is requested again")
             } else {
@@ -206,7 +206,7 @@ public struct ConfigurationChanges: Sendable {
             }
             guard before != spec else { continue }
             gpio = true
-            if !Self.sameLineSettings(before, spec) {
+            if !before.sameLineSettings(spec) {
                 rerequested.insert(spec.name)
                 note("input \(spec.name): line settings changed; its line is requested again")
             } else {
@@ -221,22 +221,10 @@ public struct ConfigurationChanges: Sendable {
         if old.safeAfter != new.safeAfter { note("safe_after changed"); gpio = true }
     }
 
-    /// Whether two inputs ask the same of their line (the rest — the name, the state words — is
-    /// Perch's own, and changes without requesting the line again).
-    public static func sameLineSettings(_ a: InputSpec, _ b: InputSpec) -> Bool {
-        var a = a, b = b
-        (a.name, a.onWord, a.offWord) = ("", "", "")
-        (b.name, b.onWord, b.offWord) = ("", "", "")
-        return a == b
-    }
-
     private mutating func compareAutomation(_ old: Configuration, _ new: Configuration) {
-        func unplaced(_ a: AlertConfiguration) -> AlertConfiguration { var a = a; a.line = nil; return a }
-        func unplaced(_ r: RuleConfiguration) -> RuleConfiguration { var r = r; r.line = nil; r.actionLine = nil; r.otherwiseLine = nil; return r }
-        func unplaced(_ s: ScheduleConfiguration) -> ScheduleConfiguration { var s = s; s.line = nil; s.actionLine = nil; return s }
-        compareNamed("alert", old.alerts.map(unplaced), new.alerts.map(unplaced), name: \.name)
-        compareNamed("rule", old.rules.map(unplaced), new.rules.map(unplaced), name: \.name)
-        compareNamed("schedule", old.schedules.map(unplaced), new.schedules.map(unplaced), name: \.name)
+        compareNamed("alert", old.alerts.map(\.unplaced), new.alerts.map(\.unplaced), name: \.name)
+        compareNamed("rule", old.rules.map(\.unplaced), new.rules.map(\.unplaced), name: \.name)
+        compareNamed("schedule", old.schedules.map(\.unplaced), new.schedules.map(\.unplaced), name: \.name)
     }
 
     private mutating func compareNamed<T: Equatable>(_ what: String, _ old: [T], _ new: [T], name: (T) -> String) {
@@ -258,14 +246,13 @@ public struct ConfigurationChanges: Sendable {
     }
 
     private mutating func compareRooms(_ old: [RoomConfiguration], _ new: [RoomConfiguration]) {
-        func unplaced(_ r: RoomConfiguration) -> RoomConfiguration { var r = r; r.line = nil; return r }
         for room in new {
             guard let before = old.first(where: { $0.jid == room.jid }) else {
                 note("room \(room.jid) added")
                 rooms = true
                 continue
             }
-            if unplaced(before) != unplaced(room) {
+            if before.unplaced != room.unplaced {
                 note("room \(room.jid) changed")
                 rooms = true
             }

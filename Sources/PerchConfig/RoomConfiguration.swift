@@ -19,6 +19,9 @@ public struct RoomConfiguration: Sendable, Hashable {
     /// The line of the `[[room]]` table (for messages).
     public var line: Int?
 
+    /// The settings without where they are written in the file.
+    public var unplaced: RoomConfiguration { var r = self; r.line = nil; return r }
+
     public init(jid: JID, nick: String? = nil) {
         self.jid = jid
         self.nick = nick

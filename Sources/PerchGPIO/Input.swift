@@ -17,6 +17,15 @@ public struct InputSpec: Hashable, Sendable {
     /// The word for a value.
     public func word(_ value: Bool) -> String { value ? onWord : offWord }
 
+    /// Whether `other` asks the same of the line (line, active-low, bias, debounce); the name and
+    /// the state words are Perch's own and change without requesting the line again.
+    public func sameLineSettings(_ other: InputSpec) -> Bool {
+        var a = self, b = other
+        (a.name, a.onWord, a.offWord) = ("", "", "")
+        (b.name, b.onWord, b.offWord) = ("", "", "")
+        return a == b
+    }
+
     public init(name: String, line: LineAddress) {
         self.name = name
         self.line = line
@@ -110,10 +119,7 @@ public final class Input {
     /// Takes a new name or new state words (a reload); the line, its value and a debounce in
     /// progress are kept.
     public func update(_ new: InputSpec) {
-        var a = new, b = spec
-        (a.name, a.onWord, a.offWord) = ("", "", "")
-        (b.name, b.onWord, b.offWord) = ("", "", "")
-        precondition(a == b, "Input.update with other line settings; request the line again")
+        precondition(new.sameLineSettings(spec), "Input.update with other line settings; request the line again")
         spec = new
     }
 

@@ -22,6 +22,10 @@ public struct OutputSpec: Hashable, Sendable {
     /// (`min_switch_interval`); a spec built in code starts at 0.
     public var minSwitchInterval: Int64 = 0
 
+    /// Whether `other` asks the same of the line (which line, active-low); the rest is Perch's own
+    /// and changes without requesting the line again.
+    public func sameLineSettings(_ other: OutputSpec) -> Bool { line == other.line && activeLow == other.activeLow }
+
     public init(name: String, line: LineAddress) {
         self.name = name
         self.line = line
@@ -134,7 +138,7 @@ public final class Output {
     /// Takes settings that leave the line as it is (a reload): the name, the initial state, the safe
     /// state, the pulse and switch limits. The line, its state and a running pulse are kept.
     public func update(_ new: OutputSpec) {
-        precondition(new.line == spec.line && new.activeLow == spec.activeLow, "Output.update with other line settings; request the line again")
+        precondition(new.sameLineSettings(spec), "Output.update with other line settings; request the line again")
         spec = new
         store?.set(resting, for: spec.name)
     }

@@ -182,7 +182,7 @@ public final class Hardware {
         var keptOutputs: [String: Output] = [:]
         for output in outputs {
             if let spec = new.outputs.first(where: { $0.name == output.name }), !rerequest.contains(spec.name),
-               spec.line == output.spec.line, spec.activeLow == output.spec.activeLow {
+               spec.sameLineSettings(output.spec) {
                 output.update(spec)
                 keptOutputs[spec.name] = output
             } else {
@@ -199,7 +199,7 @@ public final class Hardware {
         var keptInputs: [String: Input] = [:]
         for input in inputs {
             if let spec = new.inputs.first(where: { $0.name == input.name }), !rerequest.contains(spec.name),
-               ConfigurationChanges.sameLineSettings(spec, input.spec) {
+               spec.sameLineSettings(input.spec) {
                 input.update(spec)
                 keptInputs[spec.name] = input
             } else {
