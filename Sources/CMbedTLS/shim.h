@@ -37,6 +37,15 @@ static inline const unsigned char *CMbedTLS_crt_raw(const mbedtls_x509_crt *crt,
 static inline int CMbedTLS_crt_sig_md(const mbedtls_x509_crt *crt) { return (int)crt->sig_md; }
 static inline const mbedtls_x509_crt *CMbedTLS_crt_next(const mbedtls_x509_crt *crt) { return crt->next; }
 static inline int CMbedTLS_crt_has_raw(const mbedtls_x509_crt *crt) { return crt->raw.p != NULL; }
+/* The DER of a certificate's subject and issuer names, as they are encoded in it. */
+static inline const unsigned char *CMbedTLS_crt_subject_raw(const mbedtls_x509_crt *crt, size_t *len) {
+    *len = crt->subject_raw.len;
+    return crt->subject_raw.p;
+}
+static inline const unsigned char *CMbedTLS_crt_issuer_raw(const mbedtls_x509_crt *crt, size_t *len) {
+    *len = crt->issuer_raw.len;
+    return crt->issuer_raw.p;
+}
 
 /* Walks the subjectAltName dNSName entries. Returns the number of names written (at most cap);
    each entry is a pointer into the certificate and a length. */

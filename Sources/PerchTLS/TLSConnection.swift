@@ -216,19 +216,12 @@ public final class TLSConnection {
             throw fail(TLSError(.untrustedCertificate, "the server presented no certificate"))
         }
         let chain = UnsafeMutablePointer(mutating: peer)
-        let trust = try TrustStore(systemBundle: config.systemTrustStore, extraFile: config.extraCAFile)
-        defer { trust.release() }
-        var flags: UInt32 = 0
-        // mbedTLS calls back once for each certificate of the path it built and verified, from the
-        // trust anchor down to the server's certificate: that path, not what the server presented
-        // (which may carry any certificate it likes), is what pins are matched against.
-        let path = VerifiedPath()
-        let rc = withExtendedLifetime(path) {
-            mbedtls_x509_crt_verify(chain, trust.chain, nil, nil, &flags, { context, crt, _, _ in
-                guard let context, let crt else { return 0 }
-                Unmanaged<VerifiedPath>.fromOpaque(context).takeUnretainedValue().spkiDigests.append(TLSConnection.spkiDigest(crt))
-                return 0
-            }, Unmanaged.passUnretained(path).toOpaque())
+        // The system bundle's CAs that issued a presented certificate; all of them only if that fails.
+        let issuers = try TrustStore(systemBundle: config.systemTrustStore, extraFile: config.extraCAFile, issuersOf: peer)
+        let filtered = issuers.isSubset
+        var (rc, flags, path) = Self.verify(chain, against: issuers)
+        if rc != 0 || flags != 0, filtered {
+            (rc, flags, path) = Self.verify(chain, against: try TrustStore(systemBundle: config.systemTrustStore, extraFile: config.extraCAFile))
         }
         if rc != 0 || flags != 0 {
             var info = [CChar](repeating: 0, count: 512)
@@ -251,6 +244,24 @@ public final class TLSConnection {
                 throw fail(TLSError(.pinMismatch, "no certificate of the verified chain matches a configured pin (the server's key is sha256/\(actual))"))
             }
         }
+    }
+
+    /// Verifies a presented chain against a trust store, which it releases.
+    private static func verify(_ chain: UnsafeMutablePointer<mbedtls_x509_crt>, against trust: TrustStore) -> (rc: Int32, flags: UInt32, path: VerifiedPath) {
+        defer { trust.release() }
+        var flags: UInt32 = 0
+        // mbedTLS calls back once for each certificate of the path it built and verified, from the
+        // trust anchor down to the server's certificate: that path, not what the server presented
+        // (which may carry any certificate it likes), is what pins are matched against.
+        let path = VerifiedPath()
+        let rc = withExtendedLifetime(path) {
+            mbedtls_x509_crt_verify(chain, trust.chain, nil, nil, &flags, { context, crt, _, _ in
+                guard let context, let crt else { return 0 }
+                Unmanaged<VerifiedPath>.fromOpaque(context).takeUnretainedValue().spkiDigests.append(TLSConnection.spkiDigest(crt))
+                return 0
+            }, Unmanaged.passUnretained(path).toOpaque())
+        }
+        return (rc, flags, path)
     }
 
     /// What forbids the certificate to authenticate a TLS server with this cipher suite, or nil:

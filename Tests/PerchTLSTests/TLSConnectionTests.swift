@@ -147,3 +147,57 @@ func clientConfig(names: [String] = ["perch.test"], ca: String? = Certs.caFile, 
         #expect(CertificateIdentity.matches(dnsNames: ["other.org"], commonNames: [], referenceNames: ["example.org", "other.org"]))
     }
 }
+
+/// The system bundle is read one certificate at a time, and only the CAs that issued a presented
+/// certificate are kept for the verification.
+@Suite struct SystemBundleTests {
+    /// A bundle file of the fixtures' certificates, in this order, with whatever lies between them.
+    func bundle(_ names: [String], between: String = "\n") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("perch-bundle-\(UUID().uuidString).pem").path
+        let text = names.map { Certs.read($0) }.joined(separator: between)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func config(bundle: String) -> TLSConfiguration {
+        TLSConfiguration(serverName: "perch.test", referenceNames: ["perch.test"], systemTrustStore: bundle, extraCAFile: nil)
+    }
+
+    @Test func aServerIssuedByABundleCAIsTrustedWithOnlyThatCALoaded() throws {
+        let path = try bundle(["other-ca.pem", "self-signed.pem", "ca.pem", "expired.pem"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // server.pem is issued by ca.pem: of the four, only it is kept.
+        #expect(try TrustStore.anchorCount(systemBundle: path, presentedFile: "\(Certs.dir)/server.pem") == 1)
+        #expect(try TrustStore(systemBundle: path, extraFile: nil).count == 4)
+        let client = try TLSConnection(role: .client(config(bundle: path)))
+        try client.startHandshake()
+        _ = try interact(client, try TLSConnection(role: .server(Certs.server)))
+        #expect(client.state == .established)
+    }
+
+    @Test func aServerIssuedByNoBundleCAIsRefused() throws {
+        let path = try bundle(["other-ca.pem", "self-signed.pem"])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try TrustStore.anchorCount(systemBundle: path, presentedFile: "\(Certs.dir)/server.pem") == 0)
+        let client = try TLSConnection(role: .client(config(bundle: path)))
+        try client.startHandshake()
+        #expect { try interact(client, try TLSConnection(role: .server(Certs.server))) } throws: { ($0 as? TLSError)?.code == .untrustedCertificate }
+    }
+
+    @Test func brokenBlocksAndTextBetweenCertificatesAreSkipped() throws {
+        let broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----"
+        let path = try bundle(["other-ca.pem", "ca.pem"], between: "\n# a comment\n\(broken)\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try TrustStore.anchorCount(systemBundle: path, presentedFile: "\(Certs.dir)/server.pem") == 1)
+        let client = try TLSConnection(role: .client(config(bundle: path)))
+        try client.startHandshake()
+        _ = try interact(client, try TLSConnection(role: .server(Certs.server)))
+        #expect(client.state == .established)
+    }
+
+    @Test func anUnreadableBundleWithoutACAFileIsAConfigurationError() throws {
+        let client = try TLSConnection(role: .client(config(bundle: "/nonexistent/bundle.pem")))
+        try client.startHandshake()
+        #expect { try interact(client, try TLSConnection(role: .server(Certs.server))) } throws: { ($0 as? TLSError)?.code == .configuration }
+    }
+}
