@@ -4,24 +4,15 @@ import XMPPCore
 // The SAX2 callbacks of XMLStreamParser: building stanzas, restricted XML, and the per-stanza limits
 // (a stanza over one is skipped to its end and reported, not fatal to the stream).
 
-/// An element being built.
+/// An element being built: its tag, and where its children begin on the parser's ``PendingNodes``.
 struct Frame {
     var name: String
     var namespace: String
     var attributes: [XMLAttribute]
-    var children: [XMLNode] = []
-    var text: String = ""
+    var childStart: Int
 
-    mutating func flushText() {
-        if !text.isEmpty {
-            children.append(.text(text))
-            text = ""
-        }
-    }
-
-    consuming func finish() -> XMLElement {
-        flushText()
-        return XMLElement(name, namespace: namespace, attributes: attributes, children: children)
+    consuming func finish(children: consuming [XMLNode]) -> XMLElement {
+        XMLElement(name, namespace: namespace, attributes: attributes, children: children)
     }
 }
 
@@ -32,17 +23,28 @@ extension XMLStreamParser {
         Unmanaged<XMLStreamParser>.fromOpaque(ctx!).takeUnretainedValue()
     }
 
+    /// The parser a callback runs for, without a retain: libxml2 only calls back from within `feed`,
+    /// `freshContext` or `reset`, while the caller holds the parser.
+    @inline(__always)
+    fileprivate static func borrowing(_ ctx: UnsafeMutableRawPointer?, _ body: (XMLStreamParser) -> Void) {
+        Unmanaged<XMLStreamParser>.fromOpaque(ctx!)._withUnsafeGuaranteedRef(body)
+    }
+
     static func installHandlers(_ h: UnsafeMutablePointer<xmlSAXHandler>) {
         h.pointee.initialized = UInt32(XML_SAX2_MAGIC)
+        // The callbacks that run for every element and text run borrow the parser (which feed keeps
+        // alive) rather than retaining and releasing it each time.
         h.pointee.startElementNs = { ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, _, attributes in
-            XMLStreamParser.parser(ctx).startElement(
-                localname: localname, prefix: prefix, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
-                nbAttributes: Int(nbAttributes), attributes: attributes)
+            XMLStreamParser.borrowing(ctx) {
+                $0.startElement(
+                    localname: localname, prefix: prefix, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
+                    nbAttributes: Int(nbAttributes), attributes: attributes)
+            }
         }
-        h.pointee.endElementNs = { ctx, _, _, _ in XMLStreamParser.parser(ctx).endElement() }
-        h.pointee.characters = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
-        h.pointee.cdataBlock = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
-        h.pointee.ignorableWhitespace = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
+        h.pointee.endElementNs = { ctx, _, _, _ in XMLStreamParser.borrowing(ctx) { $0.endElement() } }
+        h.pointee.characters = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
+        h.pointee.cdataBlock = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
+        h.pointee.ignorableWhitespace = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
         // RFC 6120 §11.1: everything below is restricted XML.
         h.pointee.comment = { ctx, _ in XMLStreamParser.parser(ctx).fail(XMLStreamError(.restrictedXML, "a comment")) }
         h.pointee.processingInstruction = { ctx, _, _ in
@@ -169,16 +171,18 @@ extension XMLStreamParser {
             return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
         }
         var attrs: [XMLAttribute] = []
-        attrs.reserveCapacity(nbAttributes)
-        for i in 0..<nbAttributes {
-            let base = 5 * i
-            let attrName = interned(attributes?[base])
-            let attrURI = attributes?[base + 2].map { interned($0) }
-            let value = Self.value(attributes?[base + 3], attributes?[base + 4])
-            attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
+        if nbAttributes > 0 {
+            attrs.reserveCapacity(nbAttributes)
+            for i in 0..<nbAttributes {
+                let base = 5 * i
+                let attrName = interned(attributes?[base])
+                let attrURI = attributes?[base + 2].map { interned($0) }
+                let value = Self.value(attributes?[base + 3], attributes?[base + 4])
+                attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
+            }
         }
-        if !frames.isEmpty { frames[frames.count - 1].flushText() }
-        frames.append(Frame(name: name, namespace: ns, attributes: attrs))
+        flushText()
+        frames.append(Frame(name: name, namespace: ns, attributes: attrs, childStart: pending.count))
         depth += 1
     }
 
@@ -190,7 +194,7 @@ extension XMLStreamParser {
         kept.limit = limit
         kept.detail = detail
         skipping = kept
-        frames.removeAll(keepingCapacity: true)
+        discardBuilt()
         depth += 1
         checkSkipCeiling()
     }
@@ -278,14 +282,16 @@ extension XMLStreamParser {
             return
         }
         guard let frame = frames.popLast() else { return }
-        let element = frame.finish()
+        flushText()
+        let element = frame.finish(children: pending.take(from: frame.childStart))
         if frames.isEmpty {
             top = nil
+            pending.trim()
+            if text.capacity > Self.keptTextCapacity { text = [] }
             emit(.element(element))
             stanzaEnded()
         } else {
-            frames[frames.count - 1].flushText()
-            frames[frames.count - 1].children.append(.element(element))
+            pending.append(.element(element))
         }
     }
 
@@ -304,7 +310,21 @@ extension XMLStreamParser {
         if stanzaBytes > limits.maxStanzaBytes {
             return beginSkippingText()
         }
-        frames[frames.count - 1].text += String(decoding: buffer, as: UTF8.self)
+        text.append(contentsOf: buffer)
+    }
+
+    /// The character data read since the last tag becomes one text node of the innermost open element.
+    private func flushText() {
+        guard !text.isEmpty else { return }
+        pending.append(.text(String(decoding: text, as: UTF8.self)))
+        text.removeAll(keepingCapacity: true)
+    }
+
+    /// Drops everything built of the current stanza.
+    func discardBuilt() {
+        frames.removeAll(keepingCapacity: true)
+        pending.removeAll()
+        text = []
     }
 
     /// Text made the stanza too large: skip the rest of it (no element is being opened, so depth stays).
