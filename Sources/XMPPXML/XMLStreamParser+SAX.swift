@@ -1,4 +1,5 @@
 internal import CLibXML2
+internal import Glibc
 import XMPPCore
 
 // The SAX2 callbacks of XMLStreamParser: building stanzas, restricted XML, and the per-stanza limits
@@ -138,7 +139,6 @@ extension XMLStreamParser {
                 return fail(XMLStreamError(.badFormat, "a stream header inside the stream"))
             }
             stanzaBytes = 0
-            skipping = nil
         }
         // Names, attributes and namespace declarations all count towards the stanza's size.
         var size = name.utf8.count + 3
@@ -153,7 +153,7 @@ extension XMLStreamParser {
             size += 4
         }
         stanzaBytes += size
-        if skipping != nil {
+        if isSkipping {
             depth += 1
             checkSkipCeiling()
             return
@@ -164,11 +164,11 @@ extension XMLStreamParser {
         if nbAttributes > limits.maxAttributes || stanzaBytes > limits.maxStanzaBytes {
             // Only now, and only for the stanza's own tag, are its id, type, from and to read out for the
             // report; a stanza within the limits costs nothing for it.
-            if depth == 1 { top = Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes) }
+            let tag = depth == 1 ? Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes) : nil
             if nbAttributes > limits.maxAttributes {
-                return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes")
+                return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes", tag: tag)
             }
-            return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
+            return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes", tag: tag)
         }
         var attrs: [XMLAttribute] = []
         if nbAttributes > 0 {
@@ -177,7 +177,7 @@ extension XMLStreamParser {
                 let base = 5 * i
                 let attrName = interned(attributes?[base])
                 let attrURI = attributes?[base + 2].map { interned($0) }
-                let value = Self.value(attributes?[base + 3], attributes?[base + 4])
+                let value = attributeValue(attributes?[base + 3], attributes?[base + 4])
                 attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
             }
         }
@@ -188,12 +188,13 @@ extension XMLStreamParser {
 
     /// The current stanza crossed a limit at the element being opened: everything built of it is
     /// dropped, and from here on only its depth and size are counted until it ends.
-    private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String) {
+    private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String, tag: OversizedStanza? = nil) {
         // The stanza's own tag: just read (a limit crossed at depth 1), or the first frame built.
-        var kept = top ?? frames.first.map(Self.summary(of:)) ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
+        var kept = tag ?? frames.first.map(Self.summary(of:)) ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
         kept.limit = limit
         kept.detail = detail
         skipping = kept
+        isSkipping = true
         discardBuilt()
         depth += 1
         checkSkipCeiling()
@@ -273,10 +274,10 @@ extension XMLStreamParser {
             emit(.streamClosed)
             return
         }
-        if let skipped = skipping {
-            guard depth == 1 else { return }
+        if isSkipping {
+            guard depth == 1, let skipped = skipping else { return }
             skipping = nil
-            top = nil
+            isSkipping = false
             emit(.oversized(skipped))
             stanzaEnded(skipped: true)
             return
@@ -285,7 +286,6 @@ extension XMLStreamParser {
         flushText()
         let element = frame.finish(children: pending.take(from: frame.childStart))
         if frames.isEmpty {
-            top = nil
             pending.trim()
             if text.capacity > Self.keptTextCapacity { text = [] }
             emit(.element(element))
@@ -306,7 +306,7 @@ extension XMLStreamParser {
             return
         }
         stanzaBytes += len
-        if skipping != nil { return checkSkipCeiling() }
+        if isSkipping { return checkSkipCeiling() }
         if stanzaBytes > limits.maxStanzaBytes {
             return beginSkippingText()
         }
@@ -339,9 +339,17 @@ extension XMLStreamParser {
         let key = UnsafeRawPointer(p)
         let slot = Int(bitPattern: UInt(bitPattern: key) >> 3) & (Self.nameSlots - 1)
         if names[slot].key == key { return names[slot].name }
-        let name = String(cString: p)
+        let name = KnownNamespaces.constant(p, length: Int(xmlStrlen(p))) ?? String(cString: p)
         names[slot] = (key, name)
         return name
+    }
+
+    /// An attribute value of an element being built.
+    private func attributeValue(_ start: UnsafePointer<xmlChar>?, _ end: UnsafePointer<xmlChar>?) -> String {
+        guard let start, let end, end > start else { return "" }
+        let bytes = UnsafeBufferPointer(start: start, count: end - start)
+        if bytes.count > RepeatedValues.maxLength || memchr(start, 0x26, bytes.count) != nil { return Self.value(start, end) }
+        return repeatedValues.string(bytes)
     }
 
     private static func string(_ p: UnsafePointer<xmlChar>?) -> String {

@@ -50,8 +50,9 @@ public final class XMLStreamParser {
     @exclusivity(unchecked) var failure: XMLStreamError?
     /// Set while the current stanza is being skipped: what was kept of its tag, and the limit it crossed.
     @exclusivity(unchecked) var skipping: OversizedStanza?
-    /// The current stanza's own tag, kept until its end in case it has to be reported as oversized.
-    @exclusivity(unchecked) var top: OversizedStanza?
+    /// Whether ``skipping`` is set, for the checks on every element and text run (cheaper than
+    /// looking into the optional).
+    @exclusivity(unchecked) var isSkipping = false
     /// The stream header's prefix and namespace declarations, to prime a fresh context with.
     var streamPrefix: String?
     var streamNamespaces: [(prefix: String?, uri: String)] = []
@@ -73,6 +74,8 @@ public final class XMLStreamParser {
     /// context, so the cache is emptied with it.
     @exclusivity(unchecked) var names = [(key: UnsafeRawPointer?, name: String)](repeating: (nil, ""), count: XMLStreamParser.nameSlots)
     static let nameSlots = 512
+    /// Attribute values that recur (JIDs, node names), to hand out again rather than make anew.
+    @exclusivity(unchecked) var repeatedValues = RepeatedValues()
 
     /// Names in libxml2's dictionary past which the context is replaced between stanzas. A stream of
     /// ordinary stanzas uses a few hundred; one stanza may still add up to its size in names.
@@ -113,7 +116,7 @@ public final class XMLStreamParser {
         stanzaBytes = 0
         failure = nil
         skipping = nil
-        top = nil
+        isSkipping = false
         streamPrefix = nil
         streamNamespaces = []
         priming = false
@@ -126,7 +129,7 @@ public final class XMLStreamParser {
 
     /// Whether the stream is open and no stanza is begun (or being skipped): where a framing that
     /// carries one element per message (RFC 7395) must stand after each message.
-    public var isBetweenStanzas: Bool { depth == 1 && skipping == nil && !closed }
+    public var isBetweenStanzas: Bool { depth == 1 && !isSkipping && !closed }
 
     /// How many names libxml2's dictionary holds (for tests and the bound above).
     var dictionaryCount: Int {

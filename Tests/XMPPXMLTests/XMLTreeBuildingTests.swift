@@ -73,4 +73,31 @@ import XMPPCore
         let events = try parser.feed(header + "<message id='whole'/>")
         #expect(events.last == .element(XMLElement("message", namespace: "jabber:client", attributes: [XMLAttribute("id", "whole")])))
     }
+
+    @Test func repeatedAttributeValuesThatShareTheirEndsStayDistinct() throws {
+        // Same length, same first and last eight bytes: the same slot of the table of repeated values,
+        // told apart only by their bytes. Then an escaped one and a non-ASCII one of the same length.
+        let values = ["owner@example.A.org/phone-laptop", "owner@example.B.org/phone-laptop", "owner@example.A.org/phone-laptop",
+                      "owner@example&amp;org/phone-laptop", "owner@example.\u{E9}.org/phone-laptop", "owner@example.B.org/phone-laptop"]
+        let text = values.map { "<message from='\($0)' to='\($0)'/>" }.joined()
+        let events = try elements(text)
+        let decoded = ["owner@example.A.org/phone-laptop", "owner@example.B.org/phone-laptop", "owner@example.A.org/phone-laptop",
+                       "owner@example&org/phone-laptop", "owner@example.\u{E9}.org/phone-laptop", "owner@example.B.org/phone-laptop"]
+        #expect(events == decoded.map { .element(XMLElement("message", namespace: "jabber:client", attributes: [XMLAttribute("from", $0), XMLAttribute("to", $0)])) })
+        var table = RepeatedValues()
+        for v in ["0123456789-A-0123456789", "0123456789-B-0123456789", "0123456789-A-0123456789"] {
+            let bytes = Array(v.utf8)
+            #expect(bytes.withUnsafeBufferPointer { table.string($0) } == v)
+        }
+    }
+
+    @Test func knownNamespacesComeOutAsTheirConstants() throws {
+        let events = try elements("<iq id='1'><pubsub xmlns='http://jabber.org/protocol/pubsub'/><x xmlns='urn:example:not-a-known-one'/></iq>")
+        guard case .element(let iq)? = events.first else { Issue.record("no iq"); return }
+        #expect(iq.elements.map(\.namespace) == ["http://jabber.org/protocol/pubsub", "urn:example:not-a-known-one"])
+        let name = Array("http://jabber.org/protocol/pubsub#event".utf8) + [0]
+        #expect(name.withUnsafeBufferPointer { KnownNamespaces.constant($0.baseAddress!, length: $0.count - 1) } == "http://jabber.org/protocol/pubsub#event")
+        let other = Array("http://jabber.org/protocol/pubsub#evenT".utf8) + [0]
+        #expect(other.withUnsafeBufferPointer { KnownNamespaces.constant($0.baseAddress!, length: $0.count - 1) } == nil)
+    }
 }
