@@ -57,11 +57,18 @@ enum KnownNamespaces {
         "urn:xmpp:perch:readings:0", "urn:xmpp:perch:resumption:0",
     ]
 
+    /// Each constant with its length and first eight bytes, to rule most out without comparing.
+    private static let table: [(length: Int, head: UInt64, string: String)] = all.map { s in
+        let bytes = Array(s.utf8)
+        return (bytes.count, bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }, s)
+    }
+
     /// The constant spelled as the NUL-terminated `p` (of `length` bytes), if there is one.
     static func constant(_ p: UnsafePointer<UInt8>, length: Int) -> String? {
         guard length >= 16 else { return nil }  // shorter ones are inline Strings: nothing to share
-        for s in all where s.utf8.count == length {
-            if s.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, p, length) == 0 }) == true { return s }
+        let head = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        for entry in table where entry.length == length && entry.head == head {
+            if entry.string.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, p, length) == 0 }) == true { return entry.string }
         }
         return nil
     }

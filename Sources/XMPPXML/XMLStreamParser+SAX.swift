@@ -182,7 +182,7 @@ extension XMLStreamParser {
             }
         }
         flushText()
-        frames.append(Frame(name: name, namespace: ns, attributes: attrs, childStart: pending.count))
+        frames.append(Frame(name: name, namespace: ns, attributes: consume attrs, childStart: pending.count))
         depth += 1
     }
 
@@ -287,7 +287,6 @@ extension XMLStreamParser {
         let element = frame.finish(children: pending.take(from: frame.childStart))
         if frames.isEmpty {
             pending.trim()
-            if text.capacity > Self.keptTextCapacity { text = [] }
             emit(.element(element))
             stanzaEnded()
         } else {
@@ -310,21 +309,18 @@ extension XMLStreamParser {
         if stanzaBytes > limits.maxStanzaBytes {
             return beginSkippingText()
         }
-        text.append(contentsOf: buffer)
+        pending.appendText(buffer)
     }
 
     /// The character data read since the last tag becomes one text node of the innermost open element.
     private func flushText() {
-        guard !text.isEmpty else { return }
-        pending.append(.text(String(decoding: text, as: UTF8.self)))
-        text.removeAll(keepingCapacity: true)
+        pending.flushText()
     }
 
     /// Drops everything built of the current stanza.
     func discardBuilt() {
         frames.removeAll(keepingCapacity: true)
         pending.removeAll()
-        text = []
     }
 
     /// Text made the stanza too large: skip the rest of it (no element is being opened, so depth stays).

@@ -40,12 +40,8 @@ public final class XMLStreamParser {
     // run-time exclusivity checks on these, about a tenth of the decoding time, are left out.
     @exclusivity(unchecked) var depth = 0
     @exclusivity(unchecked) var frames: [Frame] = []
-    /// The children of the open elements (``Frame/childStart`` says whose).
+    /// The children of the open elements (``Frame/childStart`` says whose), and the text being read.
     @exclusivity(unchecked) var pending = PendingNodes()
-    /// The character data read since the last tag, in the innermost open element.
-    @exclusivity(unchecked) var text: [UInt8] = []
-    /// What ``text`` keeps between stanzas; a longer text run gives the rest back at the stanza's end.
-    static let keptTextCapacity = 4096
     @exclusivity(unchecked) var stanzaBytes = 0
     @exclusivity(unchecked) var failure: XMLStreamError?
     /// Set while the current stanza is being skipped: what was kept of its tag, and the limit it crossed.
