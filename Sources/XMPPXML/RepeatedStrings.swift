@@ -15,10 +15,14 @@ struct RepeatedValues {
     static let maxLength = 64
     private var entries = [String](repeating: "", count: RepeatedValues.slots)
 
-    /// The String of `bytes` (valid UTF-8: libxml2 has checked it), from the table when it is there.
-    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    /// The String of `bytes` (valid UTF-8: libxml2 has checked it), from the table when it is there;
+    /// nil when they hold an `&`, which the caller has to unescape (a value in the table never holds
+    /// one, so a match needs no check).
+    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         let n = bytes.count
-        guard n >= Self.minLength, n <= Self.maxLength, let p = bytes.baseAddress else { return String(decoding: bytes, as: UTF8.self) }
+        guard n >= Self.minLength, n <= Self.maxLength, let p = bytes.baseAddress else {
+            return bytes.contains(UInt8(ascii: "&")) ? nil : String(decoding: bytes, as: UTF8.self)
+        }
         // The first and last eight bytes and the length pick the slot; the bytes decide the match.
         let first = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
         let last = UnsafeRawPointer(p + n - 8).loadUnaligned(as: UInt64.self)
@@ -28,6 +32,7 @@ struct RepeatedValues {
         if held.utf8.count == n, held.utf8.withContiguousStorageIfAvailable({ memcmp($0.baseAddress!, p, n) == 0 }) == true {
             return held
         }
+        if memchr(p, 0x26, n) != nil { return nil }
         let made = String(decoding: bytes, as: UTF8.self)
         entries[slot] = made
         return made

@@ -344,8 +344,8 @@ extension XMLStreamParser {
     private func attributeValue(_ start: UnsafePointer<xmlChar>?, _ end: UnsafePointer<xmlChar>?) -> String {
         guard let start, let end, end > start else { return "" }
         let bytes = UnsafeBufferPointer(start: start, count: end - start)
-        if bytes.count > RepeatedValues.maxLength || memchr(start, 0x26, bytes.count) != nil { return Self.value(start, end) }
-        return repeatedValues.string(bytes)
+        if bytes.count > RepeatedValues.maxLength { return Self.value(start, end) }
+        return repeatedValues.string(bytes) ?? Self.value(start, end)
     }
 
     private static func string(_ p: UnsafePointer<xmlChar>?) -> String {

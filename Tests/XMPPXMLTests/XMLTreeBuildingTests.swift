@@ -89,6 +89,9 @@ import XMPPCore
             let bytes = Array(v.utf8)
             #expect(bytes.withUnsafeBufferPointer { table.string($0) } == v)
         }
+        // Escaped values are left to the caller, short or long.
+        #expect(Array("a&#38;b".utf8).withUnsafeBufferPointer { table.string($0) } == nil)
+        #expect(Array("0123456789&#38;0123456789".utf8).withUnsafeBufferPointer { table.string($0) } == nil)
     }
 
     @Test func knownNamespacesComeOutAsTheirConstants() throws {
