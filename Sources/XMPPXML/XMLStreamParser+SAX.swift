@@ -1,5 +1,4 @@
 internal import CLibXML2
-internal import Glibc
 import XMPPCore
 
 // The SAX2 callbacks of XMLStreamParser: building stanzas, restricted XML, and the per-stanza limits
