@@ -14,15 +14,18 @@ struct PendingNodes: ~Copyable {
     private var textCapacity: Int
     private var textCount = 0
 
-    /// What the stack keeps between stanzas; a stanza with more nodes gives the rest back at its end.
+    /// What the stack starts with (a parser made for one stored element needs little), and what it
+    /// keeps between stanzas: a stanza with more nodes gives the rest back at its end.
+    static let initialCapacity = 16
     static let keptCapacity = 64
     /// The same for the text run, in bytes.
+    static let initialTextCapacity = 256
     static let keptTextCapacity = 4096
 
     init() {
-        capacity = Self.keptCapacity
+        capacity = Self.initialCapacity
         base = .allocate(capacity: capacity)
-        textCapacity = Self.keptTextCapacity
+        textCapacity = Self.initialTextCapacity
         text = .allocate(capacity: textCapacity)
     }
 
@@ -87,12 +90,12 @@ struct PendingNodes: ~Copyable {
         guard count == 0, textCount == 0 else { return }
         if capacity > Self.keptCapacity {
             base.deallocate()
-            capacity = Self.keptCapacity
+            capacity = Self.initialCapacity
             base = .allocate(capacity: capacity)
         }
         if textCapacity > Self.keptTextCapacity {
             text.deallocate()
-            textCapacity = Self.keptTextCapacity
+            textCapacity = Self.initialTextCapacity
             text = .allocate(capacity: textCapacity)
         }
     }
