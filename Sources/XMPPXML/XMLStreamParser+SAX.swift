@@ -4,24 +4,15 @@ import XMPPCore
 // The SAX2 callbacks of XMLStreamParser: building stanzas, restricted XML, and the per-stanza limits
 // (a stanza over one is skipped to its end and reported, not fatal to the stream).
 
-/// An element being built.
+/// An element being built: its tag, and where its children begin on the parser's ``PendingNodes``.
 struct Frame {
     var name: String
     var namespace: String
     var attributes: [XMLAttribute]
-    var children: [XMLNode] = []
-    var text: String = ""
+    var childStart: Int
 
-    mutating func flushText() {
-        if !text.isEmpty {
-            children.append(.text(text))
-            text = ""
-        }
-    }
-
-    consuming func finish() -> XMLElement {
-        flushText()
-        return XMLElement(name, namespace: namespace, attributes: attributes, children: children)
+    consuming func finish(children: consuming [XMLNode]) -> XMLElement {
+        XMLElement(name, namespace: namespace, attributes: attributes, children: children)
     }
 }
 
@@ -32,17 +23,28 @@ extension XMLStreamParser {
         Unmanaged<XMLStreamParser>.fromOpaque(ctx!).takeUnretainedValue()
     }
 
+    /// The parser a callback runs for, without a retain: libxml2 only calls back from within `feed`,
+    /// `freshContext` or `reset`, while the caller holds the parser.
+    @inline(__always)
+    fileprivate static func borrowing(_ ctx: UnsafeMutableRawPointer?, _ body: (XMLStreamParser) -> Void) {
+        Unmanaged<XMLStreamParser>.fromOpaque(ctx!)._withUnsafeGuaranteedRef(body)
+    }
+
     static func installHandlers(_ h: UnsafeMutablePointer<xmlSAXHandler>) {
         h.pointee.initialized = UInt32(XML_SAX2_MAGIC)
+        // The callbacks that run for every element and text run borrow the parser (which feed keeps
+        // alive) rather than retaining and releasing it each time.
         h.pointee.startElementNs = { ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, _, attributes in
-            XMLStreamParser.parser(ctx).startElement(
-                localname: localname, prefix: prefix, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
-                nbAttributes: Int(nbAttributes), attributes: attributes)
+            XMLStreamParser.borrowing(ctx) {
+                $0.startElement(
+                    localname: localname, prefix: prefix, uri: uri, nbNamespaces: Int(nbNamespaces), namespaces: namespaces,
+                    nbAttributes: Int(nbAttributes), attributes: attributes)
+            }
         }
-        h.pointee.endElementNs = { ctx, _, _, _ in XMLStreamParser.parser(ctx).endElement() }
-        h.pointee.characters = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
-        h.pointee.cdataBlock = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
-        h.pointee.ignorableWhitespace = { ctx, chars, len in XMLStreamParser.parser(ctx).characters(chars, Int(len)) }
+        h.pointee.endElementNs = { ctx, _, _, _ in XMLStreamParser.borrowing(ctx) { $0.endElement() } }
+        h.pointee.characters = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
+        h.pointee.cdataBlock = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
+        h.pointee.ignorableWhitespace = { ctx, chars, len in XMLStreamParser.borrowing(ctx) { $0.characters(chars, Int(len)) } }
         // RFC 6120 §11.1: everything below is restricted XML.
         h.pointee.comment = { ctx, _ in XMLStreamParser.parser(ctx).fail(XMLStreamError(.restrictedXML, "a comment")) }
         h.pointee.processingInstruction = { ctx, _, _ in
@@ -136,7 +138,6 @@ extension XMLStreamParser {
                 return fail(XMLStreamError(.badFormat, "a stream header inside the stream"))
             }
             stanzaBytes = 0
-            skipping = nil
         }
         // Names, attributes and namespace declarations all count towards the stanza's size.
         var size = name.utf8.count + 3
@@ -151,7 +152,7 @@ extension XMLStreamParser {
             size += 4
         }
         stanzaBytes += size
-        if skipping != nil {
+        if isSkipping {
             depth += 1
             checkSkipCeiling()
             return
@@ -162,35 +163,38 @@ extension XMLStreamParser {
         if nbAttributes > limits.maxAttributes || stanzaBytes > limits.maxStanzaBytes {
             // Only now, and only for the stanza's own tag, are its id, type, from and to read out for the
             // report; a stanza within the limits costs nothing for it.
-            if depth == 1 { top = Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes) }
+            let tag = depth == 1 ? Self.summary(name: name, namespace: ns, nbAttributes: nbAttributes, attributes: attributes) : nil
             if nbAttributes > limits.maxAttributes {
-                return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes")
+                return beginSkipping(.attributes, "an element with more than \(limits.maxAttributes) attributes", tag: tag)
             }
-            return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes")
+            return beginSkipping(.size, "a stanza larger than \(limits.maxStanzaBytes) bytes", tag: tag)
         }
         var attrs: [XMLAttribute] = []
-        attrs.reserveCapacity(nbAttributes)
-        for i in 0..<nbAttributes {
-            let base = 5 * i
-            let attrName = interned(attributes?[base])
-            let attrURI = attributes?[base + 2].map { interned($0) }
-            let value = Self.value(attributes?[base + 3], attributes?[base + 4])
-            attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
+        if nbAttributes > 0 {
+            attrs.reserveCapacity(nbAttributes)
+            for i in 0..<nbAttributes {
+                let base = 5 * i
+                let attrName = interned(attributes?[base])
+                let attrURI = attributes?[base + 2].map { interned($0) }
+                let value = attributeValue(attributes?[base + 3], attributes?[base + 4])
+                attrs.append(XMLAttribute(attrName, value, namespace: attrURI))
+            }
         }
-        if !frames.isEmpty { frames[frames.count - 1].flushText() }
-        frames.append(Frame(name: name, namespace: ns, attributes: attrs))
+        flushText()
+        frames.append(Frame(name: name, namespace: ns, attributes: consume attrs, childStart: pending.count))
         depth += 1
     }
 
     /// The current stanza crossed a limit at the element being opened: everything built of it is
     /// dropped, and from here on only its depth and size are counted until it ends.
-    private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String) {
+    private func beginSkipping(_ limit: OversizedStanza.Limit, _ detail: String, tag: OversizedStanza? = nil) {
         // The stanza's own tag: just read (a limit crossed at depth 1), or the first frame built.
-        var kept = top ?? frames.first.map(Self.summary(of:)) ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
+        var kept = tag ?? frames.first.map(Self.summary(of:)) ?? OversizedStanza(name: "", namespace: "", limit: limit, detail: detail)
         kept.limit = limit
         kept.detail = detail
         skipping = kept
-        frames.removeAll(keepingCapacity: true)
+        isSkipping = true
+        discardBuilt()
         depth += 1
         checkSkipCeiling()
     }
@@ -269,23 +273,23 @@ extension XMLStreamParser {
             emit(.streamClosed)
             return
         }
-        if let skipped = skipping {
-            guard depth == 1 else { return }
+        if isSkipping {
+            guard depth == 1, let skipped = skipping else { return }
             skipping = nil
-            top = nil
+            isSkipping = false
             emit(.oversized(skipped))
             stanzaEnded(skipped: true)
             return
         }
         guard let frame = frames.popLast() else { return }
-        let element = frame.finish()
+        flushText()
+        let element = frame.finish(children: pending.take(from: frame.childStart))
         if frames.isEmpty {
-            top = nil
+            pending.trim()
             emit(.element(element))
             stanzaEnded()
         } else {
-            frames[frames.count - 1].flushText()
-            frames[frames.count - 1].children.append(.element(element))
+            pending.append(.element(element))
         }
     }
 
@@ -300,11 +304,22 @@ extension XMLStreamParser {
             return
         }
         stanzaBytes += len
-        if skipping != nil { return checkSkipCeiling() }
+        if isSkipping { return checkSkipCeiling() }
         if stanzaBytes > limits.maxStanzaBytes {
             return beginSkippingText()
         }
-        frames[frames.count - 1].text += String(decoding: buffer, as: UTF8.self)
+        pending.appendText(buffer)
+    }
+
+    /// The character data read since the last tag becomes one text node of the innermost open element.
+    private func flushText() {
+        pending.flushText()
+    }
+
+    /// Drops everything built of the current stanza.
+    func discardBuilt() {
+        frames.removeAll(keepingCapacity: true)
+        pending.removeAll()
     }
 
     /// Text made the stanza too large: skip the rest of it (no element is being opened, so depth stays).
@@ -319,9 +334,17 @@ extension XMLStreamParser {
         let key = UnsafeRawPointer(p)
         let slot = Int(bitPattern: UInt(bitPattern: key) >> 3) & (Self.nameSlots - 1)
         if names[slot].key == key { return names[slot].name }
-        let name = String(cString: p)
+        let name = KnownNamespaces.constant(p, length: Int(xmlStrlen(p))) ?? String(cString: p)
         names[slot] = (key, name)
         return name
+    }
+
+    /// An attribute value of an element being built.
+    private func attributeValue(_ start: UnsafePointer<xmlChar>?, _ end: UnsafePointer<xmlChar>?) -> String {
+        guard let start, let end, end > start else { return "" }
+        let bytes = UnsafeBufferPointer(start: start, count: end - start)
+        if bytes.count > RepeatedValues.maxLength { return Self.value(start, end) }
+        return repeatedValues.string(bytes) ?? Self.value(start, end)
     }
 
     private static func string(_ p: UnsafePointer<xmlChar>?) -> String {

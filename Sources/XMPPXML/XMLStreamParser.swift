@@ -40,12 +40,15 @@ public final class XMLStreamParser {
     // run-time exclusivity checks on these, about a tenth of the decoding time, are left out.
     @exclusivity(unchecked) var depth = 0
     @exclusivity(unchecked) var frames: [Frame] = []
+    /// The children of the open elements (``Frame/childStart`` says whose), and the text being read.
+    @exclusivity(unchecked) var pending = PendingNodes()
     @exclusivity(unchecked) var stanzaBytes = 0
     @exclusivity(unchecked) var failure: XMLStreamError?
     /// Set while the current stanza is being skipped: what was kept of its tag, and the limit it crossed.
     @exclusivity(unchecked) var skipping: OversizedStanza?
-    /// The current stanza's own tag, kept until its end in case it has to be reported as oversized.
-    @exclusivity(unchecked) var top: OversizedStanza?
+    /// Whether ``skipping`` is set, for the checks on every element and text run (cheaper than
+    /// looking into the optional).
+    @exclusivity(unchecked) var isSkipping = false
     /// The stream header's prefix and namespace declarations, to prime a fresh context with.
     var streamPrefix: String?
     var streamNamespaces: [(prefix: String?, uri: String)] = []
@@ -67,6 +70,8 @@ public final class XMLStreamParser {
     /// context, so the cache is emptied with it.
     @exclusivity(unchecked) var names = [(key: UnsafeRawPointer?, name: String)](repeating: (nil, ""), count: XMLStreamParser.nameSlots)
     static let nameSlots = 512
+    /// Attribute values that recur (JIDs, node names), to hand out again rather than make anew.
+    @exclusivity(unchecked) var repeatedValues = RepeatedValues()
 
     /// Names in libxml2's dictionary past which the context is replaced between stanzas. A stream of
     /// ordinary stanzas uses a few hundred; one stanza may still add up to its size in names.
@@ -103,11 +108,11 @@ public final class XMLStreamParser {
         context = nil
         for i in names.indices { names[i] = (nil, "") }
         depth = 0
-        frames.removeAll(keepingCapacity: true)
+        discardBuilt()
         stanzaBytes = 0
         failure = nil
         skipping = nil
-        top = nil
+        isSkipping = false
         streamPrefix = nil
         streamNamespaces = []
         priming = false
@@ -120,7 +125,7 @@ public final class XMLStreamParser {
 
     /// Whether the stream is open and no stanza is begun (or being skipped): where a framing that
     /// carries one element per message (RFC 7395) must stand after each message.
-    public var isBetweenStanzas: Bool { depth == 1 && skipping == nil && !closed }
+    public var isBetweenStanzas: Bool { depth == 1 && !isSkipping && !closed }
 
     /// How many names libxml2's dictionary holds (for tests and the bound above).
     var dictionaryCount: Int {
