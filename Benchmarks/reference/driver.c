@@ -6,7 +6,12 @@
  *
  * usage: driver JID PASSWORD HOST PORT CAFILE TARGET MODE N [WINDOW]
  *   chat N WINDOW  send N chat messages ("pump on" / "pump off" in turn), WINDOW unanswered at most;
- *                  prints "chat answered=N errors=E stray=0 seconds=S rate=R"
+ *                  prints "chat answered=N errors=E stray=X seconds=S rate=R"
+ *   answer N WINDOW  the same with "help" in every message: a command that only answers (an echo
+ *                  bot echoes it); prints "answer answered=N ..." as chat does
+ * Each chat message carries a thread of its own (<thread>tN</thread>), which every bot copies into its
+ * answer: an answer is matched to its request by it, and one with no thread, a thread never sent or
+ * one already answered counts as stray (a second answer to one request is a protocol error).
  *   iq N           send N XEP-0325 control sets one after the other;
  *                  prints "iq answered=N errors=E stray=X p50_us=P p99_us=Q", where X counts answers
  *                  to no outstanding request (a second answer to one request is a protocol error)
@@ -20,7 +25,7 @@
 #include <unistd.h>
 #include <strophe.h>
 
-enum mode { CHAT, IQ, PING };
+enum mode { CHAT, ANSWER, IQ, PING };
 
 static struct {
     xmpp_ctx_t *ctx;
@@ -33,6 +38,7 @@ static struct {
     char waiting_for[64];
     double started, finished, last_sent;
     double *rtt;
+    char *pending; /* chat: 1 while message N is unanswered */
     int done, failed;
 } run;
 
@@ -50,12 +56,29 @@ static int from_target(xmpp_stanza_t *stanza)
         && (from[run.target_bare_len] == '\0' || from[run.target_bare_len] == '/');
 }
 
+/* <thread>TEXT</thread> in STANZA (libstrophe has a body setter, not a thread one). */
+static void add_thread(xmpp_stanza_t *stanza, const char *text)
+{
+    xmpp_stanza_t *thread = xmpp_stanza_new(run.ctx);
+    xmpp_stanza_set_name(thread, "thread");
+    xmpp_stanza_t *value = xmpp_stanza_new(run.ctx);
+    xmpp_stanza_set_text(value, text);
+    xmpp_stanza_add_child(thread, value);
+    xmpp_stanza_release(value);
+    xmpp_stanza_add_child(stanza, thread);
+    xmpp_stanza_release(thread);
+}
+
 static void send_chat(xmpp_conn_t *conn)
 {
     char id[32];
     snprintf(id, sizeof id, "c%d-%ld", (int)getpid(), run.sent);
     xmpp_stanza_t *msg = xmpp_message_new(run.ctx, "chat", run.target, id);
-    xmpp_message_set_body(msg, run.sent % 2 == 0 ? "pump on" : "pump off");
+    xmpp_message_set_body(msg, run.mode == ANSWER ? "help" : run.sent % 2 == 0 ? "pump on" : "pump off");
+    char thread[32];
+    snprintf(thread, sizeof thread, "t%ld", run.sent);
+    add_thread(msg, thread);
+    run.pending[run.sent] = 1;
     xmpp_send(conn, msg);
     xmpp_stanza_release(msg);
     run.sent++;
@@ -100,7 +123,7 @@ static void start_timing(xmpp_conn_t *conn)
 {
     run.sent = 0;
     run.started = now();
-    if (run.mode == CHAT) {
+    if (run.mode == CHAT || run.mode == ANSWER) {
         while (run.sent < run.total && run.sent < run.window) send_chat(conn);
     } else {
         send_iq(conn, run.mode == PING);
@@ -118,10 +141,29 @@ static void report(const char *what, xmpp_stanza_t *stanza)
     }
 }
 
+/* The request an answer belongs to, by its thread; -1 when it names none that is unanswered. */
+static long answered_request(xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t *child = xmpp_stanza_get_child_by_name(stanza, "thread");
+    char *thread = child ? xmpp_stanza_get_text(child) : NULL;
+    if (thread == NULL) return -1;
+    char *end;
+    long n = thread[0] == 't' ? strtol(thread + 1, &end, 10) : -1;
+    int valid = n >= 0 && n < run.sent && thread[1] != '\0' && *end == '\0' && run.pending[n];
+    xmpp_free(run.ctx, thread);
+    if (!valid) return -1;
+    run.pending[n] = 0;
+    return n;
+}
+
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
 {
     (void)userdata;
-    if (run.mode != CHAT || run.warmup_left > 0 || run.done || !from_target(stanza)) return 1;
+    if ((run.mode != CHAT && run.mode != ANSWER) || run.warmup_left > 0 || run.done || !from_target(stanza)) return 1;
+    if (answered_request(stanza) < 0) {
+        if (run.stray++ == 0) report("answer to no outstanding request", stanza);
+        return 1;
+    }
     const char *type = xmpp_stanza_get_type(stanza);
     if (type != NULL && strcmp(type, "error") == 0 && run.errors++ == 0) report("error answer", stanza);
     run.answered++;
@@ -154,7 +196,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
         }
         return 1;
     }
-    if (run.mode == CHAT) return 1;
+    if (run.mode == CHAT || run.mode == ANSWER) return 1;
     run.rtt[run.answered++] = now() - run.last_sent;
     if (strcmp(type, "error") == 0 && run.errors++ == 0) report("error answer", stanza);
     if (run.answered == run.total) finish(conn);
@@ -192,18 +234,20 @@ static int by_value(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 9) {
-        fprintf(stderr, "usage: %s JID PASSWORD HOST PORT CAFILE TARGET chat|iq|ping N [WINDOW]\n", argv[0]);
+        fprintf(stderr, "usage: %s JID PASSWORD HOST PORT CAFILE TARGET chat|answer|iq|ping N [WINDOW]\n", argv[0]);
         return 2;
     }
     run.target = argv[6];
     const char *slash = strchr(run.target, '/');
     run.target_bare_len = slash ? (size_t)(slash - run.target) : strlen(run.target);
-    run.mode = strcmp(argv[7], "chat") == 0 ? CHAT : strcmp(argv[7], "iq") == 0 ? IQ : PING;
+    run.mode = strcmp(argv[7], "chat") == 0 ? CHAT : strcmp(argv[7], "answer") == 0 ? ANSWER
+        : strcmp(argv[7], "iq") == 0 ? IQ : PING;
     run.total = atol(argv[8]);
     run.window = argc > 9 ? atol(argv[9]) : 1;
     run.warmup_left = 20;
     if (run.total <= 0 || run.window <= 0) return 2;
     run.rtt = calloc((size_t)run.total, sizeof(double));
+    run.pending = calloc((size_t)run.total, 1);
 
     xmpp_initialize();
     run.ctx = xmpp_ctx_new(NULL, NULL);
@@ -225,8 +269,8 @@ int main(int argc, char **argv)
     if (run.failed || !run.done) return 1;
 
     double seconds = run.finished - run.started;
-    if (run.mode == CHAT) {
-        printf("chat answered=%ld errors=%ld stray=%ld seconds=%.4f rate=%.1f\n", run.answered, run.errors, run.stray, seconds,
+    if (run.mode == CHAT || run.mode == ANSWER) {
+        printf("%s answered=%ld errors=%ld stray=%ld seconds=%.4f rate=%.1f\n", run.mode == CHAT ? "chat" : "answer", run.answered, run.errors, run.stray, seconds,
                (double)run.answered / seconds);
     } else {
         qsort(run.rtt, (size_t)run.answered, sizeof(double), by_value);

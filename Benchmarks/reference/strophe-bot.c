@@ -1,7 +1,7 @@
 /*
  * The reference bot on libstrophe, for Benchmarks/compare: it does the job Perch is compared on and
  * nothing else. It logs in with STARTTLS (required) and SCRAM, sends initial presence, echoes every
- * chat message back to its sender, answers XEP-0199 pings and acknowledges XEP-0325 control sets
+ * chat message back to its sender (with the message's thread, as a client's reply carries it), answers XEP-0199 pings and acknowledges XEP-0325 control sets
  * (urn:xmpp:iot:control) with an empty result. Any other iq get or set gets service-unavailable.
  * Idle, it sends a whitespace keepalive once a minute and otherwise sleeps in the event loop.
  *
@@ -27,6 +27,12 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *userdata)
     if (body == NULL) return 1;
     xmpp_stanza_t *reply = xmpp_message_new(ctx, type ? type : "chat", xmpp_stanza_get_from(stanza), NULL);
     xmpp_message_set_body(reply, body);
+    xmpp_stanza_t *thread = xmpp_stanza_get_child_by_name(stanza, "thread");
+    if (thread != NULL) {
+        xmpp_stanza_t *copy = xmpp_stanza_copy(thread);
+        xmpp_stanza_add_child(reply, copy);
+        xmpp_stanza_release(copy);
+    }
     xmpp_send(conn, reply);
     xmpp_stanza_release(reply);
     xmpp_free(ctx, body);

@@ -2,6 +2,11 @@
 extension StringProtocol {
     /// Without leading and trailing whitespace (spaces, tabs, newlines).
     public func trimmingWhitespace() -> String {
+        // Most text has nothing to trim: an ASCII letter or sign at both ends answers that without
+        // walking the scalars.
+        if let first = utf8.first, let last = utf8.reversed().first, first > 0x20, first < 0x7F, last > 0x20, last < 0x7F {
+            return String(self)
+        }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !isWhitespaceScalar($0) }),
             let last = scalars.lastIndex(where: { !isWhitespaceScalar($0) })

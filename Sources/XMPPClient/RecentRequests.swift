@@ -145,33 +145,33 @@ public struct RecentRequests: Sendable {
     }
 
     private mutating func dropOldest(of sender: String) {
-        guard var q = senders[sender] else { return }
+        // Taken out of the dictionary while it changes: a copy beside the dictionary's would make the
+        // change copy the sender's whole queue, on every request once the sender is at its share.
+        guard var q = senders.removeValue(forKey: sender) else { return }
+        var oldest: String?
         while q.head < q.keys.count {
             let (key, serial) = q.keys[q.head]
             q.head += 1
             if entries[key]?.serial == serial {
-                senders[sender] = q
-                remove(key)
-                return
+                oldest = key
+                break
             }
         }
-        senders[sender] = q
+        senders[sender] = consume q
+        if let oldest { remove(oldest) }
     }
 
     /// Forgets an entry; its places in `order` and its sender's queue are skipped later.
     private mutating func remove(_ key: String) {
-        guard let e = entries.removeValue(forKey: key), var q = senders[e.sender] else { return }
+        guard let e = entries.removeValue(forKey: key), var q = senders.removeValue(forKey: e.sender) else { return }
         q.count -= 1
-        if q.count == 0 {
-            senders[e.sender] = nil
-            return
-        }
+        if q.count == 0 { return }
         // Drop gone places at the front, and compact now and then.
         while q.head < q.keys.count, entries[q.keys[q.head].key]?.serial != q.keys[q.head].serial { q.head += 1 }
         if q.head > 16, q.head * 2 > q.keys.count {
             q.keys.removeFirst(q.head)
             q.head = 0
         }
-        senders[e.sender] = q
+        senders[e.sender] = consume q
     }
 }

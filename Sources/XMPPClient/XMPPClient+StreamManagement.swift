@@ -109,11 +109,12 @@ extension XMPPClient {
     /// keepalive ping) neither starts the ack timer nor a save: an idle session stays one wake-up a
     /// minute, and the ping waits for the next acknowledgement.
     func countSent(_ stanza: XMLElement, quiet: Bool = false) {
-        guard streamMgmt.active, StreamManagement.counts(stanza), var state = streamMgmt.state else { return }
-        let due = state.didSend(stanza)
-        streamMgmt.state = state
-        if state.unacknowledged.count > StreamManagement.maxUnacknowledged, let connection {
-            logger.warning("the server has not acknowledged \(state.unacknowledged.count) stanzas; the connection is stuck")
+        guard streamMgmt.active, StreamManagement.counts(stanza), streamMgmt.state != nil else { return }
+        // In place: a copy of the state would copy the array of unacknowledged stanzas on every send.
+        let due = streamMgmt.state!.didSend(stanza)
+        let unacknowledged = streamMgmt.state!.unacknowledged.count
+        if unacknowledged > StreamManagement.maxUnacknowledged, let connection {
+            logger.warning("the server has not acknowledged \(unacknowledged) stanzas; the connection is stuck")
             connection.abort()
             ended(connection, connection.candidate, .timeout("the server stopped acknowledging stanzas"))
             return
@@ -138,11 +139,10 @@ extension XMPPClient {
     }
 
     private func requestAck() {
-        guard streamMgmt.active, var state = streamMgmt.state, state.sentSinceRequest > 0, let connection else { return }
+        guard streamMgmt.active, let connection, streamMgmt.state.map({ $0.sentSinceRequest > 0 }) == true else { return }
         streamMgmt.ackTimer?.cancel()
         streamMgmt.ackTimer = nil
-        connection.send(state.request())
-        streamMgmt.state = state
+        connection.send(streamMgmt.state!.request())
         // The server answers an <r/> itself, at once: an unanswered one is a sign the connection died.
         keepalive.acksAwaited += 1
         settleLiveness()
@@ -152,9 +152,8 @@ extension XMPPClient {
     /// the batch for a save before any of it is handled, so a restart never makes the server deliver
     /// them twice.
     func countReceived(_ stanza: XMLElement) {
-        guard streamMgmt.active, var state = streamMgmt.state else { return }
-        state.didReceive()
-        streamMgmt.state = state
+        guard streamMgmt.active, streamMgmt.state != nil else { return }
+        streamMgmt.state!.didReceive()
         // Other stanzas (iq results and gets such as pings, presence) are saved with the next save:
         // if a restart comes first, the server only sends them again, and answering them twice is
         // harmless.
@@ -189,22 +188,22 @@ extension XMPPClient {
 
     /// `<r/>` and `<a/>` from the server.
     func receivedStreamManagement(_ element: XMLElement) {
-        guard streamMgmt.active, var state = streamMgmt.state, let connection else { return }
+        guard streamMgmt.active, streamMgmt.state != nil, let connection else { return }
         switch element.name {
         case "r":
-            connection.send(state.answer)
+            connection.send(streamMgmt.state!.answer)
         case "a":
             guard let h = StreamManagement.handledCount(element) else { return }
             // h is cumulative: one <a/> answers every <r/> before it.
             keepalive.acksAwaited = 0
             do throws(StreamManagement.AckError) {
-                try state.acknowledge(h)
-                streamMgmt.state = state
+                // In place, as in countSent: no copy of the unacknowledged stanzas.
+                try streamMgmt.state!.acknowledge(h)
                 saveResumptionSoon()
             } catch {
                 logger.warning("\(error); ending the stream")
                 var e = StreamError(.undefinedCondition)
-                e.text = "h=\(h) is more than the \(state.sent) stanzas sent"
+                e.text = "h=\(h) is more than the \(streamMgmt.state!.sent) stanzas sent"
                 connection.send(e.element)
                 connection.abort()
                 ended(connection, connection.candidate, .timeout("the server's acknowledgements do not add up"))

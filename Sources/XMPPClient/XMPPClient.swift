@@ -1,6 +1,7 @@
 public import PerchIO
 public import PerchLog
 import PerchTLS
+import PerchCrypto
 public import XMPPAddress
 public import XMPPCore
 import PerchHTTP
@@ -77,6 +78,7 @@ public final class XMPPClient {
     var keepalive = KeepaliveState()
     /// Our iq requests and the repeat check of iq sets (XMPPClient+Session.swift).
     var iqs = IQTracking()
+    var randomIDs = RandomIDs()
     /// XEP-0198 (XMPPClient+StreamManagement.swift).
     var streamMgmt = StreamManagementState()
     /// The account's domain as DNS and TLS name it (IDNA ToASCII; an ASCII domain unchanged).
@@ -225,17 +227,23 @@ public final class XMPPClient {
     /// A fresh stanza id.
     public func makeID(_ prefix: String = "p") -> String {
         iqs.nextID += 1
-        return "\(prefix)\(iqs.nextID)-\(SecureRandomID.short())"
+        return "\(prefix)\(iqs.nextID)-\(String(randomIDs.next(), radix: 36))"
     }
 }
 
 @available(*, unavailable)
 extension XMPPClient: Sendable {}
 
-/// Short random suffixes for stanza ids, so ids are not guessable across restarts.
-enum SecureRandomID {
-    static func short() -> String {
-        var g = SystemRandomNumberGenerator()
-        return String(UInt32.random(in: 0...UInt32.max, using: &g), radix: 36)
+/// Random suffixes for stanza ids, so ids are not guessable across restarts: drawn from the kernel
+/// (getrandom) a block at a time, not one system call per stanza sent.
+struct RandomIDs {
+    private var block: [UInt32] = []
+
+    mutating func next() -> UInt32 {
+        if block.isEmpty {
+            let bytes = SecureRandom.bytes(256)
+            block = bytes.withUnsafeBytes { raw in (0..<raw.count / 4).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self) } }
+        }
+        return block.removeLast()
     }
 }

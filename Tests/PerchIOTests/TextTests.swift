@@ -10,6 +10,8 @@ import Testing
         ("   ", ""),
         ("", ""),
         ("ünïcödé", "ünïcödé"),
+        ("pump on\u{2003}", "pump on"),
+        ("x", "x"),
     ])
     func trimmingWhitespace(_ input: String, _ expected: String) {
         #expect(input.trimmingWhitespace() == expected)

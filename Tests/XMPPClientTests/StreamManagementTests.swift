@@ -189,6 +189,24 @@ private let smFeatures = "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sm xm
         }
     }
 
+    /// A burst of commands saves the state once per read with most of the same replies unacknowledged:
+    /// each reply is serialized once, however many saves it is in and however the acks slide.
+    @Test func aBurstSerializesEachStanzaOnce() throws {
+        let dir = try makeTemporaryDirectory("perch-sm")
+        defer { _ = system("rm -rf '\(dir)'") }
+        let store = ResumptionStore(path: "\(dir)/session.xml")
+        let jid = try JID("perch@perch.test/board")
+        var sm = StreamManagement(resumptionID: "s1")
+        for n in 1...300 {
+            _ = sm.didSend(message(n))
+            // 64 in flight; the server acknowledges 8 at a time.
+            if sm.unacknowledged.count == 64 { try sm.acknowledge(sm.acknowledged + 8) }
+            try store.save(.init(state: sm, jid: jid, savedAt: 1))
+        }
+        #expect(store.serializations == 300)
+        #expect(try #require(try store.load()).state.unacknowledged == sm.unacknowledged)
+    }
+
     @Test func aDamagedFileIsAnErrorNotACrash() throws {
         let dir = try makeTemporaryDirectory("perch-sm")
         let store = ResumptionStore(path: "\(dir)/session.xml")

@@ -28,10 +28,17 @@ public final class ResumptionStore {
     static let ns = "urn:xmpp:perch:resumption:0"
     public let path: String
     private let file: InPlaceFile
-    /// Each unacknowledged stanza serialized once, by its number on the session: a burst of commands
-    /// saves the state many times with mostly the same stanzas in it.
-    private var serialized: [UInt32: (name: String, id: String?, text: String)] = [:]
+    /// Each unacknowledged stanza serialized once, oldest first, the first one being stanza number
+    /// `firstSerialized` of `serializedSession`: a burst of commands saves the state many times with
+    /// mostly the same stanzas in it. Entries the server acknowledged are dropped from the front, so
+    /// every stanza is serialized once however often the state is saved.
+    private var serialized: [(name: String, id: String?, bytes: [UInt8])] = []
+    private var firstSerialized: UInt32 = 0
     private var serializedSession: String?
+    /// How many stanzas were serialized for saving, over the store's life (for the tests).
+    private(set) var serializations = 0
+    /// The file's bytes, kept between saves so that each save writes into capacity it already has.
+    private var buffer: [UInt8] = []
 
     public init(path: String) {
         self.path = path
@@ -48,22 +55,38 @@ public final class ResumptionStore {
         head.attributes.removeAll { $0.value.isEmpty }
         var text = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
         head.write(into: &text, parentNamespace: XMPPNamespace.client)
-        if s.resumptionID != serializedSession || serialized.count > 2 * s.unacknowledged.count + 64 {
-            serialized = [:]
+        // The cached stanzas from number acknowledged + 1 on; anything else (another session, numbers
+        // that went back after a failed resumption) starts afresh.
+        let first = s.acknowledged &+ 1
+        let skip = Int(truncatingIfNeeded: first &- firstSerialized)
+        if s.resumptionID != serializedSession || skip < 0 || skip > serialized.count {
+            serialized = []
             serializedSession = s.resumptionID
+        } else {
+            serialized.removeFirst(skip)
         }
+        firstSerialized = first
+        if serialized.count > s.unacknowledged.count { serialized.removeLast(serialized.count - s.unacknowledged.count) }
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: text.utf8)
         for (i, stanza) in s.unacknowledged.enumerated() {
-            let number = s.acknowledged &+ UInt32(truncatingIfNeeded: i + 1)
-            if let known = serialized[number], known.name == stanza.name, known.id == stanza.stanzaID {
-                text += known.text
-            } else {
-                let one = stanza.serialized(parentNamespace: XMPPNamespace.client)
-                serialized[number] = (stanza.name, stanza.stanzaID, one)
-                text += one
+            if i < serialized.count, serialized[i].name == stanza.name, serialized[i].id == stanza.stanzaID {
+                buffer.append(contentsOf: serialized[i].bytes)
+                continue
             }
+            let one = Array(stanza.serialized(parentNamespace: XMPPNamespace.client).utf8)
+            serializations += 1
+            if i < serialized.count {
+                serialized[i] = (stanza.name, stanza.stanzaID, one)
+            } else {
+                serialized.append((stanza.name, stanza.stanzaID, one))
+            }
+            buffer.append(contentsOf: one)
         }
-        try file.write(body: Array(text.utf8), tail: Array("</stream:stream>".utf8))
+        try file.write(body: buffer, tail: Self.tail)
     }
+
+    private static let tail = Array("</stream:stream>".utf8)
 
     /// The saved state; nil when there is none. A file that cannot be read back is an error naming why.
     public func load() throws(IOError) -> Saved? {
