@@ -60,19 +60,14 @@ public enum XMLEscaping {
     /// Escapes `&`, `<`, `>` in character data. `>` is escaped too so `]]>` can never appear.
     /// Characters that XML 1.0 cannot carry at all (most C0 controls) are dropped.
     public static func escapeText(_ s: String, into out: inout String) {
-        if !s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) }) {
-            out += s
-            return
-        }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            default:
-                if scalar.value < 0x20 { continue }
-                out.unicodeScalars.append(scalar)
+        escape(s, into: &out) { byte in
+            switch byte {
+            case 0x26: "&amp;"
+            case 0x3C: "&lt;"
+            case 0x3E: "&gt;"
+            case 0x09, 0x0A, 0x0D: nil
+            case ..<0x20: ""
+            default: nil
             }
         }
     }
@@ -80,24 +75,43 @@ public enum XMLEscaping {
     /// Escapes an attribute value written between single quotes. Quotes of both kinds are escaped, and
     /// tab/newline/carriage return become character references so attribute normalisation keeps them.
     public static func escapeAttribute(_ s: String, into out: inout String) {
-        if !s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 || $0 < 0x20 }) {
-            out += s
-            return
-        }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "'": out += "&apos;"
-            case "\"": out += "&quot;"
-            case "\t": out += "&#9;"
-            case "\n": out += "&#10;"
-            case "\r": out += "&#13;"
-            default:
-                if scalar.value < 0x20 { continue }
-                out.unicodeScalars.append(scalar)
+        escape(s, into: &out) { byte in
+            switch byte {
+            case 0x26: "&amp;"
+            case 0x3C: "&lt;"
+            case 0x3E: "&gt;"
+            case 0x27: "&apos;"
+            case 0x22: "&quot;"
+            case 0x09: "&#9;"
+            case 0x0A: "&#10;"
+            case 0x0D: "&#13;"
+            case ..<0x20: ""
+            default: nil
             }
+        }
+    }
+
+    /// Copies `s` to `out`, each ASCII byte `replacement` maps replaced by what it gives ("" drops
+    /// it): the runs between such bytes are appended whole, not one scalar at a time. Every byte of a
+    /// multi-byte UTF-8 sequence is 0x80 or above, so the indices cut only between scalars.
+    @inline(__always)
+    private static func escape(_ s: String, into out: inout String, _ replacement: (UInt8) -> String?) {
+        let bytes = s.utf8
+        var run = bytes.startIndex
+        var i = run
+        while i != bytes.endIndex {
+            let next = bytes.index(after: i)
+            if let r = replacement(bytes[i]) {
+                if run != i { out += s[run..<i] }
+                out += r
+                run = next
+            }
+            i = next
+        }
+        if run == bytes.startIndex {
+            out += s
+        } else if run != bytes.endIndex {
+            out += s[run..<bytes.endIndex]
         }
     }
 

@@ -28,6 +28,16 @@ import XMPPAddress
         #expect(XMLEscaping.escapeAttribute("a\tb\nc\rd") == "a&#9;b&#10;c&#13;d")
     }
 
+    @Test func escapingKeepsEveryRunBetweenSpecialCharacters() {
+        // Specials at both ends, next to each other and beside multi-byte characters; controls dropped.
+        #expect(XMLEscaping.escapeText("<pump> & «Zürich» 21 °C\u{01}\tok\n&") == "&lt;pump&gt; &amp; «Zürich» 21 °C\tok\n&amp;")
+        #expect(XMLEscaping.escapeText("&&<>") == "&amp;&amp;&lt;&gt;")
+        #expect(XMLEscaping.escapeText("\u{02}") == "")
+        #expect(XMLEscaping.escapeText("ünchanged 🙂") == "ünchanged 🙂")
+        #expect(XMLEscaping.escapeAttribute("'é\"<\u{7}>&") == "&apos;é&quot;&lt;&gt;&amp;")
+        #expect(XMLEscaping.escapeAttribute("") == "")
+    }
+
     @Test func stanzaErrorRoundTrip() {
         let request = Stanza.iq(type: "set", id: "x1", payload: XMLElement("foo", namespace: "urn:foo"))
         var withFrom = request
