@@ -34,6 +34,7 @@
 // resident memory small (full Foundation pulls in a 39 MB ICU; FoundationEssentials alone adds ~3 MB RSS).
 import PackageDescription
 
+import class Foundation.FileManager
 import class Foundation.Pipe
 import class Foundation.Process
 import class Foundation.ProcessInfo
@@ -63,11 +64,29 @@ func libgpiodMajorVersion() -> Int {
 }
 let libgpiodSettings: [SwiftSetting] = libgpiodMajorVersion() >= 2 ? [.define("PERCH_LIBGPIOD_V2")] : []
 
+/// libxml2: the static build scripts/libxml2-static makes (Debian 12's source and patches, without
+/// ICU, lzma, zlib or iconv, only the push parser) when .build-libxml2/prefix/lib/libxml2.a exists,
+/// and Debian's libxml2.so through pkg-config otherwise. The static one keeps libxml2.so, libicuuc,
+/// libicudata (31 MB mapped), liblzma and libz out of the daemon. Every Swift target sees the same
+/// headers (the prefix's, through -Xcc -I, since a module importing XMPPXML may load CLibXML2), and
+/// every product with XMPPXML in it links the archive by its path (Sources/CLibXML2/static's module
+/// map has no `link "xml2"`, whose -lxml2 would find Debian's libxml2.so in /usr/lib, searched
+/// first). Only the archive's members the parser needs are linked. As for libgpiod above, SwiftPM
+/// caches this decision:
+/// scripts/libxml2-static drops the cache when it builds a new prefix; after deleting the prefix by
+/// hand, run `swift package purge-cache` and touch Package.swift.
+let libxml2Prefix = Context.packageDirectory + "/.build-libxml2/prefix"
+let staticLibxml2 = FileManager.default.fileExists(atPath: libxml2Prefix + "/lib/libxml2.a")
+let libxml2SwiftSettings: [SwiftSetting] =
+    staticLibxml2 ? [.unsafeFlags(["-Xcc", "-I\(libxml2Prefix)/include/libxml2"])] : []
+let libxml2LinkerSettings: [LinkerSetting] =
+    staticLibxml2 ? [.unsafeFlags(["-Xlinker", "\(libxml2Prefix)/lib/libxml2.a"])] : []
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
-]
+] + libxml2SwiftSettings
 /// The daemon's own code does without _StringProcessing: using any of it (String.contains(String),
 /// replacing, firstRange, Regex) links the regex engine and Unicode name tables, about 2 MB of
 /// binary. PerchIO's containsText and splitText cover what Perch needs.
@@ -87,9 +106,12 @@ let package = Package(
     ],
     targets: [
         // MARK: C libraries from Debian's -dev packages
-        .systemLibrary(
-            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
-            providers: [.apt(["libxml2-dev"])]),
+        // libxml2: the static build of scripts/libxml2-static, or Debian's (see staticLibxml2).
+        staticLibxml2
+            ? .systemLibrary(name: "CLibXML2", path: "Sources/CLibXML2/static")
+            : .systemLibrary(
+                name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0",
+                providers: [.apt(["libxml2-dev"])]),
         // Debian 12's libmbedtls-dev ships no pkg-config file: the module maps carry the link lines.
         .systemLibrary(name: "CMbedCrypto", path: "Sources/CMbedCrypto", providers: [.apt(["libmbedtls-dev"])]),
         .systemLibrary(name: "CMbedTLS", path: "Sources/CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
@@ -104,7 +126,7 @@ let package = Package(
         // MARK: Protocol building blocks (no I/O)
         .target(name: "XMPPAddress", swiftSettings: shippedSettings),
         .target(name: "XMPPCore", dependencies: ["XMPPAddress"], swiftSettings: shippedSettings),
-        .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings),
+        .target(name: "XMPPXML", dependencies: ["XMPPCore", "CLibXML2"], swiftSettings: shippedSettings, linkerSettings: libxml2LinkerSettings),
         .target(name: "PerchCrypto", dependencies: ["CMbedCrypto", "CLinux"], swiftSettings: shippedSettings),
         .target(name: "PerchIDN", dependencies: ["CIDN"], swiftSettings: shippedSettings),
         .target(name: "XMPPSASL", dependencies: ["PerchCrypto", "PerchIDN"], swiftSettings: shippedSettings),
@@ -236,6 +258,6 @@ if ProcessInfo.processInfo.environment["PERCH_BENCHMARKS"] != nil {
                 .product(name: "Benchmark", package: "benchmark"), "XMPPXML", "XMPPCore", "XMPPAddress", "XMPPSASL", "PerchCrypto",
                 "PerchAgent", "PerchConfig", "PerchHardware", "PerchGPIO", "PerchIO", "PerchLog", "PerchRules", "XMPPClient",
             ],
-            path: "Benchmarks/PerchBenchmarks",
+            path: "Benchmarks/PerchBenchmarks", swiftSettings: libxml2SwiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }
