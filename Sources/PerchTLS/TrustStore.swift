@@ -24,11 +24,12 @@ struct TrustStore {
         mbedtls_x509_crt_init(chain)
         var loaded = 0
         if let systemBundle {
-            if let presented, let pem = Self.read(systemBundle) {
-                // Unreadable or empty is treated as "no system bundle", as the whole-file parse does.
-                if Self.loadIssuers(of: presented, from: pem, into: chain) { loaded += 1 }
+            if let presented, let pem = Self.read(systemBundle), Self.loadIssuers(of: presented, from: pem, into: chain) {
+                loaded += 1
                 isSubset = true
-            } else if presented == nil {
+            } else {
+                // No presented chain, or no PEM certificate in the file (unreadable, empty, DER):
+                // the whole-file parse, which also reads DER.
                 // A positive result counts certificates that could not be parsed; the rest are usable.
                 let rc = mbedtls_x509_crt_parse_file(chain, systemBundle)
                 if rc >= 0 { loaded += 1 }
