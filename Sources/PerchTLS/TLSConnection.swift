@@ -333,10 +333,8 @@ public final class TLSConnection {
         let rc = mbedtls_x509_crt_parse(chain, &bytes, bytes.count)
         if rc != 0 { throw TLSError(.configuration, "parsing certificates: \(describe(rc))") }
         var out: [[UInt8]] = []
-        var cert: UnsafeMutablePointer<mbedtls_x509_crt>? = chain
-        while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
-            if let d = spkiDigest(c) { out.append(d) }
-            cert = UnsafeMutablePointer(mutating: CMbedTLS_crt_next(c))
+        forEachCertificate(in: chain) { c in
+            if let d = spkiDigest(UnsafeMutablePointer(mutating: c)) { out.append(d) }
         }
         return out
     }

@@ -57,11 +57,7 @@ struct TrustStore {
     /// How many certificates the store holds.
     var count: Int {
         var n = 0
-        var cert: UnsafePointer<mbedtls_x509_crt>? = UnsafePointer(chain)
-        while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
-            n += 1
-            cert = CMbedTLS_crt_next(c)
-        }
+        forEachCertificate(in: chain) { _ in n += 1 }
         return n
     }
 
@@ -85,11 +81,9 @@ struct TrustStore {
     /// The issuer names (DER) of every certificate in a presented chain.
     static func issuerNames(of presented: UnsafePointer<mbedtls_x509_crt>) -> [[UInt8]] {
         var names: [[UInt8]] = []
-        var cert: UnsafePointer<mbedtls_x509_crt>? = presented
-        while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
+        forEachCertificate(in: presented) { c in
             var len = 0
             if let p = CMbedTLS_crt_issuer_raw(c, &len) { names.append(Array(UnsafeBufferPointer(start: p, count: len))) }
-            cert = CMbedTLS_crt_next(c)
         }
         return names
     }
@@ -160,5 +154,14 @@ struct TrustStore {
             bytes.append(contentsOf: chunk[0..<n])
         }
         return bytes.isEmpty ? nil : bytes
+    }
+}
+
+/// Calls `body` with each certificate of a parsed chain, first to last.
+func forEachCertificate(in chain: UnsafePointer<mbedtls_x509_crt>, _ body: (UnsafePointer<mbedtls_x509_crt>) -> Void) {
+    var cert: UnsafePointer<mbedtls_x509_crt>? = chain
+    while let c = cert, CMbedTLS_crt_has_raw(c) != 0 {
+        body(c)
+        cert = CMbedTLS_crt_next(c)
     }
 }
